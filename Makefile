@@ -1,0 +1,33 @@
+# Every target creates .venv and installs what it needs on first use: a fresh clone needs only
+# Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help lint test bench bench-quick clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "jaxgrads needs Python 3.11+; set PYTHON=python3.11"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+lint: $(STAMP)  ## ruff over the package, tests and bench
+	$(VENV)/bin/ruff check jaxgrads tests bench
+
+test: $(STAMP)  ## The test suite
+	$(PY) -m pytest -q
+
+bench: $(STAMP)  ## The default sweep: results/<host>-<backend>-<date>.csv and results/latest.md
+	$(PY) -m jaxgrads run --report results/latest.md
+
+bench-quick: $(STAMP)  ## The quick sweep (under a minute)
+	$(PY) -m jaxgrads run --quick --report results/latest.md
+
+clean:  ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

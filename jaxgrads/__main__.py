@@ -1,0 +1,7 @@
+"""``python -m jaxgrads``: the same entry point as the ``jaxgrads`` console script."""
+
+import sys
+
+from jaxgrads.cli import main
+
+sys.exit(main())

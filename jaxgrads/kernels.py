@@ -1,0 +1,210 @@
+"""Compiled Jacobian kernels: (problem, wrt, method, size, dtype, device) -> a callable on the device.
+
+Compilation is ahead of time (``jax.jit(f).lower(*args).compile()``) and timed on its own, and the
+inputs are on the device before the kernel exists, so calling a kernel times the Jacobian alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgrads.methods import Method, get_method
+from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
+from jaxgrads.validation import (
+    JaxgradsError,
+    parse_size,
+    positive_int,
+    require_x64,
+    resolve_device,
+    resolve_dtype,
+)
+
+__all__ = ["Kernel", "as_size", "build_kernel", "kernel_id"]
+
+
+def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
+    """A :class:`Size` from ``1024``, ``"4096x64"``, ``(m, n)`` or a Size, with the batch."""
+    if isinstance(size, Size):
+        for dim in ("m", "n", "batch"):
+            positive_int(dim, getattr(size, dim))
+        return size
+    if isinstance(size, str):
+        m, n = parse_size(size)
+    elif isinstance(size, tuple) and len(size) == 2:
+        m, n = positive_int("m", size[0]), positive_int("n", size[1])
+    else:
+        m = n = positive_int("size", size)
+    return Size(m, n, positive_int("batch", batch))
+
+
+def kernel_id(problem: str, wrt: str, method: str, label: str, dtype: str) -> str:
+    """The case id, e.g. ``quadratic-x-jacrev-1024-float32``."""
+    return f"{problem}-{wrt}-{method}-{label}-{dtype}"
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """A compiled Jacobian with its inputs already on the device.
+
+    Attributes:
+      problem, derivative, method: what it computes and how.
+      size: the case's dimensions (unused ones 0); dtype; device.
+      inputs: host copies of the inputs, in ``dtype``, by argument name.
+      args: the same inputs on ``device``, in argument order.
+      executables: each compiled XLA program with the number of calls it gets per Jacobian.
+      compile_s: seconds to trace, lower and compile every executable.
+      jac_shape: shape of the returned Jacobian.
+    """
+
+    problem: Problem
+    derivative: Derivative
+    method: Method
+    size: Size
+    dtype: np.dtype
+    device: jax.Device
+    inputs: dict[str, np.ndarray]
+    args: tuple[jax.Array, ...]
+    executables: tuple[tuple[jax.stages.Compiled, int], ...]
+    compile_s: float
+    jac_shape: tuple[int, ...]
+    run: Callable[[], jax.Array]
+
+    def __call__(self) -> jax.Array:
+        """Computes the Jacobian (asynchronously: block on the result to time it)."""
+        return self.run()
+
+    @property
+    def id(self) -> str:
+        return kernel_id(
+            self.problem.name,
+            self.derivative.name,
+            self.method.name,
+            self.size.label(self.problem.dims),
+            self.dtype.name,
+        )
+
+    @property
+    def jac_bytes(self) -> int:
+        return int(np.prod(self.jac_shape)) * self.dtype.itemsize
+
+
+def _positional(problem: Problem, jac: Callable) -> Callable:
+    def fn(*args):
+        return jac(dict(zip(problem.args, args, strict=True)))
+
+    return fn
+
+
+def _compile_jit(problem, derivative, method, args):
+    compiled = jax.jit(_positional(problem, method.build(problem, derivative))).lower(*args).compile()
+    return ((compiled, 1),), lambda: compiled(*args)
+
+
+def _compile_loop(problem, derivative, method, args, device):
+    """A Python loop of one compiled step per output element, writing into a donated buffer."""
+    step = method.build(problem, derivative)
+    out = jax.eval_shape(_positional(problem, lambda inp: problem.fn(jnp, **inp)), *args)
+    w = args[problem.args.index(derivative.wrt)]
+    jac_shape = (*out.shape, *w.shape)
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    init = jax.jit(lambda: jnp.zeros(jac_shape, out.dtype), out_shardings=sharding).lower().compile()
+
+    def fill(J, i, *args):
+        return step(J, dict(zip(problem.args, args, strict=True)), i)
+
+    spec = jax.ShapeDtypeStruct(jac_shape, out.dtype, sharding=sharding)
+    index = jax.ShapeDtypeStruct((), jnp.int32, sharding=sharding)
+    fill_c = jax.jit(fill, donate_argnums=0).lower(spec, index, *args).compile()
+    count = max(int(np.prod(out.shape)), 1)
+    indices = [jax.device_put(np.int32(i), device) for i in range(count)]
+
+    def run():
+        J = init()
+        for i in indices:
+            J = fill_c(J, i, *args)
+        return J
+
+    return ((init, 1), (fill_c, count)), run
+
+
+def build_kernel(
+    problem: str | Problem,
+    wrt: str,
+    method: str,
+    size: Size | int | str | tuple[int, int] = 1,
+    dtype: str = "float32",
+    device: str | jax.Device = "cpu",
+    *,
+    batch: int | str = 1,
+    seed: int = 0,
+    inputs: dict[str, np.ndarray] | None = None,
+) -> Kernel:
+    """Builds and compiles the kernel computing ``problem``'s derivative ``wrt`` by ``method``.
+
+    Args:
+      problem: a registered problem name, or a :class:`Problem`.
+      wrt: a derivative name of the problem (``x``, ``A``, ``xx`` for the Hessian in x, ...).
+      method: a method applicable to that derivative (see ``applicable_methods``).
+      size: ``1024``, ``"4096x64"``, ``(m, n)`` or a :class:`Size`.
+      dtype: ``float32``, ``float64`` (needs x64) or ``bfloat16``.
+      device: ``cpu``, ``gpu``, ``auto`` or a ``jax.Device``.
+      batch: rows of x for the linear layer problems.
+      seed: seed of the input maker.
+      inputs: explicit host inputs by argument name (then ``size`` only labels the case).
+
+    Returns:
+      A :class:`Kernel`; ``kernel()`` returns the Jacobian on the device.
+
+    Raises:
+      JaxgradsError: on an unknown name, an inapplicable method, a bad size, dtype or device.
+    """
+    prob = problem if isinstance(problem, Problem) else get_problem(problem)
+    derivative = prob.derivative(wrt)
+    meth = get_method(method)
+    if not meth.applies(prob, derivative):
+        from jaxgrads.methods import applicable_methods
+
+        raise JaxgradsError(
+            f"method {method!r} does not apply to {prob.name}/{wrt}; "
+            f"applicable: {', '.join(applicable_methods(prob, wrt))}"
+        )
+    size = prob.canonical(as_size(size, batch))
+    np_dtype = resolve_dtype(dtype)
+    require_x64(np_dtype)
+    dev = resolve_device(device)
+    if inputs is None:
+        host = prob.inputs(size, np_dtype, seed)
+    else:
+        missing = set(prob.args) - set(inputs)
+        if missing:
+            raise JaxgradsError(f"inputs for {prob.name} lack {sorted(missing)}; needed: {prob.args}")
+        host = {a: np.asarray(inputs[a]).astype(np_dtype) for a in prob.args}
+    args = tuple(jax.device_put(host[a], dev) for a in prob.args)
+
+    start = time.perf_counter()
+    if meth.kind == "loop":
+        executables, run = _compile_loop(prob, derivative, meth, args, dev)
+    else:
+        executables, run = _compile_jit(prob, derivative, meth, args)
+    compile_s = time.perf_counter() - start
+    jac_shape = tuple(executables[-1][0].out_info.shape)
+    return Kernel(
+        problem=prob,
+        derivative=derivative,
+        method=meth,
+        size=size,
+        dtype=np_dtype,
+        device=dev,
+        inputs=host,
+        args=args,
+        executables=executables,
+        compile_s=compile_s,
+        jac_shape=jac_shape,
+        run=run,
+    )

@@ -1,0 +1,49 @@
+r"""Bilinear form $\alpha = y^T A x$, A of shape m×n.
+
+$\partial\alpha/\partial x = y^T A$; $\partial\alpha/\partial y = x^T A^T$ (proof: $\alpha = \alpha^T
+= x^T A^T y$); $\partial\alpha/\partial A = y x^T$.
+"""
+
+from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
+
+
+def bilinear(xp, y, A, x):  # y: shape=(m,); A: shape=(m, n); x: shape=(n,)
+    r"""$\alpha = y^T A x = \sum_{ij} y_i A_{ij} x_j$."""
+    del xp
+    return y @ (A @ x)
+
+
+def d_bilinear_dx(xp, y, A, x):
+    r"""$\partial\alpha/\partial x = y^T A$, shape (n,)."""
+    del xp, x
+    return y @ A
+
+
+def d_bilinear_dy(xp, y, A, x):
+    r"""$\partial\alpha/\partial y = x^T A^T = (Ax)^T$, shape (m,)."""
+    del xp, y
+    return A @ x
+
+
+def d_bilinear_dA(xp, y, A, x):
+    r"""$\partial\alpha/\partial A = y x^T$, shape (m, n)."""
+    del A
+    return xp.outer(y, x)
+
+
+BILINEAR = register(
+    Problem(
+        name="bilinear",
+        fn=bilinear,
+        args=("y", "A", "x"),
+        make_inputs=gaussian_inputs(lambda s: {"y": (s.m,), "A": (s.m, s.n), "x": (s.n,)}),
+        derivatives=(
+            Derivative("x", d_bilinear_dx, linear=True, doc="da/dx = y^T A"),
+            Derivative("y", d_bilinear_dy, linear=True, doc="da/dy = x^T A^T"),
+            Derivative("A", d_bilinear_dA, linear=True, doc="da/dA = y x^T"),
+        ),
+        dims=("m", "n"),
+        scalar_output=True,
+        doc="a = y^T A x (y: m, A: m×n, x: n)",
+    )
+)

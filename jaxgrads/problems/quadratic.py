@@ -1,0 +1,91 @@
+r"""Quadratic form $\alpha = x^T A x$, A of shape n×n, and its symmetric case.
+
+$\partial\alpha/\partial x_k = \sum_i x_i A_{ik} + \sum_j A_{kj} x_j$, so
+$\partial\alpha/\partial x = x^T(A + A^T)$ and the Hessian is $A + A^T$. For symmetric A both halves
+agree: $\partial\alpha/\partial x = 2Ax$, Hessian $2A$. $\partial\alpha/\partial A = x x^T$.
+
+The textbook form $(A + A^T)x$ first builds the transposed sum, an n×n pass with strided reads;
+the fast form $Ax + x^T A$ is two matrix-vector products and never forms $A^T$.
+"""
+
+from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
+
+
+def quadratic(xp, A, x):  # A: shape=(n, n); x: shape=(n,)
+    r"""$\alpha = x^T A x = \sum_{ij} x_i A_{ij} x_j$."""
+    del xp
+    return x @ (A @ x)
+
+
+def d_quadratic_dx(xp, A, x):
+    r"""Fast form $Ax + x^T A$ of $\partial\alpha/\partial x = x^T(A + A^T)$, shape (n,)."""
+    del xp
+    return A @ x + x @ A
+
+
+def d_quadratic_dx_textbook(xp, A, x):
+    r"""Literal form $(A + A^T) x$, shape (n,)."""
+    del xp
+    return (A + A.T) @ x
+
+
+def d_quadratic_dA(xp, A, x):
+    r"""$\partial\alpha/\partial A = x x^T$, shape (n, n)."""
+    del A
+    return xp.outer(x, x)
+
+
+def hessian_quadratic(xp, A, x):
+    r"""$\partial^2\alpha/\partial x^2 = A + A^T$, shape (n, n)."""
+    del xp, x
+    return A + A.T
+
+
+def d_quadratic_sym_dx(xp, A, x):
+    r"""$\partial\alpha/\partial x = 2Ax$ for symmetric A, shape (n,)."""
+    del xp
+    return 2 * (A @ x)
+
+
+def hessian_quadratic_sym(xp, A, x):
+    r"""$\partial^2\alpha/\partial x^2 = 2A$ for symmetric A, shape (n, n)."""
+    del xp, x
+    return 2 * A
+
+
+def _shapes(s):
+    return {"A": (s.n, s.n), "x": (s.n,)}
+
+
+QUADRATIC = register(
+    Problem(
+        name="quadratic",
+        fn=quadratic,
+        args=("A", "x"),
+        make_inputs=gaussian_inputs(_shapes),
+        derivatives=(
+            Derivative("x", d_quadratic_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = x^T (A + A^T)"),
+            Derivative("A", d_quadratic_dA, linear=True, doc="da/dA = x x^T"),
+            Derivative("x", hessian_quadratic, order=2, doc="d2a/dx2 = A + A^T"),
+        ),
+        dims=("n",),
+        scalar_output=True,
+        doc="a = x^T A x (A: n×n, x: n)",
+    )
+)
+
+QUADRATIC_SYM = register(
+    Problem(
+        name="quadratic_sym",
+        fn=quadratic,
+        args=("A", "x"),
+        make_inputs=gaussian_inputs(_shapes, symmetric=("A",)),
+        derivatives=(
+            Derivative("x", d_quadratic_sym_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = 2 A x"),
+            Derivative("x", hessian_quadratic_sym, order=2, doc="d2a/dx2 = 2A"),
+        ),
+        dims=("n",),
+        scalar_output=True,
+        doc="a = x^T A x, A symmetric (A: n×n, x: n)",
+    )
+)

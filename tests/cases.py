@@ -1,0 +1,23 @@
+"""Case tables shared by the tests: ids derive from them."""
+
+import jaxgrads as jg
+
+DTYPES = ("float32", "float64")
+# size 1, then odd rectangular shapes both ways round; batch 4 for the linear layer
+SIZES = (jg.Size(1, 1, 1), jg.Size(3, 5, 4), jg.Size(7, 2, 4))
+
+TARGETS = [(p.name, d.name) for p in jg.list_problems() for d in p.derivatives]
+JACOBIAN_TARGETS = [(p.name, d.name) for p in jg.list_problems() for d in p.derivatives if d.order == 1]
+KERNEL_CASES = [
+    (problem, wrt, method)
+    for problem, wrt in TARGETS
+    for method in jg.applicable_methods(jg.get_problem(problem), wrt)
+]
+
+
+def target_id(case):
+    return "-".join(case)
+
+
+def size_id(size):
+    return f"{size.m}x{size.n}-b{size.batch}"
