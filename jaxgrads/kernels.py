@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.methods import Method, get_method
+from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
 from jaxgrads.validation import (
     JaxgradsError,
@@ -31,9 +31,7 @@ __all__ = ["Kernel", "as_size", "build_kernel", "kernel_id"]
 def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
     """A :class:`Size` from ``1024``, ``"4096x64"``, ``(m, n)`` or a Size, with the batch."""
     if isinstance(size, Size):
-        for dim in ("m", "n", "batch"):
-            positive_int(dim, getattr(size, dim))
-        return size
+        return size  # dims a problem does not use may be 0; build_kernel checks the used ones
     if isinstance(size, str):
         m, n = parse_size(size)
     elif isinstance(size, tuple) and len(size) == 2:
@@ -168,13 +166,13 @@ def build_kernel(
     derivative = prob.derivative(wrt)
     meth = get_method(method)
     if not meth.applies(prob, derivative):
-        from jaxgrads.methods import applicable_methods
-
         raise JaxgradsError(
             f"method {method!r} does not apply to {prob.name}/{wrt}; "
             f"applicable: {', '.join(applicable_methods(prob, wrt))}"
         )
     size = prob.canonical(as_size(size, batch))
+    for dim in prob.dims:
+        positive_int(dim, getattr(size, dim))
     np_dtype = resolve_dtype(dtype)
     require_x64(np_dtype)
     dev = resolve_device(device)

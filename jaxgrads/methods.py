@@ -48,6 +48,10 @@ class Method:
       scalar_only: needs a scalar output (``grad``).
       linear_only: needs ``f`` linear in the argument (``linear_transpose``).
       needs: ``closed_form`` or ``textbook`` where the method evaluates that form.
+      basis: the identity basis the method materializes at once: ``in`` (one tangent per input
+        element), ``out`` (one cotangent per output element) or None; the memory estimate uses it.
+      steps: what the method walks one element at a time (``in`` or ``out``), or None: its number of
+        sequential steps, which the runner caps.
       doc: one line.
     """
 
@@ -58,6 +62,8 @@ class Method:
     scalar_only: bool = False
     linear_only: bool = False
     needs: str | None = None
+    basis: str | None = None
+    steps: str | None = None
     doc: str = ""
 
     def applies(self, problem: Problem, derivative: Derivative) -> bool:
@@ -191,15 +197,18 @@ def _loop_vjp_step(problem, derivative):
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("jacfwd", 1, _ad(jax.jacfwd), doc="jax.jacfwd: vmap of JVPs over the input basis"),
-        Method("jacrev", 1, _ad(jax.jacrev), doc="jax.jacrev: vmap of VJPs over the output basis"),
+        Method("jacfwd", 1, _ad(jax.jacfwd), basis="in", doc="jax.jacfwd: vmap of JVPs over the input basis"),
+        Method(
+            "jacrev", 1, _ad(jax.jacrev), basis="out", doc="jax.jacrev: vmap of VJPs over the output basis"
+        ),
         Method("grad", 1, _ad(jax.grad), scalar_only=True, doc="jax.grad: one VJP (scalar output)"),
-        Method("linearize", 1, _linearize, doc="jax.linearize once, vmap the linear map"),
+        Method("linearize", 1, _linearize, basis="in", doc="jax.linearize once, vmap the linear map"),
         Method(
             "linear_transpose",
             1,
             _linear_transpose,
             linear_only=True,
+            basis="out",
             doc="jax.linear_transpose of f (linear in the argument), vmap over outputs",
         ),
         Method(
@@ -207,18 +216,32 @@ METHODS: dict[str, Method] = {
             1,
             _loop_vjp_step,
             kind="loop",
+            steps="out",
             doc="Python loop over a jitted VJP, one output element per call (the notes' pattern)",
         ),
-        Method("map_vjp", 1, _map_vjp, doc="lax.map of VJPs over output elements (low memory)"),
-        Method("map_jvp", 1, _map_jvp, doc="lax.map of JVPs over input elements (low memory)"),
+        Method("map_vjp", 1, _map_vjp, steps="out", doc="lax.map of VJPs over output elements (low memory)"),
+        Method("map_jvp", 1, _map_jvp, steps="in", doc="lax.map of JVPs over input elements (low memory)"),
         Method(
             "hessian_fwd_rev",
             2,
             _ad(lambda f: jax.jacfwd(jax.jacrev(f))),
+            basis="in",
             doc="forward-over-reverse, what jax.hessian does",
         ),
-        Method("hessian_rev_rev", 2, _ad(lambda f: jax.jacrev(jax.jacrev(f))), doc="reverse-over-reverse"),
-        Method("hessian_fwd_fwd", 2, _ad(lambda f: jax.jacfwd(jax.jacfwd(f))), doc="forward-over-forward"),
+        Method(
+            "hessian_rev_rev",
+            2,
+            _ad(lambda f: jax.jacrev(jax.jacrev(f))),
+            basis="in",
+            doc="reverse-over-reverse",
+        ),
+        Method(
+            "hessian_fwd_fwd",
+            2,
+            _ad(lambda f: jax.jacfwd(jax.jacfwd(f))),
+            basis="in",
+            doc="forward-over-forward",
+        ),
         Method("analytic", None, _closed("closed_form"), needs="closed_form", doc="the fast closed form"),
         Method(
             "analytic_textbook",

@@ -1,0 +1,349 @@
+"""The sweep runner: every (problem, wrt, method, size, dtype) case timed, costed and checked.
+
+Each finished row is appended to the CSV and flushed at once, its raw samples to the samples file
+beside it, so an interrupted sweep keeps every finished row and ``resume`` skips them. A case over the
+memory budget is ``skipped`` before compiling; one that fails (out of memory, an XLA error) is an
+``error`` row, and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from jaxgrads.accuracy import Reference, accuracy, reference
+from jaxgrads.kernels import Kernel, build_kernel, kernel_id
+from jaxgrads.machine import default_memory_budget, run_metadata
+from jaxgrads.methods import METHODS, Method, applicable_methods, get_method
+from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
+from jaxgrads.progress import Progress
+from jaxgrads.schema import (
+    FIELDS,
+    SAMPLE_FIELDS,
+    CsvAppender,
+    atomic_write_text,
+    read_results,
+    row_key,
+    samples_path,
+)
+from jaxgrads.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, dispatch_floor, time_callable
+from jaxgrads.validation import (
+    JaxgradsError,
+    choose,
+    parse_size,
+    require_x64,
+    resolve_device,
+    resolve_dtype,
+)
+from jaxgrads.xla import cost_and_memory
+
+__all__ = ["DEFAULT_SWEEP", "QUICK_SWEEP", "Case", "Sweep", "estimate_bytes", "plan", "run_sweep"]
+
+SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What to run. ``None`` for problems, wrt or methods means all that apply."""
+
+    problems: tuple[str, ...] | None = None
+    wrt: tuple[str, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    # square, tall and wide: fwd/rev trade places between the last two
+    sizes: tuple[tuple[int, int], ...] = ((64, 64), (512, 16), (16, 512))
+    batches: tuple[int, ...] = (4,)
+    dtypes: tuple[str, ...] = ("float32",)
+    device: str = "auto"
+    samples: int = DEFAULT_SAMPLES
+    min_sample_s: float = DEFAULT_MIN_SAMPLE_S
+    memory_budget: int | None = None  # bytes; None: half the device's free memory
+    max_steps: int = 2**14  # sequential steps (lax.map iterations, loop calls) allowed per Jacobian
+    save_arrays: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+DEFAULT_SWEEP = Sweep()
+QUICK_SWEEP = Sweep(sizes=((16, 16), (64, 64)), samples=5, min_sample_s=0.005)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the sweep."""
+
+    problem: Problem
+    derivative: Derivative
+    method: Method
+    size: Size
+    dtype: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return row_key(self.columns())
+
+    @property
+    def id(self) -> str:
+        label = self.size.label(self.problem.dims)
+        return kernel_id(self.problem.name, self.derivative.name, self.method.name, label, self.dtype)
+
+    def columns(self) -> dict[str, object]:
+        s = self.size
+        return {
+            "problem": self.problem.name,
+            "wrt": self.derivative.name,
+            "method": self.method.name,
+            "m": s.m,
+            "n": s.n,
+            "batch": s.batch,
+            "dtype": self.dtype,
+        }
+
+
+def plan(sweep: Sweep) -> list[Case]:
+    """Expands a sweep into its cases; names are checked here, before anything runs.
+
+    Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case).
+    """
+    problems = [get_problem(p) for p in (sweep.problems or problem_names())]
+    wrts = sweep.wrt
+    if wrts:
+        known = {d.name for p in problems for d in p.derivatives}
+        for w in wrts:
+            choose("wrt (for the chosen problems)", w, sorted(known))
+    methods = [get_method(m).name for m in sweep.methods] if sweep.methods else list(METHODS)
+    for dtype in sweep.dtypes:
+        require_x64(resolve_dtype(dtype))
+    cases, seen = [], set()
+    for problem in problems:
+        for d in problem.derivatives:
+            if wrts and d.name not in wrts:
+                continue
+            usable = [m for m in methods if m in applicable_methods(problem, d.name)]
+            for m, n in sweep.sizes:
+                for batch in sweep.batches:
+                    size = problem.canonical(Size(m, n, batch))
+                    for dtype in sweep.dtypes:
+                        for name in usable:
+                            case = Case(problem, d, METHODS[name], size, dtype)
+                            if case.key not in seen:
+                                seen.add(case.key)
+                                cases.append(case)
+    if not cases:
+        raise JaxgradsError("the sweep is empty: no chosen method applies to the chosen problems and wrt")
+    return cases
+
+
+def _shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
+    """(output shape, wrt shape, input shapes) without building any array."""
+    p = case.problem
+    specs = {
+        k: jax.ShapeDtypeStruct(v.shape, v.dtype)
+        for k, v in p.make_inputs(case.size, np.dtype(np.float32), _ShapeOnlyRng()).items()
+    }
+    out = jax.eval_shape(lambda kw: p.fn(jnp, **kw), specs)
+    return tuple(out.shape), tuple(specs[case.derivative.wrt].shape), {k: v.shape for k, v in specs.items()}
+
+
+class _ShapeOnlyRng:
+    """Stands in for a Generator so input makers report shapes without drawing large arrays."""
+
+    def standard_normal(self, shape):
+        return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
+
+
+def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
+    """Bytes a case needs at its peak, the Jacobian's shape, and the method's sequential steps.
+
+    The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
+    jacrev's vmap output and the result), and the identity basis the method materializes
+    (``Method.basis``). On a CPU the host also holds the float64 reference and its error scale.
+    """
+    out, wrt, inputs = _shapes(case)
+    out_size, in_size = math.prod(out), math.prod(wrt)
+    itemsize = resolve_dtype(case.dtype).itemsize
+    jac_shape = (*wrt, *wrt) if case.derivative.order == 2 else (*out, *wrt)
+    jac = math.prod(jac_shape)
+    basis = {"in": in_size**2, "out": out_size**2, None: 0}[case.method.basis]
+    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + 2 * jac + basis)
+    if jax.devices()[0].platform == "cpu":
+        total += 8 * 3 * jac  # float64 reference, scale, and the kernel's result upcast
+    steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]
+    return total, jac_shape, steps
+
+
+def _empty_row(meta: dict, case: Case) -> dict[str, object]:
+    row = {f: "" for f in FIELDS} | meta | case.columns()
+    return row
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class _References:
+    """Each case's references, computed once for all the methods of a (target, size, dtype)."""
+
+    def __init__(self):
+        self._key, self._ref = None, None
+
+    def get(self, kernel: Kernel) -> Reference:
+        key = (kernel.problem.name, kernel.derivative.name, kernel.size, kernel.dtype.name)
+        if key != self._key:
+            self._key, self._ref = None, None  # free the last one before building the next
+            self._key, self._ref = key, reference(kernel)
+        return self._ref
+
+
+def run_case(case: Case, sweep: Sweep, device, meta: dict, refs: _References, inputs_cache: dict):
+    """Measures one case. Returns its CSV row and its raw samples (seconds per call)."""
+    row = _empty_row(meta, case)
+    try:
+        need, jac_shape, steps = estimate_bytes(case)
+    except Exception as exc:  # a plug-in whose shapes cannot be evaluated
+        return row | {"status": "error", "message": _one_line(exc)}, ()
+    itemsize = resolve_dtype(case.dtype).itemsize
+    row |= {"jac_shape": "x".join(map(str, jac_shape)) or "1", "jac_bytes": math.prod(jac_shape) * itemsize}
+    if need > meta["memory_budget_bytes"]:
+        msg = f"needs ~{need / 2**20:.0f} MiB, over the {meta['memory_budget_bytes'] / 2**20:.0f} MiB budget"
+        return row | {"status": "skipped", "message": msg}, ()
+    if steps > sweep.max_steps:
+        msg = f"{steps} sequential steps, over the --max-steps limit of {sweep.max_steps}"
+        return row | {"status": "skipped", "message": msg}, ()
+    try:
+        ikey = (case.problem.name, case.size, case.dtype)
+        if ikey not in inputs_cache:
+            inputs_cache.clear()
+            inputs_cache[ikey] = case.problem.inputs(case.size, resolve_dtype(case.dtype))
+        kernel = build_kernel(
+            case.problem,
+            case.derivative.name,
+            case.method.name,
+            case.size,
+            case.dtype,
+            device,
+            inputs=inputs_cache[ikey],
+        )
+        J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
+        timing = time_callable(kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False)
+        row |= cost_and_memory(kernel.executables)
+        row |= accuracy(kernel, J, refs.get(kernel))
+        if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
+            np.savez(sweep.save_arrays / f"{case.id}.npz", **kernel.inputs, jacobian=np.asarray(J))
+        del J
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
+        return row | {"status": "error", "message": _one_line(exc)}, ()
+    row |= {
+        "status": "ok",
+        "compile_s": kernel.compile_s,
+        "time_median_s": timing.median,
+        "time_iqr_s": timing.iqr,
+        "time_min_s": timing.min,
+        "samples": len(timing.samples),
+        "inner_loops": timing.inner_loops,
+    }
+    return row, timing.samples
+
+
+def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuses, before anything runs, an output that cannot be written or would be overwritten."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise JaxgradsError(f"output {path} is a directory; give a .csv file path")
+    if not parent.is_dir():
+        raise JaxgradsError(f"output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise JaxgradsError(f"output {path} is not writable")
+    if path.exists() and path.stat().st_size > 0 and not (resume or overwrite):
+        raise JaxgradsError(
+            f"output {path} exists; pass --resume to continue it or --overwrite to replace it"
+        )
+
+
+def _drop_orphan_samples(path: Path, done: set[tuple]) -> None:
+    """Removes samples whose row never reached the CSV (the sweep stopped between the two writes)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+
+    samples = pd.read_csv(path, dtype=str, keep_default_na=False)
+    keep = [row_key(r) in done for r in samples.to_dict("records")]
+    if not all(keep):
+        atomic_write_text(path, samples[keep].to_csv(index=False))
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    on_row: Callable[[dict], None] | None = None,
+) -> Path:
+    """Runs ``sweep``, appending rows to ``out`` and samples to the file beside it.
+
+    Args:
+      sweep: what to run.
+      out: the results CSV.
+      resume: keep the rows ``out`` already has and run only the missing cases.
+      overwrite: replace an existing ``out``.
+      progress: a progress display (default: a bar on stderr when it is a terminal).
+      on_row: called with each finished row.
+
+    Returns:
+      The CSV path.
+    """
+    out = Path(out)
+    check_output(out, resume=resume, overwrite=overwrite)
+    cases = plan(sweep)
+    device = resolve_device(sweep.device)
+    if sweep.save_arrays is not None:
+        Path(sweep.save_arrays).mkdir(parents=True, exist_ok=True)
+    meta = run_metadata(device)
+    done: set[tuple] = set()
+    if resume and out.exists() and out.stat().st_size > 0:
+        previous = read_results(out)
+        done = {row_key(r) for r in previous.to_dict("records")}
+        if len(previous):
+            meta |= {k: previous[k].iloc[0] for k in ("run_id", "started_at")}
+        _drop_orphan_samples(samples_path(out), done)
+    elif overwrite:
+        for p in (out, samples_path(out)):
+            p.unlink(missing_ok=True)
+    meta["dispatch_floor_s"] = dispatch_floor(device)
+    meta["memory_budget_bytes"] = sweep.memory_budget or default_memory_budget(device)
+    todo = [c for c in cases if c.key not in done]
+    progress = progress or Progress(len(todo))
+    rows_file, samples_file = CsvAppender(out, FIELDS), CsvAppender(samples_path(out), SAMPLE_FIELDS)
+    refs, inputs_cache = _References(), {}
+    try:
+        for case in todo:
+            progress.update(case.id)
+            row, samples = run_case(case, sweep, device, meta, refs, inputs_cache)
+            samples_file.write(
+                {"run_id": meta["run_id"], **case.columns(), "sample": i, "time_s": t}
+                for i, t in enumerate(samples)
+            )
+            rows_file.write([row])
+            progress.advance()
+            if on_row:
+                on_row(row)
+    finally:
+        progress.close()
+        rows_file.close()
+        samples_file.close()
+    return out
+
+
+def sizes_from(texts: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Parses ``["1024", "4096x64"]``; raises on the first malformed size."""
+    return tuple(parse_size(t) for t in texts)

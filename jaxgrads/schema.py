@@ -1,0 +1,175 @@
+"""The CSV schema: one tidy row per measurement, columns in the one order :data:`FIELDS` owns.
+
+The CSV writer, the report and the gate all read column names from here. Units: seconds (``*_s``),
+bytes (``*_bytes``, ``bytes_accessed``), floating-point operations (``flops``); errors are relative
+except ``max_abs_err``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from jaxgrads.validation import JaxgradsError
+
+__all__ = [
+    "FIELDS",
+    "KEY",
+    "SAMPLE_FIELDS",
+    "STATUSES",
+    "CsvAppender",
+    "atomic_write_text",
+    "read_results",
+    "row_key",
+    "samples_path",
+]
+
+FIELDS: tuple[str, ...] = (
+    # the run: identical in every row of one run
+    "run_id",  # 12 hex digits
+    "started_at",  # ISO 8601, UTC
+    "git_commit",  # of the jaxgrads checkout, or "" outside one
+    "host",
+    "cpu_model",
+    "backend",  # cpu, gpu, ...
+    "device_kind",  # e.g. "cpu", "NVIDIA H200"
+    "jax_version",
+    "jaxlib_version",
+    "x64",  # JAX x64 mode on
+    # the case
+    "problem",
+    "wrt",  # x, A, ... ; xx for the Hessian in x
+    "method",
+    "m",  # 0 where the problem does not use the dimension
+    "n",
+    "batch",
+    "dtype",
+    "jac_shape",  # e.g. "1024x1024"
+    "jac_bytes",  # bytes of the Jacobian
+    "status",  # ok, skipped, error
+    "message",  # why skipped / the error, one line
+    # time
+    "compile_s",  # trace + lower + XLA compile, cold
+    "time_median_s",  # median over samples of seconds per call
+    "time_iqr_s",
+    "time_min_s",
+    "samples",  # number of samples
+    "inner_loops",  # calls averaged in one sample
+    # XLA's own accounting (sum over a loop kernel's calls)
+    "flops",  # cost_analysis: before optimisation
+    "bytes_accessed",  # cost_analysis: after optimisation
+    "temp_bytes",  # memory_analysis
+    "output_bytes",
+    "peak_bytes",
+    # accuracy
+    "err_closed_form",  # ||J - J_closed|| / ||J_closed||, closed form in the same dtype
+    "err_f64",  # ... against the float64 NumPy closed form
+    "max_abs_err",  # max |J - J_f64|
+    "ok",  # within the dtype's tolerance, finite
+    # more run metadata
+    "cpu_count",
+    "dispatch_floor_s",  # median seconds of a compiled no-op on the device
+    "matmul_precision",  # jax_default_matmul_precision in force
+    "compile_cache",  # "off", or the persistent compilation cache directory
+    "memory_budget_bytes",
+)
+KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype")
+SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
+STATUSES = ("ok", "skipped", "error")
+_INT_FIELDS = ("m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count")
+_STR_FIELDS = (
+    "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
+    "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
+    "matmul_precision", "compile_cache",
+)  # fmt: skip
+
+
+def row_key(row: Mapping) -> tuple:
+    """The identity of a measurement: problem, wrt, method, m, n, batch, dtype."""
+    return tuple(str(row[k]) for k in KEY)
+
+
+def samples_path(csv_path: str | os.PathLike) -> Path:
+    """The raw samples file beside a results CSV: ``run.csv`` -> ``run.samples.csv``."""
+    p = Path(csv_path)
+    return p.with_name(p.stem + ".samples.csv")
+
+
+class CsvAppender:
+    """Appends rows to a CSV and flushes each at once, so an interrupted sweep keeps what it finished."""
+
+    def __init__(self, path: Path, fields: tuple[str, ...]):
+        self.path, self.fields = Path(path), fields
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = open(self.path, "a", newline="")  # noqa: SIM115 (closed in close())
+        self._writer = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
+        if new:
+            self._writer.writeheader()
+            self._flush()
+
+    def _flush(self):
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def write(self, rows: Iterable[Mapping]) -> None:
+        self._writer.writerows(rows)
+        self._flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.DataFrame:
+    """Loads a results CSV, checking it is one: raises a one-line JaxgradsError otherwise.
+
+    Args:
+      path: the CSV.
+      require_timed: also require at least one row with status ``ok`` and a time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JaxgradsError(f"{path}: no such file")
+    text = path.read_text()
+    if not text.strip():
+        raise JaxgradsError(f"{path}: empty file; expected a jaxgrads results CSV")
+    try:
+        df = pd.read_csv(
+            io.StringIO(text),
+            keep_default_na=False,
+            na_values={c: ["nan", "NaN", ""] for c in FIELDS if c not in _STR_FIELDS},
+            dtype=dict.fromkeys(_STR_FIELDS, str),
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise JaxgradsError(f"{path}: not a CSV ({str(exc).splitlines()[0]})") from None
+    missing = [f for f in FIELDS[: FIELDS.index("ok") + 1] if f not in df.columns]
+    if missing:
+        raise JaxgradsError(f"{path}: missing columns {', '.join(missing)}; not a jaxgrads results CSV")
+    bad = ~df["status"].isin(STATUSES)
+    if bad.any():
+        raise JaxgradsError(
+            f"{path}: row {int(bad.idxmax()) + 2} has status {df['status'][bad].iloc[0]!r}; "
+            f"valid: {', '.join(STATUSES)} (truncated file?)"
+        )
+    for col in _INT_FIELDS:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    for col in ("m", "n", "batch"):
+        if df[col].isna().any():
+            raise JaxgradsError(f"{path}: column {col} has a non-integer value (truncated file?)")
+    df["ok"] = df["ok"].astype(str).str.lower().eq("true")
+    if require_timed and not ((df["status"] == "ok") & df["time_median_s"].notna()).any():
+        raise JaxgradsError(f"{path}: no timed rows (every row skipped or failed)")
+    return df

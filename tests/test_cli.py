@@ -1,0 +1,188 @@
+"""The CLI as a user runs it: a subprocess, its output lines and exit code."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("JAX")}
+
+
+def jaxgrads(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "jaxgrads", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("jaxgrads: error: ")
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_list_text_and_json():
+    text = jaxgrads("list")
+    assert text.returncode == 0
+    assert "quadratic: a = x^T A x" in text.stdout
+    listing = json.loads(jaxgrads("list", "--json").stdout)
+    by_name = {p["problem"]: p for p in listing}
+    assert "grad" not in by_name["matvec"]["wrt"]["x"]["methods"]
+    assert by_name["quadratic"]["wrt"]["xx"]["methods"] == [
+        "hessian_fwd_rev",
+        "hessian_rev_rev",
+        "hessian_fwd_fwd",
+        "analytic",
+    ]
+
+
+def test_run_writes_csv_samples_and_report(tmp_path):
+    out, md = tmp_path / "r.csv", tmp_path / "r.md"
+    result = jaxgrads(
+        "run",
+        "--problems",
+        "matvec",
+        "--wrt",
+        "x",
+        "--methods",
+        "jacfwd",
+        "jacrev",
+        "--sizes",
+        "8x4",
+        "--samples",
+        "3",
+        "--min-sample-time",
+        "0.001",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+        "--report",
+        str(md),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 rows (2 ok)" in result.stdout
+    assert (tmp_path / "r.samples.csv").exists()
+    assert "## matvec / x" in md.read_text()
+    again = jaxgrads("report", str(out))
+    assert again.returncode == 0
+    assert "| 8x4 float32 |" in again.stdout
+
+
+@pytest.mark.parametrize("size", ["12x", "0", "-3", "x5", "1e3"])
+def test_malformed_sizes(tmp_path, size):
+    out = tmp_path / "r.csv"
+    result = jaxgrads("run", "--sizes", size, "-o", str(out))
+    assert_one_line_error(result, f"invalid size '{size}'", "1024 or 4096x64")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--problems", "cubic"], ["unknown problem 'cubic'", "valid: inner, matvec"]),
+        (["--methods", "jacmid"], ["unknown method 'jacmid'", "jacfwd"]),
+        (["--wrt", "q"], ["unknown wrt", "'q'"]),
+        (["--dtypes", "float16"], ["unknown dtype 'float16'", "float32, float64, bfloat16"]),
+        (["--dtypes", "float64", "--no-x64"], ["float64 needs JAX's x64 mode"]),
+        (["--device", "tpu"], ["unknown device 'tpu'", "cpu, gpu, auto"]),
+        (["--samples", "0"], ["--samples must be a positive integer"]),
+        (["--batch", "-2"], ["--batch must be a positive integer"]),
+        (["--memory-budget", "lots"], ["memory size like 8GiB"]),
+        (["--min-sample-time", "-1"], ["positive number of seconds"]),
+        (["--problems-from", "missing.py"], ["--problems-from missing.py: no such file"]),
+        (["--problems-from", "no_such_pkg.mod"], ["--problems-from no_such_pkg.mod", "No module named"]),
+        (["--bogus"], ["unrecognized arguments: --bogus"]),
+    ],
+)
+def test_bad_input_gets_one_line_and_no_file(tmp_path, args, needles):
+    out = tmp_path / "r.csv"
+    assert_one_line_error(jaxgrads("run", *args, "-o", str(out)), *needles)
+    assert not out.exists()
+
+
+def test_problems_from_a_file_that_raises(tmp_path):
+    plugin = tmp_path / "bad.py"
+    plugin.write_text("raise RuntimeError('plug-in broke')\n")
+    assert_one_line_error(
+        jaxgrads("run", "--problems-from", str(plugin), "-o", str(tmp_path / "r.csv")),
+        "import failed: RuntimeError: plug-in broke",
+    )
+
+
+def test_gpu_requested_without_gpu(tmp_path):
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("a GPU is present")
+    assert_one_line_error(
+        jaxgrads("run", "--device", "gpu", "-o", str(tmp_path / "r.csv")), "JAX sees no GPU"
+    )
+
+
+def test_unwritable_output_and_existing_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert_one_line_error(jaxgrads("run", "--quick", "-o", str(blocker / "r.csv")), "does not exist")
+    existing = tmp_path / "old.csv"
+    existing.write_text("precious\n")
+    assert_one_line_error(jaxgrads("run", "--quick", "-o", str(existing)), "exists; pass --resume")
+    assert existing.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such file"),
+        ("", "empty file"),
+        ("a,b\n1,2\n", "missing columns"),
+    ],
+)
+def test_report_on_bad_files(tmp_path, content, needle):
+    path = tmp_path / "in.csv"
+    if content is not None:
+        path.write_text(content)
+    md = tmp_path / "out.md"
+    assert_one_line_error(jaxgrads("report", str(path), "-o", str(md)), needle)
+    assert not md.exists()
+
+
+def test_report_on_truncated_and_untimed_files(tmp_path):
+    out = tmp_path / "r.csv"
+    ok = jaxgrads(
+        "run",
+        "--problems",
+        "inner",
+        "--wrt",
+        "x",
+        "--methods",
+        "jacrev",
+        "--sizes",
+        "4",
+        "--samples",
+        "2",
+        "--min-sample-time",
+        "0.001",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+    )
+    assert ok.returncode == 0, ok.stderr
+    lines = out.read_text().splitlines()
+    truncated = tmp_path / "t.csv"
+    truncated.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 3] + "\n")
+    assert_one_line_error(jaxgrads("report", str(truncated)), "truncated file?")
+    untimed = tmp_path / "u.csv"
+    untimed.write_text(lines[0] + "\n")
+    assert_one_line_error(jaxgrads("report", str(untimed)), "no timed rows")

@@ -1,0 +1,183 @@
+"""The sweep runner: plan, CSV schema, samples, budget, errors, resume, saved arrays, report."""
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxgrads as jg
+from jaxgrads import runner
+from jaxgrads.report import markdown_report
+from jaxgrads.schema import FIELDS, SAMPLE_FIELDS, read_results, samples_path
+
+FAST = dict(samples=3, min_sample_s=0.001, device="cpu")
+
+
+def small(**kwargs):
+    return runner.Sweep(**(FAST | kwargs))
+
+
+def test_plan_collapses_sizes_a_problem_does_not_use():
+    cases = runner.plan(small(problems=("inner",), methods=("jacrev",), sizes=((64, 64), (256, 64))))
+    assert [c.id for c in cases] == ["inner-x-jacrev-64-float32", "inner-v-jacrev-64-float32"]
+
+
+def test_plan_keeps_only_applicable_methods():
+    cases = runner.plan(small(problems=("matvec",), wrt=("x",), methods=("grad", "jacfwd")))
+    assert {c.method.name for c in cases} == {"jacfwd"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"problems": ("nope",)}, "unknown problem 'nope'"),
+        ({"wrt": ("q",)}, r"unknown wrt \(for the chosen problems\) 'q'"),
+        ({"methods": ("jacmid",)}, "unknown method 'jacmid'"),
+        ({"problems": ("matvec",), "methods": ("grad",)}, "the sweep is empty"),
+    ],
+)
+def test_plan_rejects_bad_names(kwargs, message):
+    with pytest.raises(jg.JaxgradsError, match=message):
+        runner.plan(small(**kwargs))
+
+
+def run(tmp_path, name="run.csv", **kwargs):
+    out = tmp_path / name
+    runner.run_sweep(small(**kwargs), out)
+    return out
+
+
+def test_rows_follow_the_schema_and_samples_sit_beside_them(tmp_path):
+    out = run(tmp_path, problems=("quadratic",), wrt=("x",), methods=("jacrev", "analytic"), sizes=((8, 8),))
+    with open(out) as f:
+        assert tuple(next(csv.reader(f))) == FIELDS
+    df = read_results(out)
+    assert list(df["method"]) == ["jacrev", "analytic"]
+    assert (df["status"] == "ok").all()
+    assert df["ok"].all()
+    assert (df["time_median_s"] > 0).all()
+    assert (df["flops"] > 0).all()
+    assert df["jac_shape"].tolist() == ["8", "8"]
+    assert df["jac_bytes"].tolist() == [32, 32]
+    assert df["run_id"].nunique() == 1
+    assert (df["dispatch_floor_s"] > 0).all()
+    samples = pd.read_csv(samples_path(out))
+    assert tuple(samples.columns) == SAMPLE_FIELDS
+    assert samples.groupby("method").size().to_dict() == {"analytic": 3, "jacrev": 3}
+    medians = samples.groupby("method")["time_s"].median()
+    assert medians["jacrev"] == pytest.approx(df.set_index("method").loc["jacrev", "time_median_s"])
+
+
+def test_rows_over_the_memory_budget_are_skipped_with_a_reason(tmp_path):
+    out = run(
+        tmp_path,
+        problems=("matvec",),
+        wrt=("A",),
+        methods=("jacfwd", "map_vjp"),
+        sizes=((64, 64),),
+        memory_budget=20 * 2**20,
+    )
+    df = read_results(out).set_index("method")
+    # jacfwd materializes a (64*64)^2 identity basis: 64 MiB in float32
+    assert df.loc["jacfwd", "status"] == "skipped"
+    assert "over the 20 MiB budget" in df.loc["jacfwd", "message"]
+    assert df.loc["map_vjp", "status"] == "ok"
+
+
+@pytest.fixture
+def failing_problem():
+    def explode(xp, x):
+        raise FloatingPointError("boom at trace time")
+
+    jg.register(
+        jg.Problem(
+            name="explodes",
+            fn=explode,
+            args=("x",),
+            make_inputs=jg.gaussian_inputs(lambda s: {"x": (s.n,)}),
+            derivatives=(jg.Derivative("x", lambda xp, x: x),),
+            dims=("n",),
+            scalar_output=False,
+        )
+    )
+    yield "explodes"
+    jg.unregister("explodes")
+
+
+def test_a_failing_case_is_an_error_row_and_the_sweep_goes_on(tmp_path, failing_problem):
+    out = run(tmp_path, problems=(failing_problem, "inner"), wrt=("x",), methods=("jacrev",), sizes=((4, 4),))
+    df = read_results(out).set_index("problem")
+    assert df.loc["explodes", "status"] == "error"
+    assert "FloatingPointError: boom at trace time" in df.loc["explodes", "message"]
+    assert df.loc["inner", "status"] == "ok"
+
+
+def test_interrupted_sweep_resumes_without_duplicates_or_losses(tmp_path):
+    sweep = small(
+        problems=("quadratic",),
+        wrt=("x",),
+        methods=("jacfwd", "jacrev", "grad", "analytic"),
+        sizes=((4, 4), (6, 6)),
+    )
+    out = tmp_path / "run.csv"
+    seen = []
+
+    def interrupt(row):
+        seen.append(row)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_sweep(sweep, out, on_row=interrupt)
+    assert len(read_results(out)) == 3  # every finished row flushed
+    with pytest.raises(jg.JaxgradsError, match="exists; pass --resume"):
+        runner.run_sweep(sweep, out)
+    runner.run_sweep(sweep, out, resume=True)
+    df = read_results(out)
+    assert len(df) == 8
+    assert not df.duplicated(["method", "n"]).any()
+    assert df["run_id"].nunique() == 1
+    samples = pd.read_csv(samples_path(out))
+    assert len(samples) == 8 * 3
+
+
+def test_saved_arrays_check_independently(tmp_path):
+    arrays = tmp_path / "arrays"
+    run(
+        tmp_path, problems=("bilinear",), wrt=("A",), methods=("jacrev",), sizes=((3, 5),), save_arrays=arrays
+    )
+    saved = np.load(arrays / "bilinear-A-jacrev-3x5-float32.npz")
+    assert set(saved.files) == {"y", "A", "x", "jacobian"}
+    np.testing.assert_allclose(saved["jacobian"], np.outer(saved["y"], saved["x"]), rtol=1e-6)
+
+
+def test_user_problem_without_closed_form_is_checked_against_jacrev(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("user_problems", "bench/user_problems.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    try:
+        out = run(tmp_path, problems=("softplus_layer",), methods=("jacfwd", "analytic"), sizes=((6, 4),))
+        df = read_results(out).set_index(["wrt", "method"])
+        assert df.loc[("x", "analytic"), "ok"]
+        assert df.loc[("A", "jacfwd"), "ok"]
+        assert df.loc[("A", "jacfwd"), "err_f64"] < 1e-6
+        assert ("A", "analytic") not in df.index  # no closed form: analytic does not apply
+    finally:
+        jg.unregister("softplus_layer")
+
+
+def test_report_tables(tmp_path):
+    out = run(
+        tmp_path,
+        problems=("quadratic",),
+        wrt=("x",),
+        methods=("jacrev", "analytic", "analytic_textbook"),
+        sizes=((8, 8), (16, 16)),
+    )
+    text = markdown_report(read_results(out))
+    assert "## quadratic / x" in text
+    assert "| size | jacrev | analytic | analytic_textbook |" in text
+    assert text.count("**") >= 4  # one fastest per size row, twice per bold
+    assert "dispatch floor" in text
