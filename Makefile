@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help lint test bench bench-quick clean
+.PHONY: help lint test bench bench-quick budgets clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +24,13 @@ test: $(STAMP)  ## The test suite
 	$(PY) -m pytest -q
 
 bench: $(STAMP)  ## The default sweep: results/<host>-<backend>-<date>.csv and results/latest.md
-	$(PY) -m jaxgrads run --report results/latest.md
+	$(PY) -m jaxgrads run --overwrite --report results/latest.md
 
 bench-quick: $(STAMP)  ## The quick sweep (under a minute)
-	$(PY) -m jaxgrads run --quick --report results/latest.md
+	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md
+
+budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
+	$(PY) bench/budgets.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib
 import importlib.util
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -246,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     except JaxgradsError as exc:
         print(f"jaxgrads: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `jaxgrads list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("jaxgrads: interrupted; finished rows are kept (rerun with --resume)", file=sys.stderr)
         return 130

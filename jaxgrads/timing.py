@@ -8,6 +8,7 @@ Compilation happened before (see ``kernels``), so it is never inside a sample.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -46,11 +47,21 @@ class Timing:
 
 
 def _sample(fn: Callable[[], object], loops: int) -> float:
-    """Seconds per call, averaged over ``loops`` calls that each wait for their result."""
-    start = time.perf_counter()
-    for _ in range(loops):
-        jax.block_until_ready(fn())
-    return (time.perf_counter() - start) / loops
+    """Seconds per call, averaged over ``loops`` calls that each wait for their result.
+
+    The garbage collector is off inside a sample, as in ``timeit``: a collection triggered by the
+    harness's own allocations is not the kernel's cost.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in range(loops):
+            jax.block_until_ready(fn())
+        return (time.perf_counter() - start) / loops
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def time_callable(

@@ -1,0 +1,93 @@
+"""Measures the runner's budgets and writes them into the README (between the budget markers).
+
+* wall time of ``jaxgrads run --quick`` and of the default sweep (``make bench``'s), install excluded;
+* repeatability: two back-to-back default sweeps, median |time ratio - 1| over kernels of 100 µs or
+  more in both;
+* harness fidelity: ``bench/fidelity.py``'s table.
+
+    .venv/bin/python bench/budgets.py [--no-readme]
+
+Everything quoted comes from this run; results/budgets.md keeps the full output.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jaxgrads.machine import cpu_model
+from jaxgrads.schema import KEY, atomic_write_text, read_results
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- budgets:start -->", "<!-- budgets:end -->"
+LONG_KERNEL_S = 100e-6
+
+
+def timed_run(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jaxgrads", "run", *args], check=True, cwd=ROOT, capture_output=True)
+    return time.perf_counter() - start
+
+
+def repeatability(a: Path, b: Path) -> tuple[float, float, int]:
+    """Median and 90th percentile of |t_b / t_a - 1| over kernels >= 100 µs in both runs."""
+    cols = [*KEY, "time_median_s"]
+    ra, rb = (read_results(p) for p in (a, b))
+    ra, rb = (r[r["status"] == "ok"][cols] for r in (ra, rb))
+    both = ra.merge(rb, on=list(KEY), suffixes=("_a", "_b"))
+    long = both[(both["time_median_s_a"] >= LONG_KERNEL_S) & (both["time_median_s_b"] >= LONG_KERNEL_S)]
+    dev = (long["time_median_s_b"] / long["time_median_s_a"] - 1).abs()
+    return float(dev.median()), float(np.percentile(dev, 90)), len(long)
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        quick_s = timed_run("--quick", "-o", str(tmp / "quick.csv"))
+        first_s = timed_run("-o", str(tmp / "a.csv"))
+        second_s = timed_run("-o", str(tmp / "b.csv"))
+        med, p90, count = repeatability(tmp / "a.csv", tmp / "b.csv")
+        rows = len(pd.read_csv(tmp / "a.csv"))
+        quick_rows = len(pd.read_csv(tmp / "quick.csv"))
+    fidelity = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fidelity.py")], check=True, cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    fidelity_table = fidelity[fidelity.index("| kernel") :].strip()
+    text = "\n".join(
+        [
+            f"Measured by `make budgets` (`bench/budgets.py`) on {cpu_model()}, "
+            f"{platform.node()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}:",
+            "",
+            "| budget | target | measured |",
+            "|---|---|---|",
+            f"| `jaxgrads run --quick` wall time ({quick_rows} rows) | ≤ 45 s | {quick_s:.0f} s |",
+            f"| default sweep (`make bench`) wall time ({rows} rows), first run | ≤ 180 s | {first_s:.0f} s |",
+            f"| default sweep, second run | ≤ 180 s | {second_s:.0f} s |",
+            f"| repeatability: median \\|t₂/t₁ − 1\\| over {count} kernels ≥ 100 µs | ≤ 5% | {med:.1%} "
+            f"(90th percentile {p90:.1%}) |",
+            "",
+            "Harness fidelity (`bench/fidelity.py`), the same compiled callables timed by jaxgrads and by "
+            "pytest-benchmark's pedantic mode:",
+            "",
+            fidelity_table,
+        ]
+    )
+    atomic_write_text(ROOT / "results" / "budgets.md", text + "\n")
+    print(text)
+    if "--no-readme" not in argv:
+        readme = (ROOT / "README.md").read_text()
+        head, rest = readme.split(START, 1)
+        _, tail = rest.split(END, 1)
+        atomic_write_text(ROOT / "README.md", f"{head}{START}\n{text}\n{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
