@@ -32,7 +32,8 @@ LONG_KERNEL_S = 100e-6
 
 def timed_run(*args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "jaxgrads", "run", *args], check=True, cwd=ROOT, capture_output=True)
+    command = [sys.executable, "-m", "jaxgrads", "run", *args]
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -57,7 +58,11 @@ def main(argv: list[str]) -> int:
         rows = len(pd.read_csv(tmp / "a.csv"))
         quick_rows = len(pd.read_csv(tmp / "quick.csv"))
     fidelity = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "fidelity.py")], check=True, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, str(ROOT / "bench" / "fidelity.py")],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout
     fidelity_table = fidelity[fidelity.index("| kernel") :].strip()
     text = "\n".join(
@@ -68,7 +73,8 @@ def main(argv: list[str]) -> int:
             "| budget | target | measured |",
             "|---|---|---|",
             f"| `jaxgrads run --quick` wall time ({quick_rows} rows) | ≤ 45 s | {quick_s:.0f} s |",
-            f"| default sweep (`make bench`) wall time ({rows} rows), first run | ≤ 180 s | {first_s:.0f} s |",
+            f"| default sweep (`make bench`) wall time ({rows} rows), first run | ≤ 180 s "
+            f"| {first_s:.0f} s |",
             f"| default sweep, second run | ≤ 180 s | {second_s:.0f} s |",
             f"| repeatability: median \\|t₂/t₁ − 1\\| over {count} kernels ≥ 100 µs | ≤ 5% | {med:.1%} "
             f"(90th percentile {p90:.1%}) |",

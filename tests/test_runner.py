@@ -181,3 +181,56 @@ def test_report_tables(tmp_path):
     assert "| size | jacrev | analytic | analytic_textbook |" in text
     assert text.count("**") >= 4  # one fastest per size row, twice per bold
     assert "dispatch floor" in text
+
+
+def test_methods_past_max_steps_are_skipped(tmp_path):
+    out = run(tmp_path, problems=("matvec",), wrt=("x",), methods=("map_vjp", "jacrev"), sizes=((40, 8),),
+              max_steps=32)  # fmt: skip
+    df = read_results(out).set_index("method")
+    assert df.loc["map_vjp", "status"] == "skipped"
+    assert "40 sequential steps, over the --max-steps limit of 32" in df.loc["map_vjp", "message"]
+    assert df.loc["jacrev", "status"] == "ok"
+
+
+def test_memory_estimate_counts_the_basis():
+    (jacfwd,) = runner.plan(small(problems=("matvec",), wrt=("A",), methods=("jacfwd",), sizes=((8, 4),)))
+    (map_vjp,) = runner.plan(small(problems=("matvec",), wrt=("A",), methods=("map_vjp",), sizes=((8, 4),)))
+    need_fwd, shape, steps = runner.estimate_bytes(jacfwd)
+    need_map, _, map_steps = runner.estimate_bytes(map_vjp)
+    assert shape == (8, 8, 4)
+    assert steps == 1
+    assert map_steps == 8
+    assert need_fwd - need_map == 4 * 32 * 32  # the (m n) x (m n) identity basis in float32
+
+
+class _Tty:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_on_a_terminal_only():
+    from jaxgrads.progress import Progress
+
+    tty = _Tty()
+    bar = Progress(4, stream=tty)
+    bar.update("quadratic-x-jacrev-64-float32")
+    bar.advance()
+    bar.update("quadratic-x-jacfwd-64-float32")
+    assert "0/4 ETA ?  quadratic-x-jacrev-64-float32" in tty.text
+    assert "1/4 ETA " in tty.text
+    bar.close()
+    pipe = _Tty()
+    pipe.isatty = lambda: False
+    quiet = Progress(4, stream=pipe)
+    quiet.update("x")
+    quiet.close()
+    assert pipe.text == ""
