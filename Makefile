@@ -3,9 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+EXTRAS ?= test
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick budgets clean
+.PHONY: help lint test bench bench-quick budgets peers clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "jaxgrads needs Python 3.11+; set PYTHON=python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 lint: $(STAMP)  ## ruff over the package, tests and bench
@@ -31,6 +33,10 @@ bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 
 budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
 	$(PY) bench/budgets.py
+
+peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
+	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch
+	$(PY) bench/peers.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

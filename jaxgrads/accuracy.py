@@ -27,6 +27,15 @@ from jaxgrads.tolerance import abs_scale, check_close, rtol
 __all__ = ["Reference", "accuracy", "reference"]
 
 
+def host_array(J) -> np.ndarray:
+    """A Jacobian as a float64 NumPy array on the host, from JAX or PyTorch."""
+    if hasattr(J, "detach"):  # a torch.Tensor, maybe bfloat16 or on a GPU
+        import torch
+
+        return J.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(J, np.float64)
+
+
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
     denom = np.linalg.norm(b.ravel())
     diff = np.linalg.norm((a - b).ravel())
@@ -85,7 +94,7 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
       J: its result.
       ref: the case's references (computed here, without the same-dtype one, when None).
     """
-    actual = np.asarray(J, np.float64)
+    actual = host_array(J)
     ref = ref if ref is not None else reference(kernel, same_dtype=False)
     if actual.shape != ref.f64.shape:
         return {"err_closed_form": math.nan, "err_f64": math.nan, "max_abs_err": math.nan, "ok": False}

@@ -25,6 +25,7 @@ RUN_EPILOG = """examples:
   jaxgrads run --problems quadratic --wrt x --methods jacfwd jacrev analytic --sizes 256 1024
   jaxgrads run --problems matvec --sizes 4096x64 64x4096 --dtypes float32 float64
   jaxgrads run --problems-from bench/user_problems.py --problems softplus_layer
+  jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
   jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
 """
 
@@ -76,7 +77,15 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--problems", nargs="+", metavar="NAME", help="default: all")
     p_run.add_argument("--wrt", nargs="+", metavar="ARG", help="default: every derivative")
-    p_run.add_argument("--methods", nargs="+", metavar="NAME", help="default: all that apply")
+    p_run.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="NAME",
+        help="default: every JAX method that applies; 'torch': the peer",
+    )
+    p_run.add_argument(
+        "--chunk-sizes", nargs="+", metavar="C", help="basis vectors per step of the chunked methods (64)"
+    )
     p_run.add_argument("--sizes", nargs="+", metavar="N|MxN", help="e.g. 1024 4096x64")
     p_run.add_argument("--batch", nargs="+", metavar="B", help="batch rows for the linear layer")
     p_run.add_argument("--dtypes", nargs="+", metavar="DTYPE", help=f"of {', '.join(DTYPES)}")
@@ -86,6 +95,12 @@ def make_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--memory-budget", type=_memory, metavar="SIZE", help="default: half of free")
     p_run.add_argument(
         "--max-steps", type=int, metavar="N", help="skip loop/map methods of more sequential steps (16384)"
+    )
+    p_run.add_argument(
+        "--max-call-time",
+        type=_positive_float,
+        metavar="S",
+        help="skip a case whose first call takes longer (10)",
     )
     p_run.add_argument("--output", "-o", metavar="CSV", help="default results/<host>-<backend>-<date>.csv")
     p_run.add_argument("--report", metavar="MD", help="also write the markdown report here")
@@ -197,8 +212,12 @@ def _run(args) -> int:
         changes["samples"] = positive_int("--samples", args.samples)
     if args.min_sample_time:
         changes["min_sample_s"] = args.min_sample_time
+    if args.chunk_sizes:
+        changes["chunk_sizes"] = tuple(positive_int("chunk size", c) for c in args.chunk_sizes)
     if args.max_steps is not None:
         changes["max_steps"] = positive_int("--max-steps", args.max_steps)
+    if args.max_call_time:
+        changes["max_call_s"] = args.max_call_time
     if args.memory_budget:
         changes["memory_budget"] = args.memory_budget
     if args.save_arrays:

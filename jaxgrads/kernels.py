@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
+from jaxgrads.torch_backend import build_torch_kernel
 from jaxgrads.validation import (
     JaxgradsError,
     parse_size,
@@ -25,7 +26,7 @@ from jaxgrads.validation import (
     resolve_dtype,
 )
 
-__all__ = ["Kernel", "as_size", "build_kernel", "kernel_id"]
+__all__ = ["Kernel", "as_size", "basis_size", "build_kernel", "kernel_id", "resolve_chunk_size"]
 
 
 def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
@@ -41,9 +42,28 @@ def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) 
     return Size(m, n, positive_int("batch", batch))
 
 
-def kernel_id(problem: str, wrt: str, method: str, label: str, dtype: str) -> str:
-    """The case id, e.g. ``quadratic-x-jacrev-1024-float32``."""
-    return f"{problem}-{wrt}-{method}-{label}-{dtype}"
+def kernel_id(problem: str, wrt: str, method: str, label: str, dtype: str, chunk_size: int = 0) -> str:
+    """The case id, e.g. ``quadratic-x-jacrev-1024-float32``; ``-c64`` appended for chunk size 64."""
+    return f"{problem}-{wrt}-{method}-{label}-{dtype}" + (f"-c{chunk_size}" if chunk_size else "")
+
+
+DEFAULT_CHUNK_SIZE = 64
+
+
+def basis_size(problem: Problem, derivative: Derivative, method: Method, shapes: dict) -> int:
+    """How many basis vectors ``method`` walks: output elements (``out``) or input elements (``in``)."""
+    specs = {k: jax.ShapeDtypeStruct(v, np.float32) for k, v in shapes.items()}
+    out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
+    which = method.steps or method.basis
+    return max(1, int(np.prod(out.shape if which == "out" else shapes[derivative.wrt])))
+
+
+def resolve_chunk_size(method: Method, chunk_size: int | None, basis: int) -> int:
+    """The chunk a chunked method runs with: ``chunk_size`` (default 64), clamped to the basis."""
+    if not method.chunked:
+        return 0
+    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else positive_int("chunk size", chunk_size)
+    return min(chunk, basis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +78,7 @@ class Kernel:
       executables: each compiled XLA program with the number of calls it gets per Jacobian.
       compile_s: seconds to trace, lower and compile every executable.
       jac_shape: shape of the returned Jacobian.
+      chunk_size: basis vectors per step of a chunked method (clamped to the basis), else 0.
     """
 
     problem: Problem
@@ -67,11 +88,12 @@ class Kernel:
     dtype: np.dtype
     device: jax.Device
     inputs: dict[str, np.ndarray]
-    args: tuple[jax.Array, ...]
+    args: tuple  # jax.Array (or torch.Tensor for the torch backend)
     executables: tuple[tuple[jax.stages.Compiled, int], ...]
     compile_s: float
     jac_shape: tuple[int, ...]
     run: Callable[[], jax.Array]
+    chunk_size: int = 0
 
     def __call__(self) -> jax.Array:
         """Computes the Jacobian (asynchronously: block on the result to time it)."""
@@ -85,6 +107,7 @@ class Kernel:
             self.method.name,
             self.size.label(self.problem.dims),
             self.dtype.name,
+            self.chunk_size,
         )
 
     @property
@@ -99,8 +122,13 @@ def _positional(problem: Problem, jac: Callable) -> Callable:
     return fn
 
 
-def _compile_jit(problem, derivative, method, args):
-    compiled = jax.jit(_positional(problem, method.build(problem, derivative))).lower(*args).compile()
+def _compile_jit(problem, derivative, method, args, chunk_size=0):
+    jac = (
+        method.build(problem, derivative, chunk_size=chunk_size)
+        if chunk_size
+        else method.build(problem, derivative)
+    )
+    compiled = jax.jit(_positional(problem, jac)).lower(*args).compile()
     return ((compiled, 1),), lambda: compiled(*args)
 
 
@@ -142,6 +170,7 @@ def build_kernel(
     batch: int | str = 1,
     seed: int = 0,
     inputs: dict[str, np.ndarray] | None = None,
+    chunk_size: int | None = None,
 ) -> Kernel:
     """Builds and compiles the kernel computing ``problem``'s derivative ``wrt`` by ``method``.
 
@@ -155,6 +184,8 @@ def build_kernel(
       batch: rows of x for the linear layer problems.
       seed: seed of the input maker.
       inputs: explicit host inputs by argument name (then ``size`` only labels the case).
+      chunk_size: basis vectors per step for ``jacrev_chunked``/``jacfwd_chunked`` (default 64); a
+        chunk larger than the basis is clamped to it.
 
     Returns:
       A :class:`Kernel`; ``kernel()`` returns the Jacobian on the device.
@@ -183,15 +214,23 @@ def build_kernel(
         if missing:
             raise JaxgradsError(f"inputs for {prob.name} lack {sorted(missing)}; needed: {prob.args}")
         host = {a: np.asarray(inputs[a]).astype(np_dtype) for a in prob.args}
-    args = tuple(jax.device_put(host[a], dev) for a in prob.args)
+    chunk = 0
+    if meth.chunked:
+        basis = basis_size(prob, derivative, meth, {a: v.shape for a, v in host.items()})
+        chunk = resolve_chunk_size(meth, chunk_size, basis)
 
-    start = time.perf_counter()
-    if meth.kind == "loop":
-        executables, run = _compile_loop(prob, derivative, meth, args, dev)
+    if meth.backend == "torch":
+        args, run, compile_s = build_torch_kernel(prob, derivative, meth, host, dev.platform)
+        executables, jac_shape = (), tuple(run().shape)
     else:
-        executables, run = _compile_jit(prob, derivative, meth, args)
-    compile_s = time.perf_counter() - start
-    jac_shape = tuple(executables[-1][0].out_info.shape)
+        args = tuple(jax.device_put(host[a], dev) for a in prob.args)
+        start = time.perf_counter()
+        if meth.kind == "loop":
+            executables, run = _compile_loop(prob, derivative, meth, args, dev)
+        else:
+            executables, run = _compile_jit(prob, derivative, meth, args, chunk)
+        compile_s = time.perf_counter() - start
+        jac_shape = tuple(executables[-1][0].out_info.shape)
     return Kernel(
         problem=prob,
         derivative=derivative,
@@ -205,4 +244,5 @@ def build_kernel(
         compile_s=compile_s,
         jac_shape=jac_shape,
         run=run,
+        chunk_size=chunk,
     )

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxgrads import torch_backend
 from jaxgrads.problems.registry import Derivative, Problem
 from jaxgrads.validation import choose
 
@@ -52,6 +53,8 @@ class Method:
         element), ``out`` (one cotangent per output element) or None; the memory estimate uses it.
       steps: what the method walks one element at a time (``in`` or ``out``), or None: its number of
         sequential steps, which the runner caps.
+      chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
+      backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.torch_backend`).
       doc: one line.
     """
 
@@ -64,6 +67,8 @@ class Method:
     needs: str | None = None
     basis: str | None = None
     steps: str | None = None
+    chunked: bool = False
+    backend: str = "jax"
     doc: str = ""
 
     def applies(self, problem: Problem, derivative: Derivative) -> bool:
@@ -144,8 +149,9 @@ def _linear_transpose(problem, derivative):
     return jac
 
 
-def _map_vjp(problem, derivative):
-    """One VJP per output element under ``lax.map``: never holds more than one basis vector."""
+def _map_vjp(problem, derivative, chunk_size=None):
+    """VJPs over the output basis under ``lax.map``: one basis vector at a time, or ``chunk_size``
+    of them vmapped together per step (``lax.map``'s ``batch_size``), which trades memory for speed."""
 
     def jac(inputs):
         f, w = partial_fn(problem, derivative, inputs)
@@ -155,14 +161,15 @@ def _map_vjp(problem, derivative):
             ct = jax.nn.one_hot(i, y.size, dtype=y.dtype).reshape(y.shape)
             return vjp(ct)[0]
 
-        rows = lax.map(row, jnp.arange(y.size))
+        rows = lax.map(row, jnp.arange(y.size), batch_size=chunk_size)
         return rows.reshape((*y.shape, *w.shape))
 
     return jac
 
 
-def _map_jvp(problem, derivative):
-    """One JVP per input element under ``lax.map``, after a single linearization."""
+def _map_jvp(problem, derivative, chunk_size=None):
+    """JVPs over the input basis under ``lax.map`` after a single linearization, one basis vector at
+    a time or ``chunk_size`` vmapped together per step."""
 
     def jac(inputs):
         f, w = partial_fn(problem, derivative, inputs)
@@ -171,7 +178,7 @@ def _map_jvp(problem, derivative):
         def col(j):
             return f_jvp(jax.nn.one_hot(j, w.size, dtype=w.dtype).reshape(w.shape))
 
-        cols = lax.map(col, jnp.arange(w.size))
+        cols = lax.map(col, jnp.arange(w.size), batch_size=chunk_size)
         return _columns_to_jacobian(cols, y.shape, w.shape)
 
     return jac
@@ -222,6 +229,24 @@ METHODS: dict[str, Method] = {
         Method("map_vjp", 1, _map_vjp, steps="out", doc="lax.map of VJPs over output elements (low memory)"),
         Method("map_jvp", 1, _map_jvp, steps="in", doc="lax.map of JVPs over input elements (low memory)"),
         Method(
+            "jacrev_chunked",
+            1,
+            _map_vjp,
+            steps="out",
+            basis="out",
+            chunked=True,
+            doc="VJPs vmapped over chunk_size output basis vectors at a time, lax.map over chunks",
+        ),
+        Method(
+            "jacfwd_chunked",
+            1,
+            _map_jvp,
+            steps="in",
+            basis="in",
+            chunked=True,
+            doc="JVPs vmapped over chunk_size input basis vectors at a time, lax.map over chunks",
+        ),
+        Method(
             "hessian_fwd_rev",
             2,
             _ad(lambda f: jax.jacfwd(jax.jacrev(f))),
@@ -250,8 +275,56 @@ METHODS: dict[str, Method] = {
             needs="textbook",
             doc="the literal textbook closed form",
         ),
+        Method(
+            "torch_jacrev", 1, torch_backend.jacrev, basis="out", backend="torch", doc="torch.func.jacrev"
+        ),
+        Method("torch_jacfwd", 1, torch_backend.jacfwd, basis="in", backend="torch", doc="torch.func.jacfwd"),
+        Method(
+            "torch_autograd",
+            1,
+            torch_backend.autograd_rev,
+            basis="out",
+            backend="torch",
+            doc="torch.autograd.functional.jacobian, vectorize=True, reverse mode",
+        ),
+        Method(
+            "torch_autograd_fwd",
+            1,
+            torch_backend.autograd_fwd,
+            basis="in",
+            backend="torch",
+            doc="torch.autograd.functional.jacobian, vectorize=True, forward mode",
+        ),
+        Method(
+            "torch_loop",
+            1,
+            torch_backend.loop,
+            steps="out",
+            backend="torch",
+            doc="the notes' loop: one backward(retain_graph=True) per output element",
+        ),
+        Method(
+            "torch_analytic",
+            None,
+            torch_backend.analytic,
+            needs="closed_form",
+            backend="torch",
+            doc="the closed form in PyTorch",
+        ),
     )
 }
+BACKENDS = ("jax", "torch")
+
+
+def expand_methods(names) -> list[str]:
+    """Method names with the groups ``jax`` and ``torch`` expanded to their backend's methods."""
+    out = []
+    for name in names:
+        if name in BACKENDS:
+            out += [m for m, meth in METHODS.items() if meth.backend == name]
+        else:
+            out.append(choose("method", name, [*METHODS, *BACKENDS]))
+    return list(dict.fromkeys(out))
 
 
 def method_names() -> tuple[str, ...]:

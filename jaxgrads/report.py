@@ -29,6 +29,13 @@ def format_seconds(t: float) -> str:
     return f"{t / 1e-9:.3g} ns"
 
 
+def method_label(row) -> str:
+    """The method's name, with ``·c64`` for a chunked method's chunk size."""
+    chunk = row.get("chunk_size", 0)
+    chunk = 0 if chunk is None or pd.isna(chunk) else int(chunk)
+    return f"{row['method']}·c{chunk}" if chunk else str(row["method"])
+
+
 def _size_label(row) -> str:
     m, n, b = int(row["m"]), int(row["n"]), int(row["batch"])
     core = f"{n}" if m in (0, n) else f"{m}x{n}"
@@ -43,7 +50,7 @@ def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
         return "error"
     t = float(row["time_median_s"])
     text = format_seconds(t)
-    if analytic and row["method"] != "analytic":
+    if analytic and method_label(row) != "analytic":
         text += f" ({t / analytic:.2g}×)"
     if fastest:
         text = f"**{text}**"
@@ -73,12 +80,13 @@ def summary_table(df: pd.DataFrame) -> str:
             continue
         best = timed.loc[timed["time_median_s"].idxmin()]
         by = timed.set_index("method")["time_median_s"]
+        by = by[~by.index.duplicated()]
         rows.append(
             [
                 problem,
                 wrt,
                 _size_label(best),
-                best["method"],
+                method_label(best),
                 format_seconds(best["time_median_s"]),
                 *(format_seconds(by.get(m, math.nan)) for m in ("analytic", "jacfwd", "jacrev")),
             ]
@@ -88,12 +96,12 @@ def summary_table(df: pd.DataFrame) -> str:
 
 
 def _target_table(group: pd.DataFrame, floor: float) -> str:
-    methods = list(dict.fromkeys(group["method"]))
+    methods = list(dict.fromkeys(method_label(r) for r in group.to_dict("records")))
     rows = []
     for _, case in group.groupby(["m", "n", "batch", "dtype"], sort=False):
-        by = {r["method"]: r for r in case.to_dict("records")}
+        by = {method_label(r): r for r in case.to_dict("records")}
         timed = _timed(case)
-        fastest = timed.loc[timed["time_median_s"].idxmin(), "method"] if not timed.empty else None
+        fastest = method_label(timed.loc[timed["time_median_s"].idxmin()]) if not timed.empty else None
         a = by.get("analytic")
         analytic = float(a["time_median_s"]) if a is not None and a["status"] == "ok" else None
         first = next(iter(by.values()))
@@ -133,6 +141,12 @@ def markdown_report(df: pd.DataFrame, title: str = "jaxgrads results") -> str:
     body = []
     for (problem, wrt), group in df.groupby(["problem", "wrt"], sort=False):
         body += ["", f"## {problem} / {wrt}", "", _target_table(group, floor)]
+    peers = peer_table(df)
+    if peers:
+        body += ["", "## JAX vs PyTorch", "", peers]
+    frontier = frontier_section(df)
+    if frontier:
+        body += ["", "## Memory frontier", "", frontier]
     notes = []
     for r in df[df["status"] != "ok"].to_dict("records"):
         notes.append(
@@ -140,9 +154,97 @@ def markdown_report(df: pd.DataFrame, title: str = "jaxgrads results") -> str:
         )
     for r in df[(df["status"] == "ok") & ~df["ok"]].to_dict("records"):
         notes.append(
-            f"- inaccurate: {r['problem']}/{r['wrt']}/{r['method']} {_size_label(r)}: "
+            f"- inaccurate: {r['problem']}/{r['wrt']}/{method_label(r)} {_size_label(r)}: "
             f"err_f64 {float(r['err_f64']):.3g}, max abs {float(r['max_abs_err']):.3g}"
         )
     if notes:
         body += ["", "## Skipped, failed and inaccurate rows", ""] + notes
     return "\n".join(header + body) + "\n"
+
+
+def _backend(method: str) -> str:
+    return "torch" if str(method).startswith("torch_") else "jax"
+
+
+def peer_table(df: pd.DataFrame) -> str:
+    """Per problem, wrt and size: the best JAX method, the best PyTorch method, and their time ratio."""
+    timed = _timed(df).assign(backend=lambda d: d["method"].map(_backend))
+    if timed.empty or set(timed["backend"]) != {"jax", "torch"}:
+        return ""
+    rows = []
+    for _, case in timed.groupby(["problem", "wrt", "m", "n", "batch", "dtype"], sort=False):
+        best = {b: g.loc[g["time_median_s"].idxmin()] for b, g in case.groupby("backend")}
+        if len(best) < 2:
+            continue
+        j, t = best["jax"], best["torch"]
+        rows.append(
+            [
+                j["problem"],
+                j["wrt"],
+                _size_label(j),
+                f"{method_label(j)} {format_seconds(j['time_median_s'])}",
+                f"{method_label(t)} {format_seconds(t['time_median_s'])}",
+                f"{j['time_median_s'] / t['time_median_s']:.2g}",
+            ]
+        )
+    header = ["problem", "wrt", "size", "best JAX", "best PyTorch", "JAX ÷ PyTorch time"]
+    return _table(header, rows) if rows else ""
+
+
+def _pareto(points: pd.DataFrame) -> pd.Series:
+    """Whether each (peak_bytes, time) point is not beaten on both by another point."""
+    peak, time = points["peak_bytes"].to_numpy(), points["time_median_s"].to_numpy()
+    keep = []
+    for i in range(len(points)):
+        dominated = ((peak <= peak[i]) & (time <= time[i]) & ((peak < peak[i]) | (time < time[i]))).any()
+        keep.append(not dominated)
+    return pd.Series(keep, index=points.index)
+
+
+def frontier_section(df: pd.DataFrame) -> str:
+    """Time against XLA's peak memory for the chunked methods and their unchunked twins, with the
+    Pareto-optimal points marked; and, per method, the largest size that ran within the budget."""
+    if "chunk_size" not in df.columns or not (df["chunk_size"].fillna(0) > 0).any():
+        return ""
+    family = {"jacrev": "rev", "jacrev_chunked": "rev", "map_vjp": "rev",
+              "jacfwd": "fwd", "jacfwd_chunked": "fwd", "map_jvp": "fwd"}  # fmt: skip
+    parts = []
+    chunked = df[df["chunk_size"].fillna(0) > 0]
+    for (problem, wrt, m, n, batch, dtype), _ in chunked.groupby(
+        ["problem", "wrt", "m", "n", "batch", "dtype"]
+    ):
+        case = _timed(df)
+        case = case[
+            (case["problem"] == problem) & (case["wrt"] == wrt) & (case["m"] == m) & (case["n"] == n)
+            & (case["batch"] == batch) & (case["dtype"] == dtype) & case["method"].isin(list(family))
+            & case["peak_bytes"].notna()
+        ]  # fmt: skip
+        if case.empty:
+            continue
+        case = case.sort_values("peak_bytes")
+        best = _pareto(case)
+        rows = [
+            [method_label(r), f"{r['peak_bytes'] / 2**20:.3g} MiB", format_seconds(r["time_median_s"]),
+             "yes" if best[i] else ""]
+            for i, r in case.iterrows()
+        ]  # fmt: skip
+        parts += [f"{problem} / {wrt}, {_size_label(case.iloc[0])}:", "",
+                  _table(["method", "peak (XLA)", "time", "on the frontier"], rows), ""]  # fmt: skip
+    reach = []
+    for (problem, wrt, method), g in df.groupby(["problem", "wrt", "method"], sort=False):
+        ok = g[g["status"] == "ok"]
+        if ok.empty:
+            continue
+        largest = ok.loc[(ok["m"].fillna(0).clip(lower=1) * ok["n"]).idxmax()]
+        over = g[(g["status"] == "skipped") & g["message"].astype(str).str.contains("budget")]
+        reach.append(
+            [problem, wrt, method, _size_label(largest),
+             ", ".join(_size_label(r) for r in over.to_dict("records")) or "–"]
+        )  # fmt: skip
+    budget = pd.to_numeric(df["memory_budget_bytes"], errors="coerce").max()
+    parts += [
+        f"Largest size each method ran within the memory budget ({budget / 2**30:.3g} GiB):",
+        "",
+        _table(["problem", "wrt", "method", "largest size run", "skipped over budget"], reach),
+    ]
+    return "\n".join(parts)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -19,10 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from jaxgrads.accuracy import Reference, accuracy, reference
-from jaxgrads.kernels import Kernel, build_kernel, kernel_id
+from jaxgrads.accuracy import Reference, accuracy, host_array, reference
+from jaxgrads.kernels import Kernel, basis_size, build_kernel, kernel_id, resolve_chunk_size
 from jaxgrads.machine import default_memory_budget, run_metadata
-from jaxgrads.methods import METHODS, Method, applicable_methods, get_method
+from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
 from jaxgrads.progress import Progress
 from jaxgrads.schema import (
@@ -35,10 +36,12 @@ from jaxgrads.schema import (
     samples_path,
 )
 from jaxgrads.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, dispatch_floor, time_callable
+from jaxgrads.torch_backend import require_torch, torch_threads
 from jaxgrads.validation import (
     JaxgradsError,
     choose,
     parse_size,
+    positive_int,
     require_x64,
     resolve_device,
     resolve_dtype,
@@ -66,8 +69,9 @@ class Sweep:
     min_sample_s: float = DEFAULT_MIN_SAMPLE_S
     memory_budget: int | None = None  # bytes; None: half the device's free memory
     max_steps: int = 2**14  # sequential steps (lax.map iterations, loop calls) allowed per Jacobian
+    max_call_s: float = 10.0  # a case whose first call takes longer is skipped after that call
     save_arrays: Path | None = None
-    extra: dict = field(default_factory=dict)
+    chunk_sizes: tuple[int, ...] = (64,)  # for jacrev_chunked / jacfwd_chunked
 
 
 DEFAULT_SWEEP = Sweep()
@@ -83,6 +87,7 @@ class Case:
     method: Method
     size: Size
     dtype: str
+    chunk_size: int = 0
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -91,7 +96,9 @@ class Case:
     @property
     def id(self) -> str:
         label = self.size.label(self.problem.dims)
-        return kernel_id(self.problem.name, self.derivative.name, self.method.name, label, self.dtype)
+        return kernel_id(
+            self.problem.name, self.derivative.name, self.method.name, label, self.dtype, self.chunk_size
+        )
 
     def columns(self) -> dict[str, object]:
         s = self.size
@@ -103,13 +110,16 @@ class Case:
             "n": s.n,
             "batch": s.batch,
             "dtype": self.dtype,
+            "chunk_size": self.chunk_size,
         }
 
 
 def plan(sweep: Sweep) -> list[Case]:
     """Expands a sweep into its cases; names are checked here, before anything runs.
 
-    Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case).
+    Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case), and so
+    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method; the
+    PyTorch peer runs when named (``--methods torch`` names all of its methods).
     """
     problems = [get_problem(p) for p in (sweep.problems or problem_names())]
     wrts = sweep.wrt
@@ -117,7 +127,13 @@ def plan(sweep: Sweep) -> list[Case]:
         known = {d.name for p in problems for d in p.derivatives}
         for w in wrts:
             choose("wrt (for the chosen problems)", w, sorted(known))
-    methods = [get_method(m).name for m in sweep.methods] if sweep.methods else list(METHODS)
+    if sweep.methods:
+        methods = expand_methods(sweep.methods)
+    else:
+        methods = [name for name, m in METHODS.items() if m.backend == "jax"]
+    if any(METHODS[m].backend == "torch" for m in methods):
+        require_torch()
+    chunks = tuple(positive_int("chunk size", c) for c in sweep.chunk_sizes)
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
     cases, seen = [], set()
@@ -131,13 +147,23 @@ def plan(sweep: Sweep) -> list[Case]:
                     size = problem.canonical(Size(m, n, batch))
                     for dtype in sweep.dtypes:
                         for name in usable:
-                            case = Case(problem, d, METHODS[name], size, dtype)
-                            if case.key not in seen:
-                                seen.add(case.key)
-                                cases.append(case)
+                            for chunk in _chunks(problem, d, METHODS[name], size, chunks):
+                                case = Case(problem, d, METHODS[name], size, dtype, chunk)
+                                if case.key not in seen:
+                                    seen.add(case.key)
+                                    cases.append(case)
     if not cases:
         raise JaxgradsError("the sweep is empty: no chosen method applies to the chosen problems and wrt")
     return cases
+
+
+def _chunks(problem: Problem, derivative: Derivative, method: Method, size: Size, chunks) -> list[int]:
+    """The chunk sizes a method runs at here: clamped to its basis, 0 for unchunked methods."""
+    if not method.chunked:
+        return [0]
+    shapes = {k: v.shape for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()}
+    basis = basis_size(problem, derivative, method, shapes)
+    return list(dict.fromkeys(resolve_chunk_size(method, c, basis) for c in chunks))
 
 
 def _shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
@@ -170,11 +196,14 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
     itemsize = resolve_dtype(case.dtype).itemsize
     jac_shape = (*wrt, *wrt) if case.derivative.order == 2 else (*out, *wrt)
     jac = math.prod(jac_shape)
-    basis = {"in": in_size**2, "out": out_size**2, None: 0}[case.method.basis]
+    width = {"in": in_size, "out": out_size, None: 0}[case.method.basis]
+    basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
     total = itemsize * (sum(math.prod(s) for s in inputs.values()) + 2 * jac + basis)
     if jax.devices()[0].platform == "cpu":
         total += 8 * 3 * jac  # float64 reference, scale, and the kernel's result upcast
     steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]
+    if case.chunk_size:
+        steps = -(-steps // case.chunk_size)
     return total, jac_shape, steps
 
 
@@ -231,12 +260,19 @@ def run_case(case: Case, sweep: Sweep, device, meta: dict, refs: _References, in
             device,
             inputs=inputs_cache[ikey],
         )
+        start = time.perf_counter()
         J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
+        first_call = time.perf_counter() - start
+        if first_call > sweep.max_call_s:
+            msg = (
+                f"one call took {first_call:.3g} s, over the --max-call-time limit of {sweep.max_call_s:g} s"
+            )
+            return row | {"status": "skipped", "message": msg, "compile_s": kernel.compile_s}, ()
         timing = time_callable(kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False)
         row |= cost_and_memory(kernel.executables)
         row |= accuracy(kernel, J, refs.get(kernel))
         if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
-            np.savez(sweep.save_arrays / f"{case.id}.npz", **kernel.inputs, jacobian=np.asarray(J))
+            np.savez(sweep.save_arrays / f"{case.id}.npz", **kernel.inputs, jacobian=host_array(J))
         del J
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -250,6 +286,8 @@ def run_case(case: Case, sweep: Sweep, device, meta: dict, refs: _References, in
         "time_min_s": timing.min,
         "samples": len(timing.samples),
         "inner_loops": timing.inner_loops,
+        "compile_kind": "first_call" if case.method.backend == "torch" else "xla",
+        "torch_threads": torch_threads(),
     }
     return row, timing.samples
 

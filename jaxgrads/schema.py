@@ -77,15 +77,18 @@ FIELDS: tuple[str, ...] = (
     "matmul_precision",  # jax_default_matmul_precision in force
     "compile_cache",  # "off", or the persistent compilation cache directory
     "memory_budget_bytes",
+    "chunk_size",  # basis vectors per step of a chunked method, 0 otherwise
+    "compile_kind",  # "xla" (ahead-of-time compile) or "first_call" (the eager torch peer)
+    "torch_threads",  # PyTorch intra-op threads, "" when PyTorch is not loaded
 )
-KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype")
+KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
-_INT_FIELDS = ("m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count")
+_INT_FIELDS = ("m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size")
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
-    "matmul_precision", "compile_cache",
+    "matmul_precision", "compile_cache", "compile_kind",
 )  # fmt: skip
 
 
@@ -166,7 +169,9 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
     for col in _INT_FIELDS:
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    for col in ("m", "n", "batch"):
+    if "chunk_size" not in df.columns:
+        df["chunk_size"] = pd.array([0] * len(df), dtype="Int64")
+    for col in ("m", "n", "batch", "chunk_size"):
         if df[col].isna().any():
             raise JaxgradsError(f"{path}: column {col} has a non-integer value (truncated file?)")
     df["ok"] = df["ok"].astype(str).str.lower().eq("true")

@@ -32,7 +32,7 @@ def _memory(compiled):
 
 def cost_and_memory(executables) -> dict[str, float]:
     """flops, bytes_accessed, temp_bytes, output_bytes, peak_bytes for ``((compiled, calls), ...)``."""
-    flops = bytes_accessed = 0.0
+    flops = bytes_accessed = 0.0 if executables else math.nan  # no XLA program: the torch peer
     temp = output = peak = math.nan
     for compiled, calls in executables:
         cost = _cost(compiled)

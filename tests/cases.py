@@ -1,5 +1,7 @@
 """Case tables shared by the tests: ids derive from them."""
 
+import pytest
+
 import jaxgrads as jg
 
 DTYPES = ("float32", "float64")
@@ -21,3 +23,9 @@ def target_id(case):
 
 def size_id(size):
     return f"{size.m}x{size.n}-b{size.batch}"
+
+
+def skip_without_backend(method: str) -> None:
+    """Skips the calling test when ``method`` runs on PyTorch and PyTorch is not installed."""
+    if jg.get_method(method).backend == "torch":
+        pytest.importorskip("torch", reason="the torch_* methods need the [torch] extra")

@@ -43,6 +43,7 @@ def test_list_text_and_json():
         "hessian_rev_rev",
         "hessian_fwd_fwd",
         "analytic",
+        "torch_analytic",
     ]
 
 
@@ -186,3 +187,26 @@ def test_report_on_truncated_and_untimed_files(tmp_path):
     untimed = tmp_path / "u.csv"
     untimed.write_text(lines[0] + "\n")
     assert_one_line_error(jaxgrads("report", str(untimed)), "no timed rows")
+
+
+def test_torch_method_without_torch_names_the_extra(tmp_path):
+    # torch hidden from the interpreter: an import of it fails as on a machine without it
+    code = (
+        "import sys; sys.modules['torch'] = None; from jaxgrads.cli import main; "
+        f"sys.exit(main(['run', '--methods', 'torch_jacrev', '-o', {str(tmp_path / 'r.csv')!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300
+    )
+    assert_one_line_error(result, "need PyTorch: pip install 'jaxgrads[torch]'")
+    assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("chunk", ["0", "-4", "many"])
+def test_bad_chunk_sizes(tmp_path, chunk):
+    out = tmp_path / "r.csv"
+    assert_one_line_error(
+        jaxgrads("run", "--methods", "jacrev_chunked", "--chunk-sizes", chunk, "-o", str(out)),
+        "chunk size must be a positive integer",
+    )
+    assert not out.exists()

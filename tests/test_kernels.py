@@ -4,9 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import DTYPES, JACOBIAN_TARGETS, KERNEL_CASES, SIZES, size_id, target_id
+from cases import DTYPES, JACOBIAN_TARGETS, KERNEL_CASES, SIZES, size_id, skip_without_backend, target_id
 
 import jaxgrads as jg
+from jaxgrads.accuracy import host_array
 from jaxgrads.tolerance import abs_scale, check_close, rtol
 
 
@@ -19,7 +20,7 @@ def assert_matches_closed_form(kernel):
     d = kernel.derivative
     inputs64 = {k: v.astype(np.float64) for k, v in kernel.inputs.items()}
     desired = d.closed_form(np, **inputs64)
-    actual = np.asarray(kernel(), np.float64)
+    actual = host_array(kernel())
     assert actual.shape == desired.shape, kernel.id
     tol = rtol(kernel.dtype, _reduction_length(kernel.inputs))
     ok, worst = check_close(actual, desired, abs_scale(d.closed_form, kernel.inputs), tol)
@@ -31,6 +32,7 @@ def assert_matches_closed_form(kernel):
 @pytest.mark.parametrize("case", KERNEL_CASES, ids=target_id)
 def test_kernel_matches_closed_form(case, size, dtype):
     problem, wrt, method = case
+    skip_without_backend(method)
     assert_matches_closed_form(jg.build_kernel(problem, wrt, method, size, dtype, batch=size.batch))
 
 
@@ -88,6 +90,7 @@ class CompileCounter:
 
 @pytest.mark.parametrize("method", jg.applicable_methods(jg.get_problem("quadratic"), "x"))
 def test_second_call_does_not_recompile(method):
+    skip_without_backend(method)
     kernel = jg.build_kernel("quadratic", "x", method, 5, "float32")
     first = np.asarray(jax.block_until_ready(kernel()))
     with CompileCounter() as counter:
@@ -116,3 +119,32 @@ def test_kernel_reports_shape_bytes_and_id():
     assert kernel.jac_bytes == 4096
     assert kernel.compile_s > 0
     assert all(a.devices() == {kernel.device} for a in kernel.args)
+
+
+@pytest.mark.parametrize("method", ["jacrev_chunked", "jacfwd_chunked"])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5])
+def test_chunked_methods_with_a_remainder_chunk(method, chunk):
+    # basis of 7 (outputs) and 14 (inputs of A): chunks that do not divide it leave a remainder
+    kernel = jg.build_kernel("matvec", "A", method, (7, 2), "float64", chunk_size=chunk)
+    assert kernel.chunk_size == chunk
+    assert_matches_closed_form(kernel)
+
+
+def test_chunk_larger_than_the_basis_is_clamped():
+    kernel = jg.build_kernel("matvec", "x", "jacrev_chunked", (7, 2), "float32", chunk_size=1000)
+    assert kernel.chunk_size == 7
+    assert kernel.id == "matvec-x-jacrev_chunked-7x2-float32-c7"
+
+
+@pytest.mark.parametrize("chunk", [0, -3])
+def test_bad_chunk_size(chunk):
+    with pytest.raises(jg.JaxgradsError, match="chunk size must be a positive integer"):
+        jg.build_kernel("matvec", "x", "jacrev_chunked", 4, chunk_size=chunk)
+
+
+def test_torch_methods_without_torch_name_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(jg.JaxgradsError, match=r"pip install 'jaxgrads\[torch\]'"):
+        jg.build_kernel("matvec", "x", "torch_jacrev", 4)

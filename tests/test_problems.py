@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from cases import SIZES, TARGETS, size_id, target_id
+from cases import SIZES, TARGETS, size_id, skip_without_backend, target_id
 
 import jaxgrads as jg
 from jaxgrads.finite_diff import fd_hessian, fd_jacobian
@@ -55,6 +55,7 @@ def test_applicability_is_declared_not_discovered():
         "hessian_rev_rev",
         "hessian_fwd_fwd",
         "analytic",
+        "torch_analytic",
     }
 
 
@@ -88,6 +89,7 @@ NOTES_DY_DA = np.array(
 
 @pytest.mark.parametrize("method", jg.applicable_methods(jg.get_problem("matvec"), "A"))
 def test_notes_dy_dA_tensor(method):
+    skip_without_backend(method)
     kernel = jg.build_kernel("matvec", "A", method, (3, 2), "float32", inputs={"A": NOTES_A, "x": NOTES_X})
     J = np.asarray(kernel())
     np.testing.assert_array_equal(J, NOTES_DY_DA)
@@ -106,6 +108,7 @@ NOTES_GRADS = {"x": [[0.0, 0.5]], "W": [[1.0, 1.0], [2.0, 2.0]], "b": [1.0, 1.0]
 @pytest.mark.parametrize("wrt", ["x", "W", "b"])
 @pytest.mark.parametrize("method", jg.applicable_methods(jg.get_problem("linear_loss"), "x"))
 def test_notes_linear_loss_gradients(wrt, method):
+    skip_without_backend(method)
     kernel = jg.build_kernel("linear_loss", wrt, method, (2, 2), "float32", inputs=NOTES_LAYER)
     np.testing.assert_array_equal(np.asarray(kernel()), NOTES_GRADS[wrt])
 

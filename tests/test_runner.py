@@ -234,3 +234,40 @@ def test_progress_bar_on_a_terminal_only():
     quiet.update("x")
     quiet.close()
     assert pipe.text == ""
+
+
+def test_plan_runs_torch_only_when_named_and_dedupes_clamped_chunks():
+    default = runner.plan(small(problems=("matvec",), wrt=("x",), sizes=((4, 4),)))
+    assert all(c.method.backend == "jax" for c in default)
+    chunked = [c for c in default if c.method.name == "jacrev_chunked"]
+    assert [c.chunk_size for c in chunked] == [4]  # default 64 clamped to the 4 outputs
+    cases = runner.plan(small(problems=("matvec",), wrt=("x",), methods=("jacrev_chunked",),
+                              sizes=((16, 4),), chunk_sizes=(2, 8, 64, 1000)))  # fmt: skip
+    assert [c.chunk_size for c in cases] == [2, 8, 16]
+
+
+def test_peer_table_and_memory_frontier(tmp_path):
+    pytest.importorskip("torch", reason="the torch_* methods need the [torch] extra")
+    out = run(tmp_path, problems=("matvec",), wrt=("A",), sizes=((6, 4),), chunk_sizes=(2, 6),
+              methods=("jacrev", "jacrev_chunked", "torch_jacrev", "torch_loop", "analytic"))  # fmt: skip
+    df = read_results(out)
+    assert set(df["chunk_size"]) == {0, 2, 6}
+    torch_rows = df[df["method"].str.startswith("torch_")]
+    assert (torch_rows["compile_kind"] == "first_call").all()
+    assert torch_rows["ok"].all()
+    text = markdown_report(df)
+    assert "## JAX vs PyTorch" in text
+    assert "| matvec | A | 6x4 float32 |" in text
+    assert "## Memory frontier" in text
+    assert "jacrev_chunked·c2" in text
+    assert "Largest size each method ran within the memory budget" in text
+
+
+def test_a_case_whose_first_call_is_too_slow_is_skipped(tmp_path):
+    out = run(
+        tmp_path, problems=("quadratic",), wrt=("x",), methods=("jacrev",), sizes=((8, 8),), max_call_s=1e-9
+    )
+    (row,) = read_results(out).to_dict("records")
+    assert row["status"] == "skipped"
+    assert "over the --max-call-time limit of 1e-09 s" in row["message"]
+    assert row["compile_s"] > 0
