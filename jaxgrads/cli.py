@@ -194,12 +194,10 @@ def _run(args) -> int:
 
     load_problems(args.problems_from)
     base = runner.QUICK_SWEEP if args.quick else runner.DEFAULT_SWEEP
-    changes = {
-        "problems": tuple(args.problems) if args.problems else None,
-        "wrt": tuple(args.wrt) if args.wrt else None,
-        "methods": tuple(args.methods) if args.methods else None,
-        "device": args.device,
-    }
+    changes = {"device": args.device}
+    for name in ("problems", "wrt", "methods"):
+        if getattr(args, name):
+            changes[name] = tuple(getattr(args, name))
     if args.sizes:
         changes["sizes"] = runner.sizes_from(args.sizes)
     if args.batch:
