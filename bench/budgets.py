@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from figures import publish
 
 from jaxgrads.machine import cpu_model
-from jaxgrads.schema import KEY, atomic_write_text, read_results
+from jaxgrads.schema import KEY, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- budgets:start -->", "<!-- budgets:end -->"
 LONG_KERNEL_S = 100e-6
 
 
@@ -85,13 +85,7 @@ def main(argv: list[str]) -> int:
             fidelity_table,
         ]
     )
-    atomic_write_text(ROOT / "results" / "budgets.md", text + "\n")
-    print(text)
-    if "--no-readme" not in argv:
-        readme = (ROOT / "README.md").read_text()
-        head, rest = readme.split(START, 1)
-        _, tail = rest.split(END, 1)
-        atomic_write_text(ROOT / "README.md", f"{head}{START}\n{text}\n{END}{tail}")
+    publish("budgets", text, readme="--no-readme" not in argv)
     return 0
 
 

@@ -22,16 +22,16 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+from figures import publish  # noqa: E402
+
 import jaxgrads as jg  # noqa: E402
 from jaxgrads import runner  # noqa: E402
 from jaxgrads.machine import cpu_model  # noqa: E402
 from jaxgrads.report import format_seconds, peer_table  # noqa: E402
-from jaxgrads.schema import atomic_write_text, read_results  # noqa: E402
+from jaxgrads.schema import read_results  # noqa: E402
 from jaxgrads.timing import time_callable  # noqa: E402
 from jaxgrads.xla import cost_and_memory  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- peers:start -->", "<!-- peers:end -->"
 SIZES = ((64, 64), (256, 256), (1024, 1024), (2048, 2048))
 TARGETS = (("matvec", ("x", "A")), ("quadratic", ("x",)), ("linear_loss", ("x",)))
 LIMIT = 8 * 2**30
@@ -132,13 +132,7 @@ def main(argv: list[str]) -> int:
             f"({time.perf_counter() - start:.0f} s in all.)",
         ]
     )
-    atomic_write_text(ROOT / "results" / "peers.md", text + "\n")
-    print(text)
-    if "--no-readme" not in argv:
-        readme = (ROOT / "README.md").read_text()
-        head, rest = readme.split(START, 1)
-        _, tail = rest.split(END, 1)
-        atomic_write_text(ROOT / "README.md", f"{head}{START}\n{text}\n{END}{tail}")
+    publish("peers", text, readme="--no-readme" not in argv)
     return 0
 
 
