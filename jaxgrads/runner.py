@@ -184,10 +184,19 @@ def _shapes(case: Case) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tup
 
 
 class _ShapeOnlyRng:
-    """Stands in for a Generator so input makers report shapes without drawing large arrays."""
+    """Stands in for a Generator so input makers report shapes without drawing large arrays.
 
-    def standard_normal(self, shape):
-        return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
+    Any sampling method works (``standard_normal(shape)``, ``uniform(low, high, size)``, ...): it
+    returns a zero-stride array of the requested shape.
+    """
+
+    def __getattr__(self, name):
+        def draw(*args, size=None, **kwargs):
+            shape = size if size is not None else next((a for a in args if isinstance(a, tuple)), ())
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
+
+        return draw
 
 
 def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
