@@ -51,6 +51,11 @@ class Reference:
     same_dtype: np.ndarray | None  # the closed form (or jacrev) in the kernel's dtype, on its device
 
 
+def _autodiff_reference(d) -> str:
+    """The method that stands in for a missing closed form: jacrev, or forward-over-reverse."""
+    return "jacrev" if d.order == 1 else "hessian_fwd_rev"
+
+
 def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None]:
     d = kernel.derivative
     inputs64 = {k: np.asarray(v, np.float64) for k, v in kernel.inputs.items()}
@@ -58,7 +63,7 @@ def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None]:
         return np.asarray(d.closed_form(np, **inputs64), np.float64), abs_scale(d.closed_form, inputs64)
     if not jax.config.jax_enable_x64:
         return np.full(kernel.jac_shape, np.nan), None
-    method = get_method("jacrev" if d.order == 1 else "hessian_fwd_rev")
+    method = get_method(_autodiff_reference(d))
     cpu = jax.devices("cpu")[0]
     args = {k: jax.device_put(v, cpu) for k, v in inputs64.items()}
     return np.asarray(jax.jit(method.build(kernel.problem, d))(args), np.float64), None
@@ -70,9 +75,7 @@ def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
     same = None
     if same_dtype:
         d = kernel.derivative
-        method = (
-            "analytic" if d.closed_form is not None else ("jacrev" if d.order == 1 else "hessian_fwd_rev")
-        )
+        method = "analytic" if d.closed_form is not None else _autodiff_reference(d)
         ref = build_kernel(
             kernel.problem,
             d.name,

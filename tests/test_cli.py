@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+FAST = ("--samples", "2", "--min-sample-time", "0.001", "--device", "cpu")  # a short, timed sweep
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("JAX")}
 
 
@@ -60,12 +61,7 @@ def test_run_writes_csv_samples_and_report(tmp_path):
         "jacrev",
         "--sizes",
         "8x4",
-        "--samples",
-        "3",
-        "--min-sample-time",
-        "0.001",
-        "--device",
-        "cpu",
+        *FAST,
         "-o",
         str(out),
         "--report",
@@ -170,12 +166,7 @@ def test_report_on_truncated_and_untimed_files(tmp_path):
         "jacrev",
         "--sizes",
         "4",
-        "--samples",
-        "2",
-        "--min-sample-time",
-        "0.001",
-        "--device",
-        "cpu",
+        *FAST,
         "-o",
         str(out),
     )
