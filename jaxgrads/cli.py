@@ -1,4 +1,4 @@
-"""The ``jaxgrads`` command: list, run, report.
+"""The ``jaxgrads`` command: list, run, report, baseline, gate, ab.
 
 Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, no traceback).
 """
@@ -27,6 +27,28 @@ RUN_EPILOG = """examples:
   jaxgrads run --problems-from bench/user_problems.py --problems softplus_layer
   jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
   jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
+"""
+
+
+BASELINE_EPILOG = """examples:
+  jaxgrads baseline                    the gate's sweep -> results/baselines/<fingerprint>.csv
+  jaxgrads baseline --overwrite        re-record this machine's baseline (commit both CSVs)
+"""
+
+GATE_EPILOG = """Exit status: 0 pass, 1 regression (or inconclusive with --strict), 2 bad input.
+
+examples:
+  jaxgrads run --preset gate -o results/gate/current.csv --overwrite
+  jaxgrads gate results/gate/current.csv                       against this machine's baseline
+  jaxgrads gate new.csv --baseline old.csv --threshold 20% --markdown summary.md
+"""
+
+AB_EPILOG = """Sweep options after the A/B ones go to both sides' `jaxgrads run`.
+
+examples:
+  jaxgrads ab --a venv-jax-old/bin/python --b .venv/bin/python --preset gate
+  jaxgrads ab --a .venv/bin/python --b .venv/bin/python \\
+      --a-problems-from main/problems.py --b-problems-from pr/problems.py --problems mine
 """
 
 
@@ -61,6 +83,60 @@ def _memory(text: str) -> int:
     return int(value)
 
 
+def _add_sweep_options(p: argparse.ArgumentParser, preset: str = "default") -> None:
+    """The options that choose a sweep, shared by ``run``, ``baseline`` and (forwarded) ``ab``."""
+    p.add_argument(
+        "--preset", default=preset, choices=("default", "quick", "gate"), help="the base sweep (%(default)s)"
+    )
+    p.add_argument("--quick", action="store_true", help="the same as --preset quick")
+    p.add_argument("--problems", nargs="+", metavar="NAME", help="default: all")
+    p.add_argument("--wrt", nargs="+", metavar="ARG", help="default: every derivative")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="NAME",
+        help="default: every JAX method that applies; 'torch': the peer",
+    )
+    p.add_argument(
+        "--chunk-sizes", nargs="+", metavar="C", help="basis vectors per step of the chunked methods (64)"
+    )
+    p.add_argument("--sizes", nargs="+", metavar="N|MxN", help="e.g. 1024 4096x64")
+    p.add_argument("--batch", nargs="+", metavar="B", help="batch rows for the linear layer")
+    p.add_argument("--dtypes", nargs="+", metavar="DTYPE", help=f"of {', '.join(DTYPES)}")
+    p.add_argument("--device", default="auto", help="cpu, gpu, or auto (the GPU if JAX sees one)")
+    p.add_argument("--samples", type=int, help="samples per row (default 7; quick 5; gate 9)")
+    p.add_argument("--min-sample-time", type=_positive_float, metavar="S", help="seconds per sample")
+    p.add_argument("--memory-budget", type=_memory, metavar="SIZE", help="default: half of free")
+    p.add_argument(
+        "--max-steps", type=int, metavar="N", help="skip loop/map methods of more sequential steps (16384)"
+    )
+    p.add_argument(
+        "--max-call-time",
+        type=_positive_float,
+        metavar="S",
+        help="skip a case whose first call takes longer (10; gate 0.1)",
+    )
+    p.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    p.add_argument("--no-x64", action="store_true", help="leave JAX's x64 mode off (no float64)")
+    p.add_argument(
+        "--matmul-precision",
+        default="highest",
+        choices=("default", "high", "highest"),
+        help="jax_default_matmul_precision (GPU float32: default is TF32, ~1e-3 relative)",
+    )
+
+
+def _add_rule_options(p: argparse.ArgumentParser, threshold: str = "10%") -> None:
+    """The gate's decision rule (jaxgrads.gate.Rule) and output options."""
+    p.add_argument("--threshold", default=threshold, help="median slowdown that trips a kernel (%(default)s)")
+    p.add_argument("--alpha", default="0.01", help="one-sided Mann-Whitney p that trips it (%(default)s)")
+    p.add_argument("--max-cv", default="25%", help="noisier baseline samples: inconclusive (%(default)s)")
+    p.add_argument("--metric-tolerance", default="1%", help="XLA flops/bytes change allowed (%(default)s)")
+    p.add_argument("--no-confirm", action="store_true", help="no confirmation run: tripped stays suspect")
+    p.add_argument("--strict", action="store_true", help="inconclusive kernels fail too")
+    p.add_argument("--markdown", metavar="MD", help="also write the table as markdown (CI summaries)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -75,47 +151,51 @@ def make_parser() -> argparse.ArgumentParser:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_run.add_argument("--problems", nargs="+", metavar="NAME", help="default: all")
-    p_run.add_argument("--wrt", nargs="+", metavar="ARG", help="default: every derivative")
-    p_run.add_argument(
-        "--methods",
-        nargs="+",
-        metavar="NAME",
-        help="default: every JAX method that applies; 'torch': the peer",
-    )
-    p_run.add_argument(
-        "--chunk-sizes", nargs="+", metavar="C", help="basis vectors per step of the chunked methods (64)"
-    )
-    p_run.add_argument("--sizes", nargs="+", metavar="N|MxN", help="e.g. 1024 4096x64")
-    p_run.add_argument("--batch", nargs="+", metavar="B", help="batch rows for the linear layer")
-    p_run.add_argument("--dtypes", nargs="+", metavar="DTYPE", help=f"of {', '.join(DTYPES)}")
-    p_run.add_argument("--device", default="auto", help="cpu, gpu, or auto (the GPU if JAX sees one)")
-    p_run.add_argument("--samples", type=int, help="samples per row (default 7; quick 5)")
-    p_run.add_argument("--min-sample-time", type=_positive_float, metavar="S", help="seconds per sample")
-    p_run.add_argument("--memory-budget", type=_memory, metavar="SIZE", help="default: half of free")
-    p_run.add_argument(
-        "--max-steps", type=int, metavar="N", help="skip loop/map methods of more sequential steps (16384)"
-    )
-    p_run.add_argument(
-        "--max-call-time",
-        type=_positive_float,
-        metavar="S",
-        help="skip a case whose first call takes longer (10)",
-    )
+    _add_sweep_options(p_run)
     p_run.add_argument("--output", "-o", metavar="CSV", help="default results/<host>-<backend>-<date>.csv")
     p_run.add_argument("--report", metavar="MD", help="also write the markdown report here")
     p_run.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
     p_run.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p_run.add_argument("--quick", action="store_true", help="small sizes, fewer and shorter samples")
     p_run.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
-    p_run.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
-    p_run.add_argument("--no-x64", action="store_true", help="leave JAX's x64 mode off (no float64)")
-    p_run.add_argument(
-        "--matmul-precision",
-        default="highest",
-        choices=("default", "high", "highest"),
-        help="jax_default_matmul_precision (GPU float32: default is TF32, ~1e-3 relative)",
+
+    p_base = sub.add_parser(
+        "baseline",
+        help="record the gate's baseline: results/baselines/<fingerprint>.csv",
+        epilog=BASELINE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_sweep_options(p_base, preset="gate")
+    p_base.add_argument("--dir", default="results/baselines", help="where baselines live (%(default)s)")
+    p_base.add_argument("--overwrite", action="store_true", help="replace this machine's baseline")
+
+    p_gate = sub.add_parser(
+        "gate",
+        help="fail (exit 1) when CURRENT is slower than a baseline",
+        epilog=GATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_gate.add_argument("current", help="a results CSV (with its .samples.csv beside it)")
+    p_gate.add_argument(
+        "--baseline", metavar="CSV", help="default: results/baselines/<CURRENT's fingerprint>.csv"
+    )
+    p_gate.add_argument("--baselines-dir", default="results/baselines", metavar="DIR")
+    _add_rule_options(p_gate)
+    p_gate.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+
+    p_ab = sub.add_parser(
+        "ab",
+        help="A/B: the same sweep with two interpreters in alternating fresh processes",
+        epilog=AB_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_ab.add_argument("--a", required=True, metavar="PYTHON_A", help="the reference interpreter")
+    p_ab.add_argument("--b", required=True, metavar="PYTHON_B", help="the interpreter under test")
+    p_ab.add_argument("--a-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    p_ab.add_argument("--b-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    p_ab.add_argument("--rounds", type=int, default=3, help="A B pairs (%(default)s)")
+    p_ab.add_argument("--out-dir", default="results/ab", metavar="DIR", help="round CSVs (%(default)s)")
+    _add_rule_options(p_ab, threshold="5%")
+    p_ab.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
 
     p_report = sub.add_parser("report", help="markdown report of a results CSV")
     p_report.add_argument("csv", help="a results CSV from jaxgrads run")
@@ -181,19 +261,21 @@ def _default_output(device_spec: str) -> Path:
     return Path("results") / f"{socket.gethostname()}-{backend}-{dt.date.today().isoformat()}.csv"
 
 
-def _run(args) -> int:
+def _configure_jax(args) -> None:
     import jax
 
     if not args.no_x64:
         jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_default_matmul_precision", args.matmul_precision)
 
+
+def _sweep(args):
+    """The sweep the options ask for: the preset, with each given option replacing its field."""
     from jaxgrads import runner
-    from jaxgrads.report import markdown_report, summary_table
-    from jaxgrads.schema import atomic_write_text, read_results
+    from jaxgrads.validation import resolve_dtype
 
     load_problems(args.problems_from)
-    base = runner.QUICK_SWEEP if args.quick else runner.DEFAULT_SWEEP
+    base = runner.PRESETS["quick" if args.quick else args.preset]
     changes = {"device": args.device}
     for name in ("problems", "wrt", "methods"):
         if getattr(args, name):
@@ -203,8 +285,6 @@ def _run(args) -> int:
     if args.batch:
         changes["batches"] = tuple(positive_int("--batch", b) for b in args.batch)
     if args.dtypes:
-        from jaxgrads.validation import resolve_dtype
-
         changes["dtypes"] = tuple(resolve_dtype(d).name for d in args.dtypes)
     if args.samples is not None:
         changes["samples"] = positive_int("--samples", args.samples)
@@ -218,26 +298,169 @@ def _run(args) -> int:
         changes["max_call_s"] = args.max_call_time
     if args.memory_budget:
         changes["memory_budget"] = args.memory_budget
-    if args.save_arrays:
+    if getattr(args, "save_arrays", None):
         changes["save_arrays"] = Path(args.save_arrays)
     sweep = runner.Sweep(**{**base.__dict__, **changes})
     runner.plan(sweep)  # every name and dtype checked before any file is touched
+    return sweep
+
+
+def _summarize(out: Path, report: str | None = None) -> None:
+    from jaxgrads.report import markdown_report, summary_table
+    from jaxgrads.schema import atomic_write_text, read_results
+
+    df = read_results(out)
+    if report:
+        atomic_write_text(report, markdown_report(df))
+    print(summary_table(df))
+    counts = df["status"].value_counts().to_dict()
+    print(
+        f"\n{len(df)} rows ({', '.join(f'{v} {k}' for k, v in counts.items())}) -> {out}"
+        + (f"; report {report}" if report else "")
+    )
+
+
+def _run(args) -> int:
+    from jaxgrads import runner
+
+    _configure_jax(args)
+    sweep = _sweep(args)
     out = Path(args.output) if args.output else _default_output(args.device)
     if args.output is None:
         out.parent.mkdir(parents=True, exist_ok=True)
     if args.report:
         runner.check_output(Path(args.report), resume=False, overwrite=True)
     runner.run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite)
-    df = read_results(out)
-    if args.report:
-        atomic_write_text(args.report, markdown_report(df))
-    print(summary_table(df))
-    counts = df["status"].value_counts().to_dict()
-    print(
-        f"\n{len(df)} rows ({', '.join(f'{v} {k}' for k, v in counts.items())}) -> {out}"
-        + (f"; report {args.report}" if args.report else "")
-    )
+    _summarize(out, args.report)
     return 0
+
+
+def _machine_slug(device_spec: str) -> str:
+    from jaxgrads.gate import FINGERPRINT, fingerprint_slug
+    from jaxgrads.machine import run_metadata
+    from jaxgrads.validation import resolve_device
+
+    meta = run_metadata(resolve_device(device_spec))
+    return fingerprint_slug({k: str(meta[k]) for k in FINGERPRINT})
+
+
+def _baseline(args) -> int:
+    from jaxgrads import runner
+
+    _configure_jax(args)
+    sweep = _sweep(args)
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{_machine_slug(args.device)}.csv"
+    runner.run_sweep(sweep, out, overwrite=args.overwrite)
+    _summarize(out)
+    print(f"baseline for this machine: {out} (commit it with {out.name[:-4]}.samples.csv)")
+    return 0
+
+
+def _rule(args):
+    from jaxgrads.gate import Rule, parse_fraction
+
+    return Rule(
+        threshold=parse_fraction("--threshold", args.threshold),
+        alpha=parse_fraction("--alpha", args.alpha),
+        max_cv=parse_fraction("--max-cv", args.max_cv),
+        metric_tolerance=parse_fraction("--metric-tolerance", args.metric_tolerance),
+    )
+
+
+def _publish(result, markdown: str | None) -> int:
+    from jaxgrads.gate import markdown_report, text_report
+    from jaxgrads.schema import atomic_write_text
+
+    print(text_report(result), end="")
+    if markdown:
+        atomic_write_text(markdown, markdown_report(result))
+    return result.exit_code
+
+
+def _check_markdown(path: str | None) -> None:
+    if path:
+        from jaxgrads.runner import check_output
+
+        check_output(Path(path), resume=False, overwrite=True)
+
+
+def _gate(args) -> int:
+    import tempfile
+
+    from jaxgrads import ab, gate
+
+    rule = _rule(args)
+    _check_markdown(args.markdown)
+    current = gate.load_run(args.current, role="current")
+    if args.baseline:
+        baseline_path = Path(args.baseline)
+    else:
+        slug = gate.fingerprint_slug(gate.fingerprint(current))
+        baseline_path = Path(args.baselines_dir) / f"{slug}.csv"
+        if not baseline_path.is_file():
+            raise JaxgradsError(
+                f"no baseline for this machine ({baseline_path}); record one with `make baseline` "
+                "or pass --baseline CSV"
+            )
+    baseline = gate.load_run(baseline_path, role="baseline")
+    side = ab.Side("current", sys.executable, tuple(args.problems_from))
+
+    def confirm(keys):
+        print(f"confirming {len(keys)} tripped kernel(s) in a fresh process ...", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="jaxgrads-confirm-") as tmp:
+            (fresh,) = ab.remeasure([side], current.rows.loc[keys], Path(tmp), "confirm")
+        return {k: (None, fresh.samples[k]) for k in keys if k in fresh.samples}
+
+    result = gate.compare(
+        baseline, current, rule, confirm=None if args.no_confirm else confirm, strict=args.strict
+    )
+    return _publish(result, args.markdown)
+
+
+def _ab(args, run_args: list[str]) -> int:
+    from jaxgrads import ab, gate
+
+    rule = _rule(args)
+    rounds = positive_int("--rounds", args.rounds)
+    _check_markdown(args.markdown)
+    # the forwarded sweep options are checked here, before any child starts
+    sweep_args = make_parser().parse_args(["run", *run_args])
+    for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
+        if getattr(sweep_args, flag):
+            raise JaxgradsError(
+                f"ab takes sweep options only; --{flag.replace('_', '-')} is its own (--out-dir)"
+            )
+    if sweep_args.problems_from:
+        raise JaxgradsError("ab: give plug-ins per side with --a-problems-from / --b-problems-from")
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    existing = sorted(out_dir.glob("[ab][0-9]*.csv"))
+    if existing and not args.overwrite:
+        raise JaxgradsError(f"{out_dir} holds an earlier A/B ({existing[0].name}); pass --overwrite")
+    sides = (
+        ab.Side("A", args.a, tuple(args.a_problems_from)),
+        ab.Side("B", args.b, tuple(args.b_problems_from)),
+    )
+    runs = {"A": [], "B": []}
+    for r in range(1, rounds + 1):
+        order = sides if r % 2 else sides[::-1]  # A B, B A, ...: neither side always goes first
+        for side in order:
+            print(f"round {r}/{rounds}: {side.name} ({side.python})", file=sys.stderr)
+            out = ab.run_child(side, run_args, out_dir / f"{side.name.lower()}{r}.csv")
+            runs[side.name].append(gate.load_run(out, role=f"side {side.name}"))
+    a, b = ab.merge_rounds(runs["A"], "A"), ab.merge_rounds(runs["B"], "B")
+
+    def confirm(keys):
+        print(f"confirming {len(keys)} tripped kernel(s): one more A/B round", file=sys.stderr)
+        fa, fb = ab.remeasure(sides, b.rows.loc[keys], out_dir, "confirm")
+        return {k: (fa.samples[k], fb.samples[k]) for k in keys if k in fa.samples and k in fb.samples}
+
+    result = gate.compare(
+        a, b, rule, confirm=None if args.no_confirm else confirm, same_machine=True, strict=args.strict
+    )
+    return _publish(result, args.markdown)
 
 
 def _report(args) -> int:
@@ -259,8 +482,14 @@ def _report(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parses ``argv`` and dispatches; returns the exit code."""
     try:
-        args = make_parser().parse_args(argv)
-        return {"list": _list, "run": _run, "report": _report}[args.command](args)
+        parser = make_parser()
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "ab":
+            return _ab(args, extra)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        commands = {"list": _list, "run": _run, "report": _report, "baseline": _baseline, "gate": _gate}
+        return commands[args.command](args)
     except JaxgradsError as exc:
         print(f"jaxgrads: error: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from jaxgrads.machine import default_memory_budget, run_metadata
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
 from jaxgrads.progress import Progress
+from jaxgrads.roofline import Ceilings, achieved, measure_ceilings
 from jaxgrads.schema import (
     FIELDS,
     SAMPLE_FIELDS,
@@ -48,7 +49,17 @@ from jaxgrads.validation import (
 )
 from jaxgrads.xla import cost_and_memory
 
-__all__ = ["DEFAULT_SWEEP", "QUICK_SWEEP", "Case", "Sweep", "estimate_bytes", "plan", "run_sweep"]
+__all__ = [
+    "DEFAULT_SWEEP",
+    "GATE_SWEEP",
+    "PRESETS",
+    "QUICK_SWEEP",
+    "Case",
+    "Sweep",
+    "estimate_bytes",
+    "plan",
+    "run_sweep",
+]
 
 SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
 
@@ -82,6 +93,19 @@ QUICK_SWEEP = Sweep(
     samples=5,
     min_sample_s=0.005,
 )
+
+
+# the regression gate's sweep: every JAX method at 128, where most kernels clear 10x the dispatch
+# floor; more samples for the rank test (9 against 9 can reach p = 2e-5); the few walks slower than
+# 0.1 s a call are skipped, which keeps `make gate` near a minute
+GATE_SWEEP = Sweep(
+    methods=QUICK_SWEEP.methods,
+    sizes=((128, 128),),
+    samples=9,
+    min_sample_s=0.005,
+    max_call_s=0.1,
+)
+PRESETS = {"default": DEFAULT_SWEEP, "quick": QUICK_SWEEP, "gate": GATE_SWEEP}
 
 
 @dataclass(frozen=True)
@@ -246,9 +270,22 @@ class _References:
         return self._ref
 
 
-def run_case(case: Case, sweep: Sweep, device, meta: dict, refs: _References, inputs_cache: dict):
-    """Measures one case. Returns its CSV row and its raw samples (seconds per call)."""
+def run_case(
+    case: Case,
+    sweep: Sweep,
+    device,
+    meta: dict,
+    refs: _References,
+    inputs_cache: dict,
+    ceilings: Ceilings | None = None,
+):
+    """Measures one case. Returns its CSV row and its raw samples (seconds per call).
+
+    ``ceilings`` are the device's in ``case.dtype``; with them the row gets its roofline columns.
+    """
     row = _empty_row(meta, case)
+    if ceilings is not None:
+        row |= {"ceiling_bytes_per_s": ceilings.bytes_per_s, "ceiling_flops_per_s": ceilings.flops_per_s}
     try:
         need, jac_shape, steps = estimate_bytes(case)
     except Exception as exc:  # a plug-in whose shapes cannot be evaluated
@@ -304,6 +341,8 @@ def run_case(case: Case, sweep: Sweep, device, meta: dict, refs: _References, in
         "compile_kind": "first_call" if case.method.backend == "torch" else "xla",
         "torch_threads": torch_threads(),
     }
+    if ceilings is not None:
+        row |= achieved(row["flops"], row["bytes_accessed"], timing.median, ceilings)
     return row, timing.samples
 
 
@@ -374,6 +413,10 @@ def run_sweep(
             p.unlink(missing_ok=True)
     meta["dispatch_floor_s"] = dispatch_floor(device)
     meta["memory_budget_bytes"] = sweep.memory_budget or default_memory_budget(device)
+    ceilings = {
+        dtype: measure_ceilings(device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s)
+        for dtype in sweep.dtypes
+    }
     todo = [c for c in cases if c.key not in done]
     progress = progress or Progress(len(todo))
     rows_file, samples_file = CsvAppender(out, FIELDS), CsvAppender(samples_path(out), SAMPLE_FIELDS)
@@ -381,7 +424,7 @@ def run_sweep(
     try:
         for case in todo:
             progress.update(case.id)
-            row, samples = run_case(case, sweep, device, meta, refs, inputs_cache)
+            row, samples = run_case(case, sweep, device, meta, refs, inputs_cache, ceilings[case.dtype])
             samples_file.write(
                 {"run_id": meta["run_id"], **case.columns(), "sample": i, "time_s": t}
                 for i, t in enumerate(samples)

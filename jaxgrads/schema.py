@@ -80,6 +80,12 @@ FIELDS: tuple[str, ...] = (
     "chunk_size",  # basis vectors per step of a chunked method, 0 otherwise
     "compile_kind",  # "xla" (ahead-of-time compile) or "first_call" (the eager torch peer)
     "torch_threads",  # PyTorch intra-op threads, "" when PyTorch is not loaded
+    # the roofline (jaxgrads.roofline): the run's ceilings in the row's dtype, and the row against them
+    "ceiling_bytes_per_s",  # a streaming copy, bytes read + written per second
+    "ceiling_flops_per_s",  # a square matmul
+    "achieved_flops_per_s",  # flops / time_median_s
+    "achieved_bytes_per_s",  # bytes_accessed / time_median_s
+    "roofline_frac",  # max(flops / ceiling_flops, bytes / ceiling_bytes) / time_median_s
 )
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")

@@ -1,0 +1,198 @@
+"""Calibrates the regression gate on this machine: false alarms and detection, in both modes.
+
+Each scenario runs ``jaxgrads run`` / ``jaxgrads ab`` as a user would and applies the gate's rule
+(:func:`jaxgrads.gate.compare`, with its confirmation runs) at a low trip threshold (5%), so that
+every kernel that could trip at any threshold in :data:`THRESHOLDS` has its confirmation run; the table then evaluates each threshold from the recorded ratios, p-values and
+confirmations.
+
+- **Baseline mode**: one ``jaxgrads run --preset gate`` (with ``bench/workload.py``) is the baseline;
+  then ``RUNS`` A/A runs of the same code, and ``RUNS`` runs each of the workload with 1.1× and 1.2×
+  the work (a copy of bench/workload.py with ``TERMS = 11`` or ``12``), each gated against it.
+- **A/B mode**: ``RUNS`` ``jaxgrads ab`` of the workload against itself (A/A) and ``RUNS`` against the
+  1.1× copy (and 1.2×), ``ROUNDS`` alternating rounds each.
+
+The slowed workload also costs 10% / 20% more XLA flops, which the gate's deterministic check
+catches at zero noise; the tables count the timing rule alone, which is what has to hold for a
+slowdown XLA cannot see (a jaxlib upgrade that keeps the program and slows its kernels).
+
+    .venv/bin/python bench/calibrate_gate.py [--runs 10] [--rounds 3] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from figures import ROOT, publish
+
+from jaxgrads.gate import Rule, compare, load_run
+
+PY = sys.executable
+WORKLOAD = ROOT / "bench" / "workload.py"
+THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
+ALPHA = Rule().alpha
+AB_SWEEP = ["--preset", "gate", "--problems", "workload", "--sizes", "256"]
+
+
+def jaxgrads(*args: str) -> int:
+    proc = subprocess.run([PY, "-m", "jaxgrads", *args], capture_output=True, text=True, check=False)
+    if proc.returncode == 2:
+        sys.exit(f"jaxgrads {' '.join(args)} failed: {proc.stderr.strip().splitlines()[-1]}")
+    return proc.returncode
+
+
+def variant(terms: int, folder: Path) -> Path:
+    path = folder / f"workload_{terms}.py"
+    path.write_text(WORKLOAD.read_text().replace("TERMS = 10\n", f"TERMS = {terms}\n"))
+    return path
+
+
+def gate_records(baseline: Path, current: Path, plugin: Path, tmp: Path, tag: str) -> pd.DataFrame:
+    """Gates ``current`` against ``baseline`` through the CLI's confirmation path; returns the table."""
+    from jaxgrads import ab
+
+    side = ab.Side("current", PY, (str(plugin),))
+    cur = load_run(current, role="current")
+
+    def confirm(keys):
+        (fresh,) = ab.remeasure([side], cur.rows.loc[keys], tmp, f"{tag}-confirm")
+        return {k: (None, fresh.samples[k]) for k in keys if k in fresh.samples}
+
+    result = compare(load_run(baseline, role="baseline"), cur, Rule(threshold=THRESHOLDS[0]), confirm=confirm)
+    return result.table
+
+
+def ab_records(a_plugin: Path, b_plugin: Path, rounds: int, tmp: Path, tag: str) -> pd.DataFrame:
+    out = tmp / tag
+    md = tmp / f"{tag}.md"
+    args = [
+        "ab",
+        "--a",
+        PY,
+        "--b",
+        PY,
+        "--a-problems-from",
+        str(a_plugin),
+        "--b-problems-from",
+        str(b_plugin),
+    ]
+    args += ["--rounds", str(rounds), "--out-dir", str(out), "--threshold", f"{THRESHOLDS[0]:.0%}"]
+    args += ["--markdown", str(md), "--overwrite", *AB_SWEEP]
+    jaxgrads(*args)
+    from jaxgrads import ab
+
+    sides = (ab.Side("A", PY, (str(a_plugin),)), ab.Side("B", PY, (str(b_plugin),)))
+    runs = {
+        s.name: [load_run(out / f"{s.name.lower()}{r}.csv", role=s.name) for r in range(1, rounds + 1)]
+        for s in sides
+    }
+    a, b = ab.merge_rounds(runs["A"], "A"), ab.merge_rounds(runs["B"], "B")
+    confirmed = {}
+    if (out / "confirm-a.csv").exists():
+        fa, fb = load_run(out / "confirm-a.csv", role="A"), load_run(out / "confirm-b.csv", role="B")
+        confirmed = {k: (fa.samples[k], fb.samples[k]) for k in fa.samples if k in fb.samples}
+    # the same verdicts the CLI printed, re-derived with the confirmation it ran
+    return compare(
+        a, b, Rule(threshold=THRESHOLDS[0]), confirm=lambda keys: confirmed, same_machine=True
+    ).table
+
+
+def flagged(t: pd.DataFrame, threshold: float) -> pd.Series:
+    """The timing rule at ``threshold``: tripped, and tripped again in the confirmation run."""
+    return (
+        t["timing"].isin(("suspect", "regression"))
+        & (t["ratio"] > 1 + threshold)
+        & (t["p"] < ALPHA)
+        & (t["confirm_ratio"] > 1 + threshold)
+        & (t["confirm_p"] < ALPHA)
+    )
+
+
+def summarize(records: pd.DataFrame, mode_threshold: dict[str, float]) -> str:
+    gated = records[records["timing"].isin(("pass", "suspect", "regression", "faster"))]
+    lines = [
+        "| mode | scenario | runs | gated kernels / run | median ratio (workload) | "
+        + " | ".join(f"θ={t:.0%}" for t in THRESHOLDS)
+        + " | XLA metrics flagged |",
+        "|---|---|---|---|---|" + "---|" * (len(THRESHOLDS) + 1),
+    ]
+    for (mode, scenario), g in records.groupby(["mode", "scenario"], sort=False):
+        runs = g["run"].nunique()
+        per_run = len(gated[(gated["mode"] == mode) & (gated["scenario"] == scenario)]) / runs
+        work = g[g["problem"] == "workload"]
+        target = work if scenario != "A/A" else g
+        cells = []
+        for t in THRESHOLDS:
+            hits = flagged(target, t).groupby(target["run"]).any()
+            word = "false alarms" if scenario == "A/A" else "detected"
+            cells.append(
+                f"{int(hits.sum())}/{runs} {word}" + (" ←" if abs(t - mode_threshold[mode]) < 1e-9 else "")
+            )
+        metric_runs = (g["metrics"] == "regression").groupby(g["run"]).any().sum()
+        lines.append(
+            f"| {mode} | {scenario} | {runs} | {per_run:.0f} | {work['ratio'].median():.3f} | "
+            + " | ".join(cells)
+            + f" | {int(metric_runs)}/{runs} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-readme", action="store_true")
+    opts = parser.parse_args()
+    start = time.perf_counter()
+    records = []
+    with tempfile.TemporaryDirectory(prefix="jaxgrads-calibrate-") as d:
+        tmp = Path(d)
+        slow = {"1.1× work": variant(11, tmp), "1.2× work": variant(12, tmp)}
+        base = tmp / "baseline.csv"
+        jaxgrads("run", "--preset", "gate", "--problems-from", str(WORKLOAD), "-o", str(base), "--overwrite")
+        scenarios = [("A/A", WORKLOAD, ())] + [
+            (name, path, ("--problems", "workload")) for name, path in slow.items()
+        ]
+        for scenario, plugin, extra in scenarios:
+            for i in range(opts.runs):
+                cur = tmp / f"cur-{len(records)}.csv"
+                jaxgrads(
+                    "run",
+                    "--preset",
+                    "gate",
+                    "--problems-from",
+                    str(plugin),
+                    *extra,
+                    "-o",
+                    str(cur),
+                    "--overwrite",
+                )
+                t = gate_records(base, cur, plugin, tmp, f"g{len(records)}")
+                records.append(t.assign(mode="baseline", scenario=scenario, run=i))
+                print(
+                    f"baseline {scenario} {i}: {int(flagged(t, 0.10).sum())} flagged at 10%", file=sys.stderr
+                )
+        for scenario, plugin in [("A/A", WORKLOAD), *slow.items()]:
+            for i in range(opts.runs):
+                t = ab_records(WORKLOAD, plugin, opts.rounds, tmp, f"ab{len(records)}")
+                records.append(t.assign(mode="A/B", scenario=scenario, run=i))
+                print(f"A/B {scenario} {i}: {int(flagged(t, 0.05).sum())} flagged at 5%", file=sys.stderr)
+    all_records = pd.concat(records, ignore_index=True)
+    all_records.drop(columns="key").to_csv(ROOT / "results" / "gate-calibration.csv", index=False)
+    text = summarize(all_records, {"baseline": Rule().threshold, "A/B": 0.05})
+    text += (
+        f"\n\n{opts.runs} runs per scenario; A/B with {opts.rounds} alternating rounds per side; "
+        f"alpha {ALPHA}; "
+        f"a kernel counts only when its confirmation run trips too; ← marks the default threshold. "
+        f"{time.perf_counter() - start:.0f} s on {sys.platform}, `.venv/bin/python bench/calibrate_gate.py`."
+    )
+    publish("gate-calibration", text, readme=not opts.no_readme)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""A/B mode and confirmation runs: sweeps in fresh child processes, possibly of other interpreters.
+
+On a shared runner one job drifts 10-30% against another, so a baseline recorded last week is weak
+evidence. A/B mode measures both sides now, in alternating fresh processes (A B A B ...), so drift
+hits both alike; the rounds' samples are pooled per side and judged by the gate's rule
+(:func:`jaxgrads.gate.compare`). Each side is an interpreter with jaxgrads installed: two virtualenvs
+with different jax versions, or one with two ``--problems-from`` checkouts of a user's problems.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jaxgrads.gate import Run, load_run
+from jaxgrads.validation import JaxgradsError
+
+__all__ = ["Side", "merge_rounds", "rerun_args", "run_child"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: an interpreter and the plug-ins it loads."""
+
+    name: str  # "A", "B", "current"
+    python: str = sys.executable
+    problems_from: tuple[str, ...] = field(default_factory=tuple)
+
+
+def run_child(side: Side, run_args: Sequence[str], out: Path) -> Path:
+    """Runs ``python -m jaxgrads run RUN_ARGS -o OUT --overwrite`` for ``side``; returns ``out``.
+
+    A child that fails is a one-line JaxgradsError carrying its own last error line (exit 2 here).
+    """
+    cmd = [side.python, "-m", "jaxgrads", "run", *run_args, "-o", str(out), "--overwrite"]
+    for source in side.problems_from:
+        cmd += ["--problems-from", source]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise JaxgradsError(f"side {side.name}: cannot run {side.python}: {exc.strerror}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise JaxgradsError(f"side {side.name} ({side.python}) failed: {last}")
+    return out
+
+
+def merge_rounds(runs: Sequence[Run], name: str) -> Run:
+    """One run of a side's rounds: the first round's rows (its XLA metrics), every round's samples.
+
+    A kernel missing from some round (skipped there) keeps the samples of the rounds that timed it.
+    """
+    first = runs[0]
+    samples = {
+        key: np.concatenate([r.samples[key] for r in runs if key in r.samples]) for key in first.samples
+    }
+    rows = first.rows.copy()
+    rows["dispatch_floor_s"] = max(float(r.value("dispatch_floor_s")) for r in runs)
+    return Run(name, rows, samples)
+
+
+def rerun_args(rows: pd.DataFrame) -> list[str]:
+    """``jaxgrads run`` options whose sweep covers every kernel in ``rows`` (and maybe a few more).
+
+    The sweep is a cross product, so rows of two problems at two sizes rerun four (problem, size)
+    pairs; the caller picks out the ones it asked for.
+    """
+    sizes = {f"{int(r.m) or int(r.n)}x{int(r.n)}" for r in rows.itertuples()}
+    batches = {str(int(b)) for b in rows["batch"] if int(b)}
+    chunks = {str(int(c)) for c in rows["chunk_size"] if int(c)}
+    args = ["--problems", *sorted(set(rows["problem"]))]
+    args += ["--wrt", *sorted(set(rows["wrt"]))]
+    args += ["--methods", *sorted(set(rows["method"]))]
+    args += ["--sizes", *sorted(sizes)]
+    args += ["--dtypes", *sorted(set(rows["dtype"]))]
+    args += ["--samples", str(int(rows["samples"].max()))]
+    if batches:
+        args += ["--batch", *sorted(batches)]
+    if chunks:
+        args += ["--chunk-sizes", *sorted(chunks)]
+    precision = str(rows["matmul_precision"].iloc[0]) if "matmul_precision" in rows else ""
+    if precision in ("default", "high", "highest"):
+        args += ["--matmul-precision", precision]
+    if "x64" in rows and str(rows["x64"].iloc[0]).lower() == "false":
+        args += ["--no-x64"]
+    return args
+
+
+def remeasure(sides: Sequence[Side], rows: pd.DataFrame, workdir: Path, tag: str) -> list[Run]:
+    """Runs the kernels of ``rows`` once on each side, in order; returns each side's run."""
+    args = rerun_args(rows)
+    return [
+        load_run(run_child(s, args, workdir / f"{tag}-{s.name.lower()}.csv"), role=f"side {s.name}")
+        for s in sides
+    ]
