@@ -2,10 +2,10 @@
 
 Each scenario runs ``jaxgrads run`` / ``jaxgrads ab`` as a user would and applies the gate's rule
 (:func:`jaxgrads.gate.compare`, with its confirmation runs) at a low trip threshold (5%), so that
-every kernel that could trip at any threshold in :data:`THRESHOLDS` has its confirmation run; the table then evaluates each threshold from the recorded ratios, p-values and
-confirmations.
+every kernel that could trip at any threshold in :data:`THRESHOLDS` has its confirmation run; the
+table then evaluates each threshold from the recorded ratios, p-values and confirmations.
 
-- **Baseline mode**: one ``jaxgrads run --preset gate`` (with ``bench/workload.py``) is the baseline;
+- **Baseline mode**: ``jaxgrads baseline`` (with ``bench/workload.py``: 3 pooled processes) is the baseline;
   then ``RUNS`` A/A runs of the same code, and ``RUNS`` runs each of the workload with 1.1× and 1.2×
   the work (a copy of bench/workload.py with ``TERMS = 11`` or ``12``), each gated against it.
 - **A/B mode**: ``RUNS`` ``jaxgrads ab`` of the workload against itself (A/A) and ``RUNS`` against the
@@ -30,12 +30,13 @@ from pathlib import Path
 import pandas as pd
 from figures import ROOT, publish
 
-from jaxgrads.gate import Rule, compare, load_run
+from jaxgrads.gate import AB_RULE, Rule, compare, load_run
 
 PY = sys.executable
 WORKLOAD = ROOT / "bench" / "workload.py"
 THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 ALPHA = Rule().alpha
+DEFAULTS = {"baseline": Rule().threshold, "A/B": AB_RULE.threshold}
 AB_SWEEP = ["--preset", "gate", "--problems", "workload", "--sizes", "256"]
 
 
@@ -147,14 +148,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument(
+        "--from-records", metavar="CSV", help="re-tabulate a saved results/gate-calibration.csv"
+    )
     opts = parser.parse_args()
+    if opts.from_records:
+        records = pd.read_csv(opts.from_records)
+        publish(
+            "gate-calibration",
+            summarize(records, DEFAULTS) + "\n\n" + footer(records),
+            readme=not opts.no_readme,
+        )
+        return
     start = time.perf_counter()
     records = []
     with tempfile.TemporaryDirectory(prefix="jaxgrads-calibrate-") as d:
         tmp = Path(d)
         slow = {"1.1× work": variant(11, tmp), "1.2× work": variant(12, tmp)}
-        base = tmp / "baseline.csv"
-        jaxgrads("run", "--preset", "gate", "--problems-from", str(WORKLOAD), "-o", str(base), "--overwrite")
+        jaxgrads("baseline", "--dir", str(tmp / "baselines"), "--problems-from", str(WORKLOAD))
+        (base,) = (tmp / "baselines").glob("*[!s].csv")  # the one baseline, not its samples
         scenarios = [("A/A", WORKLOAD, ())] + [
             (name, path, ("--problems", "workload")) for name, path in slow.items()
         ]
@@ -183,15 +195,24 @@ def main() -> None:
                 records.append(t.assign(mode="A/B", scenario=scenario, run=i))
                 print(f"A/B {scenario} {i}: {int(flagged(t, 0.05).sum())} flagged at 5%", file=sys.stderr)
     all_records = pd.concat(records, ignore_index=True)
+    all_records["rounds"] = opts.rounds
+    all_records["calibration_s"] = round(time.perf_counter() - start)
     all_records.drop(columns="key").to_csv(ROOT / "results" / "gate-calibration.csv", index=False)
-    text = summarize(all_records, {"baseline": Rule().threshold, "A/B": 0.05})
-    text += (
-        f"\n\n{opts.runs} runs per scenario; A/B with {opts.rounds} alternating rounds per side; "
-        f"alpha {ALPHA}; "
-        f"a kernel counts only when its confirmation run trips too; ← marks the default threshold. "
-        f"{time.perf_counter() - start:.0f} s on {sys.platform}, `.venv/bin/python bench/calibrate_gate.py`."
+    publish(
+        "gate-calibration",
+        summarize(all_records, DEFAULTS) + "\n\n" + footer(all_records),
+        readme=not opts.no_readme,
     )
-    publish("gate-calibration", text, readme=not opts.no_readme)
+
+
+def footer(records: pd.DataFrame) -> str:
+    runs = records.groupby(["mode", "scenario"])["run"].nunique().min()
+    return (
+        f"{runs} runs per scenario; A/B with {records['rounds'].iloc[0]} alternating rounds per side; "
+        f"alpha {ALPHA}; max CV {Rule().max_cv:.0%}; a kernel counts only when its confirmation run trips "
+        f"too; ← marks the default threshold. {records['calibration_s'].iloc[0]} s on this machine: "
+        "`.venv/bin/python bench/calibrate_gate.py` (records in results/gate-calibration.csv)."
+    )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.gate import Run, load_run
+from jaxgrads.schema import samples_path
 from jaxgrads.validation import JaxgradsError
 
-__all__ = ["Side", "merge_rounds", "rerun_args", "run_child"]
+__all__ = ["Side", "merge_rounds", "pool_csvs", "rerun_args", "run_child"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,39 @@ def merge_rounds(runs: Sequence[Run], name: str) -> Run:
     rows = first.rows.copy()
     rows["dispatch_floor_s"] = max(float(r.value("dispatch_floor_s")) for r in runs)
     return Run(name, rows, samples)
+
+
+def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
+    """Writes the rounds ``paths`` of one sweep as one results CSV (and samples) at ``out``.
+
+    The rows are the first round's, with each timed row's median, IQR, minimum and sample count
+    taken over every round's samples; the samples file holds them all, numbered on. A baseline
+    pooled from several processes carries the process-to-process spread that one process hides.
+    """
+    from jaxgrads.schema import atomic_write_text, read_results, row_key
+
+    rows = pd.read_csv(paths[0], dtype=str, keep_default_na=False)
+    read_results(paths[0], require_timed=True)  # the first round is a proper results CSV
+    raw = pd.concat(
+        [pd.read_csv(samples_path(p), dtype=str, keep_default_na=False) for p in paths], ignore_index=True
+    )
+    raw["key"] = [row_key(r) for r in raw.to_dict("records")]
+    raw["sample"] = raw.groupby("key").cumcount().astype(str)
+    pooled = raw.groupby("key")["time_s"].apply(lambda t: np.asarray(t, float))
+    for i, r in enumerate(rows.to_dict("records")):
+        key = row_key(r)
+        if r["status"] == "ok" and key in pooled.index:
+            t = pooled[key]
+            q1, q3 = np.percentile(t, [25, 75])
+            rows.loc[i, ["time_median_s", "time_iqr_s", "time_min_s", "samples"]] = [
+                repr(float(np.median(t))),
+                repr(float(q3 - q1)),
+                repr(float(t.min())),
+                str(len(t)),
+            ]
+    atomic_write_text(samples_path(out), raw.drop(columns="key").to_csv(index=False))
+    atomic_write_text(out, rows.to_csv(index=False))
+    return out
 
 
 def rerun_args(rows: pd.DataFrame) -> list[str]:

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from jaxgrads.validation import DTYPES, JaxgradsError, positive_int
@@ -83,10 +84,13 @@ def _memory(text: str) -> int:
     return int(value)
 
 
-def _add_sweep_options(p: argparse.ArgumentParser, preset: str = "default") -> None:
-    """The options that choose a sweep, shared by ``run``, ``baseline`` and (forwarded) ``ab``."""
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose a sweep: ``run``'s, forwarded to it by ``baseline`` and ``ab``."""
     p.add_argument(
-        "--preset", default=preset, choices=("default", "quick", "gate"), help="the base sweep (%(default)s)"
+        "--preset",
+        default="default",
+        choices=("default", "quick", "gate"),
+        help="the base sweep (%(default)s)",
     )
     p.add_argument("--quick", action="store_true", help="the same as --preset quick")
     p.add_argument("--problems", nargs="+", metavar="NAME", help="default: all")
@@ -138,6 +142,8 @@ def _add_rule_options(p: argparse.ArgumentParser, threshold: str = "10%") -> Non
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from jaxgrads.gate import AB_RULE, Rule
+
     parser = _Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -164,9 +170,11 @@ def make_parser() -> argparse.ArgumentParser:
         epilog=BASELINE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_sweep_options(p_base, preset="gate")
     p_base.add_argument("--dir", default="results/baselines", help="where baselines live (%(default)s)")
     p_base.add_argument("--overwrite", action="store_true", help="replace this machine's baseline")
+    p_base.add_argument(
+        "--rounds", type=int, default=3, help="fresh processes pooled into the baseline (%(default)s)"
+    )
 
     p_gate = sub.add_parser(
         "gate",
@@ -179,7 +187,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--baseline", metavar="CSV", help="default: results/baselines/<CURRENT's fingerprint>.csv"
     )
     p_gate.add_argument("--baselines-dir", default="results/baselines", metavar="DIR")
-    _add_rule_options(p_gate)
+    _add_rule_options(p_gate, Rule())
     p_gate.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
 
     p_ab = sub.add_parser(
@@ -194,7 +202,7 @@ def make_parser() -> argparse.ArgumentParser:
     p_ab.add_argument("--b-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
     p_ab.add_argument("--rounds", type=int, default=3, help="A B pairs (%(default)s)")
     p_ab.add_argument("--out-dir", default="results/ab", metavar="DIR", help="round CSVs (%(default)s)")
-    _add_rule_options(p_ab, threshold="5%")
+    _add_rule_options(p_ab, AB_RULE)
     p_ab.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
 
     p_report = sub.add_parser("report", help="markdown report of a results CSV")
@@ -344,17 +352,48 @@ def _machine_slug(device_spec: str) -> str:
     return fingerprint_slug({k: str(meta[k]) for k in FINGERPRINT})
 
 
-def _baseline(args) -> int:
-    from jaxgrads import runner
+def _forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: Sequence[str] = ()):
+    """Checks the sweep options ``command`` forwards to ``jaxgrads run``, before any child starts.
 
-    _configure_jax(args)
-    sweep = _sweep(args)
+    ``load``: plug-ins the children load (A/B's per-side ones), so their problem names resolve here.
+    """
+    sweep_args = make_parser().parse_args(["run", *run_args])
+    for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
+        if getattr(sweep_args, flag):
+            raise JaxgradsError(
+                f"{command} forwards sweep options only; --{flag.replace('_', '-')} is not one"
+            )
+    if sweep_args.problems_from and not plugins:
+        raise JaxgradsError(f"{command}: give plug-ins per side with --a-problems-from / --b-problems-from")
+    _configure_jax(sweep_args)
+    load_problems(list(load))
+    _sweep(sweep_args)
+    return sweep_args
+
+
+def _baseline(args, run_args: list[str]) -> int:
+    import tempfile
+
+    from jaxgrads import ab
+    from jaxgrads.runner import check_output
+
+    rounds = positive_int("--rounds", args.rounds)
+    run_args = ["--preset", "gate", *run_args]  # a --preset among them comes later and wins
+    sweep_args = _forwarded_sweep("baseline", run_args, plugins=True)
     folder = Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{_machine_slug(args.device)}.csv"
-    runner.run_sweep(sweep, out, overwrite=args.overwrite)
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+    out = folder / f"{_machine_slug(sweep_args.device)}.csv"
+    check_output(out, resume=False, overwrite=args.overwrite)
+    side = ab.Side("baseline", sys.executable)
+    with tempfile.TemporaryDirectory(prefix="jaxgrads-baseline-") as tmp:
+        paths = []
+        for r in range(1, rounds + 1):
+            print(f"baseline round {r}/{rounds}", file=sys.stderr)
+            paths.append(ab.run_child(side, run_args, Path(tmp) / f"round{r}.csv"))
+        ab.pool_csvs(paths, out)
     _summarize(out)
-    print(f"baseline for this machine: {out} (commit it with {out.name[:-4]}.samples.csv)")
+    print(f"baseline for this machine: {out} (commit it with {out.stem}.samples.csv)")
     return 0
 
 
@@ -484,11 +523,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = make_parser()
         args, extra = parser.parse_known_args(argv)
-        if args.command == "ab":
-            return _ab(args, extra)
+        if args.command in ("ab", "baseline"):  # the rest goes to `jaxgrads run`
+            return {"ab": _ab, "baseline": _baseline}[args.command](args, extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        commands = {"list": _list, "run": _run, "report": _report, "baseline": _baseline, "gate": _gate}
+        commands = {"list": _list, "run": _run, "report": _report, "gate": _gate}
         return commands[args.command](args)
     except JaxgradsError as exc:
         print(f"jaxgrads: error: {exc}", file=sys.stderr)

@@ -35,6 +35,7 @@ from jaxgrads.schema import KEY, read_results, samples_path
 from jaxgrads.validation import JaxgradsError
 
 __all__ = [
+    "AB_RULE",
     "FINGERPRINT",
     "GATE_KEY",
     "METRICS",
@@ -72,6 +73,9 @@ class Rule:
     max_cv: float = 0.25  # a baseline noisier than this (std / mean of its samples) is inconclusive
     metric_tolerance: float = 0.01  # deterministic metrics: relative change allowed
     floor_factor: float = 10.0  # kernels under this many dispatch floors are not gated
+
+
+AB_RULE = Rule(threshold=0.05)  # A/B mode: both sides measured now, interleaved: a tighter threshold
 
 
 @dataclass(frozen=True)
