@@ -22,7 +22,7 @@ from jaxgrads.gate import Run, load_run
 from jaxgrads.schema import samples_path
 from jaxgrads.validation import JaxgradsError
 
-__all__ = ["Side", "merge_rounds", "pool_csvs", "rerun_args", "run_child"]
+__all__ = ["Side", "check_side", "merge_rounds", "pool_csvs", "rerun_args", "run_child"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,19 @@ class Side:
     name: str  # "A", "B", "current"
     python: str = sys.executable
     problems_from: tuple[str, ...] = field(default_factory=tuple)
+
+
+def check_side(side: Side) -> None:
+    """Refuses a side whose interpreter cannot start or cannot import jaxgrads, before any round."""
+    try:
+        proc = subprocess.run(
+            [side.python, "-c", "import jaxgrads"], capture_output=True, text=True, check=False, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise JaxgradsError(f"side {side.name}: cannot run {side.python}: {exc}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise JaxgradsError(f"side {side.name}: {side.python} cannot import jaxgrads ({last})")
 
 
 def run_child(side: Side, run_args: Sequence[str], out: Path) -> Path:

@@ -130,12 +130,24 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_rule_options(p: argparse.ArgumentParser, threshold: str = "10%") -> None:
-    """The gate's decision rule (jaxgrads.gate.Rule) and output options."""
-    p.add_argument("--threshold", default=threshold, help="median slowdown that trips a kernel (%(default)s)")
-    p.add_argument("--alpha", default="0.01", help="one-sided Mann-Whitney p that trips it (%(default)s)")
-    p.add_argument("--max-cv", default="25%", help="noisier baseline samples: inconclusive (%(default)s)")
-    p.add_argument("--metric-tolerance", default="1%", help="XLA flops/bytes change allowed (%(default)s)")
+def _add_rule_options(p: argparse.ArgumentParser, rule) -> None:
+    """The gate's decision rule (jaxgrads.gate.Rule; ``rule`` gives the defaults) and output options."""
+    p.add_argument(
+        "--threshold",
+        default=f"{rule.threshold:.0%}",
+        help="median slowdown that trips a kernel (%(default)s)",
+    )
+    p.add_argument(
+        "--alpha", default=f"{rule.alpha:g}", help="one-sided Mann-Whitney p that trips (%(default)s)"
+    )
+    p.add_argument(
+        "--max-cv", default=f"{rule.max_cv:.0%}", help="noisier baseline samples: inconclusive (%(default)s)"
+    )
+    p.add_argument(
+        "--metric-tolerance",
+        default=f"{rule.metric_tolerance:.0%}",
+        help="XLA flops/bytes change allowed (%(default)s)",
+    )
     p.add_argument("--no-confirm", action="store_true", help="no confirmation run: tripped stays suspect")
     p.add_argument("--strict", action="store_true", help="inconclusive kernels fail too")
     p.add_argument("--markdown", metavar="MD", help="also write the table as markdown (CI summaries)")
@@ -464,15 +476,7 @@ def _ab(args, run_args: list[str]) -> int:
     rule = _rule(args)
     rounds = positive_int("--rounds", args.rounds)
     _check_markdown(args.markdown)
-    # the forwarded sweep options are checked here, before any child starts
-    sweep_args = make_parser().parse_args(["run", *run_args])
-    for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
-        if getattr(sweep_args, flag):
-            raise JaxgradsError(
-                f"ab takes sweep options only; --{flag.replace('_', '-')} is its own (--out-dir)"
-            )
-    if sweep_args.problems_from:
-        raise JaxgradsError("ab: give plug-ins per side with --a-problems-from / --b-problems-from")
+    _forwarded_sweep("ab", run_args, plugins=False, load=[*args.a_problems_from, *args.b_problems_from])
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     existing = sorted(out_dir.glob("[ab][0-9]*.csv"))
@@ -482,6 +486,8 @@ def _ab(args, run_args: list[str]) -> int:
         ab.Side("A", args.a, tuple(args.a_problems_from)),
         ab.Side("B", args.b, tuple(args.b_problems_from)),
     )
+    for side in sides:
+        ab.check_side(side)
     runs = {"A": [], "B": []}
     for r in range(1, rounds + 1):
         order = sides if r % 2 else sides[::-1]  # A B, B A, ...: neither side always goes first
