@@ -7,7 +7,7 @@ EXTRAS ?= test
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick budgets peers clean
+.PHONY: help lint test bench bench-quick gate baseline budgets peers calibrate-gate clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,17 @@ bench: $(STAMP)  ## The default sweep: results/<host>-<backend>-<date>.csv and r
 
 bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md
+
+gate: $(STAMP)  ## Regression gate: the gate sweep against results/baselines/<this machine>.csv
+	@mkdir -p results/gate
+	$(PY) -m jaxgrads run --preset gate --overwrite -o results/gate/current.csv > results/gate/run.log
+	$(PY) -m jaxgrads gate results/gate/current.csv --markdown results/gate/summary.md
+
+baseline: $(STAMP)  ## Record this machine's gate baseline (3 pooled processes) in results/baselines/
+	$(PY) -m jaxgrads baseline --overwrite
+
+calibrate-gate: $(STAMP)  ## The gate's false alarms and detection on this machine into README.md
+	$(PY) bench/calibrate_gate.py
 
 budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
 	$(PY) bench/budgets.py

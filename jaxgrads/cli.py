@@ -89,8 +89,8 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
         default="default",
-        choices=("default", "quick", "gate"),
-        help="the base sweep (%(default)s)",
+        choices=("default", "quick", "gate", "scaling", "crossover"),
+        help="the base sweep (%(default)s); scaling: squares 32-512; crossover: matvec/x fwd vs rev",
     )
     p.add_argument("--quick", action="store_true", help="the same as --preset quick")
     p.add_argument("--problems", nargs="+", metavar="NAME", help="default: all")
@@ -217,9 +217,21 @@ def make_parser() -> argparse.ArgumentParser:
     _add_rule_options(p_ab, AB_RULE)
     p_ab.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
 
-    p_report = sub.add_parser("report", help="markdown report of a results CSV")
-    p_report.add_argument("csv", help="a results CSV from jaxgrads run")
+    p_report = sub.add_parser("report", help="markdown report of results CSVs (with findings and figures)")
+    p_report.add_argument("csv", nargs="+", help="results CSVs from jaxgrads run, reported together")
     p_report.add_argument("--output", "-o", metavar="MD", help="write here (default: print)")
+    p_report.add_argument("--plots", metavar="DIR", help="draw the figures into DIR and embed them")
+
+    p_plot = sub.add_parser("plot", help="figures of results CSVs: PNG and SVG (the [plot] extra)")
+    p_plot.add_argument("csv", nargs="+", help="results CSVs from jaxgrads run, plotted together")
+    p_plot.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created)")
+
+    p_import = sub.add_parser(
+        "import-pytest-benchmark", help="convert pytest-benchmark JSON (make bench-pytest) to a results CSV"
+    )
+    p_import.add_argument("json", help="a --benchmark-json file of bench/test_benchmarks.py")
+    p_import.add_argument("--output", "-o", required=True, metavar="CSV", help="the results CSV to write")
+    p_import.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return parser
 
 
@@ -508,19 +520,71 @@ def _ab(args, run_args: list[str]) -> int:
     return _publish(result, args.markdown)
 
 
+def _read_all(paths: Sequence[str]):
+    import pandas as pd
+
+    from jaxgrads.schema import read_results
+
+    return pd.concat([read_results(p, require_timed=True) for p in paths], ignore_index=True)
+
+
+def _figure_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise JaxgradsError(f"--out {out} is a file; give a folder for the figures")
+    if not out.parent.is_dir():
+        raise JaxgradsError(f"folder {out.parent} does not exist")
+    return out
+
+
 def _report(args) -> int:
     from jaxgrads.report import markdown_report
-    from jaxgrads.schema import atomic_write_text, read_results
+    from jaxgrads.schema import atomic_write_text
 
-    df = read_results(args.csv, require_timed=True)
-    text = markdown_report(df)
+    df = _read_all(args.csv)
     if args.output:
         from jaxgrads.runner import check_output
 
         check_output(Path(args.output), resume=False, overwrite=True)
+    figures = None
+    if args.plots:
+        from jaxgrads.plots import plot_all, require_matplotlib
+
+        require_matplotlib()
+        folder = _figure_dir(args.plots)
+        folder.mkdir(exist_ok=True)
+        figures = plot_all(df, folder)
+    where = Path(args.output).parent if args.output else Path.cwd()
+    text = markdown_report(df, figures=figures, relative_to=where)
+    if args.output:
         atomic_write_text(args.output, text)
     else:
         print(text, end="")
+    return 0
+
+
+def _plot(args) -> int:
+    from jaxgrads.plots import plot_all, require_matplotlib
+
+    require_matplotlib()
+    df = _read_all(args.csv)
+    folder = _figure_dir(args.out)
+    folder.mkdir(exist_ok=True)
+    made = plot_all(df, folder)
+    for name, paths in made.items():
+        print(f"{name}: {', '.join(str(p) for p in paths)}")
+    print(f"{len(made)} figures -> {folder}")
+    return 0
+
+
+def _import(args) -> int:
+    from jaxgrads.pytest_import import import_pytest_benchmark
+    from jaxgrads.runner import check_output
+
+    out = Path(args.output)
+    check_output(out, resume=False, overwrite=args.overwrite)
+    rows = import_pytest_benchmark(args.json, out)
+    print(f"{rows} rows -> {out} (samples beside it)")
     return 0
 
 
@@ -533,7 +597,10 @@ def main(argv: list[str] | None = None) -> int:
             return {"ab": _ab, "baseline": _baseline}[args.command](args, extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        commands = {"list": _list, "run": _run, "report": _report, "gate": _gate}
+        commands = {
+            "list": _list, "run": _run, "report": _report, "gate": _gate, "plot": _plot,
+            "import-pytest-benchmark": _import,
+        }  # fmt: skip
         return commands[args.command](args)
     except JaxgradsError as exc:
         print(f"jaxgrads: error: {exc}", file=sys.stderr)

@@ -30,8 +30,8 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 from jaxgrads.kernels import kernel_id
-from jaxgrads.report import format_seconds
 from jaxgrads.schema import KEY, read_results, samples_path
+from jaxgrads.tables import format_seconds
 from jaxgrads.validation import JaxgradsError
 
 __all__ = [

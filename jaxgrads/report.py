@@ -9,38 +9,18 @@ time is mostly call overhead); failed accuracy, skipped and error rows say so.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from jaxgrads.schema import KEY
+from jaxgrads.tables import format_seconds, method_label, size_label, table
 
 __all__ = ["format_seconds", "markdown_report", "summary_table"]
 
 DISPATCH_BOUND_FACTOR = 10
-
-
-def format_seconds(t: float) -> str:
-    """``12.3 µs``, ``4.56 ms``, ``1.23 s``."""
-    if t is None or not math.isfinite(t):
-        return "–"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if t >= scale:
-            return f"{t / scale:.3g} {unit}"
-    return f"{t / 1e-9:.3g} ns"
-
-
-def method_label(row) -> str:
-    """The method's name, with ``·c64`` for a chunked method's chunk size."""
-    chunk = row.get("chunk_size", 0)
-    chunk = 0 if chunk is None or pd.isna(chunk) else int(chunk)
-    return f"{row['method']}·c{chunk}" if chunk else str(row["method"])
-
-
-def _size_label(row) -> str:
-    m, n, b = int(row["m"]), int(row["n"]), int(row["batch"])
-    core = f"{n}" if m in (0, n) else f"{m}x{n}"
-    core = f"{core}, batch {b}" if b else core
-    return f"{core} {row['dtype']}"
 
 
 def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
@@ -61,12 +41,6 @@ def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
     return text
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _timed(df: pd.DataFrame) -> pd.DataFrame:
     return df[(df["status"] == "ok") & df["time_median_s"].notna()]
 
@@ -85,14 +59,14 @@ def summary_table(df: pd.DataFrame) -> str:
             [
                 problem,
                 wrt,
-                _size_label(best),
+                size_label(best),
                 method_label(best),
                 format_seconds(best["time_median_s"]),
                 *(format_seconds(by.get(m, math.nan)) for m in ("analytic", "jacfwd", "jacrev")),
             ]
         )
     header = ["problem", "wrt", "size", "fastest", "time", "analytic", "jacfwd", "jacrev"]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _target_table(group: pd.DataFrame, floor: float) -> str:
@@ -106,14 +80,29 @@ def _target_table(group: pd.DataFrame, floor: float) -> str:
         analytic = float(a["time_median_s"]) if a is not None and a["status"] == "ok" else None
         first = next(iter(by.values()))
         rows.append(
-            [_size_label(first)]
+            [size_label(first)]
             + [_cell(by[m], analytic, m == fastest, floor) if m in by else "" for m in methods]
         )
-    return _table(["size"] + methods, rows)
+    return table(["size"] + methods, rows)
 
 
-def markdown_report(df: pd.DataFrame, title: str = "jaxgrads results") -> str:
-    """The whole report for one results table (normally one run)."""
+def markdown_report(
+    df: pd.DataFrame,
+    title: str = "jaxgrads results",
+    *,
+    figures: Mapping[str, Sequence[Path]] | None = None,
+    relative_to: Path | None = None,
+) -> str:
+    """The whole report for one results table (one run, or several concatenated).
+
+    Args:
+      df: the rows.
+      title: the first heading.
+      figures: {name: [png, svg, ...]} from :func:`jaxgrads.plots.plot_all`, embedded by their PNG.
+      relative_to: the report's folder, so the figure links are relative to it.
+    """
+    from jaxgrads.findings import findings_section, roofline_section  # they format with this module
+
     first = df.iloc[0]
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
     runs = ", ".join(dict.fromkeys(df["run_id"].astype(str)))
@@ -138,7 +127,16 @@ def markdown_report(df: pd.DataFrame, title: str = "jaxgrads results") -> str:
         "",
         summary_table(df),
     ]
-    body = []
+    body = ["", "## Findings", "", findings_section(df)]
+    roof = roofline_section(df)
+    if roof:
+        body += ["", "## Roofline", "", roof]
+    if figures:
+        body += ["", "## Figures", ""]
+        for name, paths in figures.items():
+            png = next((p for p in paths if Path(p).suffix == ".png"), paths[0])
+            link = os.path.relpath(png, relative_to) if relative_to else str(png)
+            body += [f"![{name}]({Path(link).as_posix()})", ""]
     for (problem, wrt), group in df.groupby(["problem", "wrt"], sort=False):
         body += ["", f"## {problem} / {wrt}", "", _target_table(group, floor)]
     peers = peer_table(df)
@@ -150,11 +148,11 @@ def markdown_report(df: pd.DataFrame, title: str = "jaxgrads results") -> str:
     notes = []
     for r in df[df["status"] != "ok"].to_dict("records"):
         notes.append(
-            f"- {r['status']}: {r['problem']}/{r['wrt']}/{r['method']} {_size_label(r)}: {r['message']}"
+            f"- {r['status']}: {r['problem']}/{r['wrt']}/{r['method']} {size_label(r)}: {r['message']}"
         )
     for r in df[(df["status"] == "ok") & ~df["ok"]].to_dict("records"):
         notes.append(
-            f"- inaccurate: {r['problem']}/{r['wrt']}/{method_label(r)} {_size_label(r)}: "
+            f"- inaccurate: {r['problem']}/{r['wrt']}/{method_label(r)} {size_label(r)}: "
             f"err_f64 {float(r['err_f64']):.3g}, max abs {float(r['max_abs_err']):.3g}"
         )
     if notes:
@@ -181,14 +179,14 @@ def peer_table(df: pd.DataFrame) -> str:
             [
                 j["problem"],
                 j["wrt"],
-                _size_label(j),
+                size_label(j),
                 f"{method_label(j)} {format_seconds(j['time_median_s'])}",
                 f"{method_label(t)} {format_seconds(t['time_median_s'])}",
                 f"{j['time_median_s'] / t['time_median_s']:.2g}",
             ]
         )
     header = ["problem", "wrt", "size", "best JAX", "best PyTorch", "JAX ÷ PyTorch time"]
-    return _table(header, rows) if rows else ""
+    return table(header, rows) if rows else ""
 
 
 def _pareto(points: pd.DataFrame) -> pd.Series:
@@ -228,8 +226,8 @@ def frontier_section(df: pd.DataFrame) -> str:
              "yes" if best[i] else ""]
             for i, r in case.iterrows()
         ]  # fmt: skip
-        parts += [f"{problem} / {wrt}, {_size_label(case.iloc[0])}:", "",
-                  _table(["method", "peak (XLA)", "time", "on the frontier"], rows), ""]  # fmt: skip
+        parts += [f"{problem} / {wrt}, {size_label(case.iloc[0])}:", "",
+                  table(["method", "peak (XLA)", "time", "on the frontier"], rows), ""]  # fmt: skip
     reach = []
     for (problem, wrt, method), g in df.groupby(["problem", "wrt", "method"], sort=False):
         ok = g[g["status"] == "ok"]
@@ -238,13 +236,13 @@ def frontier_section(df: pd.DataFrame) -> str:
         largest = ok.loc[(ok["m"].fillna(0).clip(lower=1) * ok["n"]).idxmax()]
         over = g[(g["status"] == "skipped") & g["message"].astype(str).str.contains("budget")]
         reach.append(
-            [problem, wrt, method, _size_label(largest),
-             ", ".join(_size_label(r) for r in over.to_dict("records")) or "–"]
+            [problem, wrt, method, size_label(largest),
+             ", ".join(size_label(r) for r in over.to_dict("records")) or "–"]
         )  # fmt: skip
     budget = pd.to_numeric(df["memory_budget_bytes"], errors="coerce").max()
     parts += [
         f"Largest size each method ran within the memory budget ({budget / 2**30:.3g} GiB):",
         "",
-        _table(["problem", "wrt", "method", "largest size run", "skipped over budget"], reach),
+        table(["problem", "wrt", "method", "largest size run", "skipped over budget"], reach),
     ]
     return "\n".join(parts)

@@ -51,7 +51,9 @@ from jaxgrads.xla import cost_and_memory
 
 __all__ = [
     "DEFAULT_SWEEP",
+    "CROSSOVER_SWEEP",
     "GATE_SWEEP",
+    "SCALING_SWEEP",
     "PRESETS",
     "QUICK_SWEEP",
     "Case",
@@ -105,7 +107,27 @@ GATE_SWEEP = Sweep(
     min_sample_s=0.005,
     max_call_s=0.1,
 )
-PRESETS = {"default": DEFAULT_SWEEP, "quick": QUICK_SWEEP, "gate": GATE_SWEEP}
+# forward against reverse: matvec w.r.t. x at m·n = 65536, aspect m/n from 1/64 to 64
+CROSSOVER_SWEEP = Sweep(
+    problems=("matvec",),
+    wrt=("x",),
+    methods=("jacfwd", "jacrev"),
+    sizes=tuple((2**k, 2 ** (16 - k)) for k in range(5, 12)),
+)
+# time against size: squares from 32 to 512 for every vectorized method (the one-element walks are
+# the default sweep's business); what `make bench` plots
+SCALING_SWEEP = Sweep(
+    methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and m.steps is None),
+    sizes=((32, 32), (128, 128), (512, 512)),
+    max_call_s=1.0,
+)
+PRESETS = {
+    "default": DEFAULT_SWEEP,
+    "scaling": SCALING_SWEEP,
+    "quick": QUICK_SWEEP,
+    "gate": GATE_SWEEP,
+    "crossover": CROSSOVER_SWEEP,
+}
 
 
 @dataclass(frozen=True)
@@ -291,7 +313,13 @@ def run_case(
     except Exception as exc:  # a plug-in whose shapes cannot be evaluated
         return row | {"status": "error", "message": _one_line(exc)}, ()
     itemsize = resolve_dtype(case.dtype).itemsize
-    row |= {"jac_shape": "x".join(map(str, jac_shape)) or "1", "jac_bytes": math.prod(jac_shape) * itemsize}
+    out_shape, wrt_shape, _ = _shapes(case)
+    row |= {
+        "jac_shape": "x".join(map(str, jac_shape)) or "1",
+        "jac_bytes": math.prod(jac_shape) * itemsize,
+        "wrt_elements": math.prod(wrt_shape),
+        "out_elements": math.prod(out_shape) if case.derivative.order == 1 else math.prod(wrt_shape),
+    }
     if need > meta["memory_budget_bytes"]:
         msg = f"needs ~{need / 2**20:.0f} MiB, over the {meta['memory_budget_bytes'] / 2**20:.0f} MiB budget"
         return row | {"status": "skipped", "message": msg}, ()

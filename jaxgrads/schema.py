@@ -86,11 +86,17 @@ FIELDS: tuple[str, ...] = (
     "achieved_flops_per_s",  # flops / time_median_s
     "achieved_bytes_per_s",  # bytes_accessed / time_median_s
     "roofline_frac",  # max(flops / ceiling_flops, bytes / ceiling_bytes) / time_median_s
+    # the cost model's inputs: forward mode pushes wrt_elements tangents, reverse out_elements cotangents
+    "wrt_elements",
+    "out_elements",
 )
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
-_INT_FIELDS = ("m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size")
+_INT_FIELDS = (
+    "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
+    "out_elements",
+)  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",

@@ -1,0 +1,237 @@
+r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG of each.
+
+- ``time-<problem>-<wrt>``: median time vs Jacobian size, log-log, one line per method; the closed
+  form drawn black and dashed.
+- ``speedup-<problem>-<wrt>``: each method's time over ``analytic``'s, vs size (above 1: slower than
+  the closed form).
+- ``roofline``: achieved FLOP/s against arithmetic intensity (flops / bytes accessed) under the
+  run's two measured ceilings, $\min(P, B \cdot I)$.
+- ``crossover``: for ``matvec`` w.r.t. x at one fixed $m \cdot n$, $t_\text{jacfwd} / t_\text{jacrev}$
+  against the aspect ratio $m/n$. The cost model (n JVPs against m VJPs of the same cost) predicts
+  $n/m$, and the crossover at $m = n$; both are drawn with the measured one.
+
+Sizes are the Jacobian's element count, so problems with one and two dimensions share an axis.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jaxgrads.tables import method_label
+from jaxgrads.validation import JaxgradsError
+
+__all__ = ["crossover", "plot_all", "require_matplotlib"]
+
+FORMATS = ("png", "svg")
+CLOSED_FORMS = ("analytic", "analytic_textbook")
+
+
+def require_matplotlib():
+    """matplotlib's pyplot on the headless Agg backend, or a one-line error naming the extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise JaxgradsError("plots need matplotlib: pip install 'jaxgrads[plot]'") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _timed(df: pd.DataFrame) -> pd.DataFrame:
+    t = df[(df["status"] == "ok") & df["time_median_s"].notna()].copy()
+    t["label"] = [method_label(r) for r in t.to_dict("records")]
+    t["elements"] = [_elements(s) for s in t["jac_shape"].astype(str)]
+    return t
+
+
+def _elements(shape: str) -> int:
+    return math.prod(int(d) for d in shape.split("x") if d) if shape else 1
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    paths = []
+    for fmt in FORMATS:
+        path = out / f"{name}.{fmt}"
+        tmp = path.with_name(f".{path.name}.tmp.{fmt}")
+        fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def _style(label: str) -> dict:
+    if label == "analytic":
+        return dict(color="black", linestyle="--", linewidth=2.2, marker="s", zorder=5)
+    if label == "analytic_textbook":
+        return dict(color="dimgray", linestyle=":", linewidth=2.0, marker="s", zorder=5)
+    return dict(marker="o", linewidth=1.3, markersize=4)
+
+
+def _family(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of one shape family (one aspect ratio m/n, one batch) with the most sizes.
+
+    A line through 512x16 and 16x512 would mix shapes; square shapes win ties.
+    """
+    aspect = np.where(g["m"].fillna(0) > 0, g["m"] / g["n"], 1.0)
+    g = g.assign(aspect=aspect, batch0=g["batch"].fillna(0))
+    counts = g.groupby(["aspect", "batch0"])["elements"].nunique()
+    best = max(counts.index, key=lambda k: (counts[k], k[0] == 1.0, k[1]))
+    sel = g[(g["aspect"] == best[0]) & (g["batch0"] == best[1])]
+    shape = "square" if best[0] == 1.0 else f"m/n = {best[0]:.3g}"
+    return sel, shape + (f", batch {int(best[1])}" if best[1] else "")
+
+
+def _legend(ax) -> None:
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+
+
+def _target_figures(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
+    made = {}
+    for (problem, wrt, dtype), g in timed.groupby(["problem", "wrt", "dtype"], sort=False):
+        g, shape = _family(g)
+        if g["elements"].nunique() < 2:
+            continue  # one size: nothing to draw a line through
+        suffix = f"{problem}-{wrt}" + ("" if dtype == "float32" else f"-{dtype}")
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for label, line in g.groupby("label", sort=False):
+            line = line.groupby("elements")["time_median_s"].median().sort_index()
+            ax.plot(line.index, line.values, label=label, **_style(label))
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="Jacobian size (elements)",
+            ylabel="median time per Jacobian (s)",
+        )
+        ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time vs size")
+        ax.grid(True, which="both", alpha=0.3)
+        _legend(ax)
+        made[f"time-{suffix}"] = _save(fig, out, f"time-{suffix}")
+        plt.close(fig)
+
+        base = g[g["label"] == "analytic"].groupby("elements")["time_median_s"].median()
+        if base.empty:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for label, line in g[g["label"] != "analytic"].groupby("label", sort=False):
+            line = line.groupby("elements")["time_median_s"].median()
+            ratio = (line / base).dropna().sort_index()
+            if len(ratio):
+                ax.plot(ratio.index, ratio.values, label=label, **_style(label))
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1.5, label="analytic (= 1)")
+        ax.set(xscale="log", yscale="log", xlabel="Jacobian size (elements)",
+               ylabel="time ÷ analytic closed form's time")  # fmt: skip
+        ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time against the closed form's")
+        ax.grid(True, which="both", alpha=0.3)
+        _legend(ax)
+        made[f"speedup-{suffix}"] = _save(fig, out, f"speedup-{suffix}")
+        plt.close(fig)
+    return made
+
+
+def _roofline(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
+    cols = ("flops", "bytes_accessed", "ceiling_flops_per_s", "ceiling_bytes_per_s")
+    if any(c not in timed.columns for c in cols):
+        return {}
+    pts = timed.dropna(subset=list(cols))
+    pts = pts[(pts["flops"] > 0) & (pts["bytes_accessed"] > 0)]
+    if pts.empty:
+        return {}
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    intensity = pts["flops"] / pts["bytes_accessed"]
+    span = np.logspace(np.log10(intensity.min()) - 1, np.log10(intensity.max()) + 1, 200)
+    for dtype, g in pts.groupby("dtype", sort=False):
+        peak, bw = float(g["ceiling_flops_per_s"].iloc[0]), float(g["ceiling_bytes_per_s"].iloc[0])
+        ax.plot(span, np.minimum(peak, bw * span), color="black", linewidth=1.5,
+                label=f"roof {dtype}: {peak / 1e9:.3g} GFLOP/s, {bw / 1e9:.3g} GB/s")  # fmt: skip
+    for problem, g in pts.groupby("problem", sort=False):
+        ax.scatter(g["flops"] / g["bytes_accessed"], g["flops"] / g["time_median_s"], s=14, alpha=0.75,
+                   label=problem)  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (flops / byte, XLA)",
+           ylabel="achieved FLOP/s")  # fmt: skip
+    ax.set_title("Roofline: every timed kernel under the run's measured ceilings")
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax)
+    made = {"roofline": _save(fig, out, "roofline")}
+    plt.close(fig)
+    return made
+
+
+def crossover(df: pd.DataFrame) -> pd.DataFrame | None:
+    r"""``matvec`` w.r.t. x, jacfwd and jacrev at one $m \cdot n$ and several aspect ratios.
+
+    Returns a frame with ``aspect`` (m/n), ``ratio`` ($t_\text{jacfwd}/t_\text{jacrev}$) and
+    ``model`` (n/m), sorted by aspect, for the $m \cdot n$ with the most aspect ratios; None when no
+    $m \cdot n$ has three or more.
+    """
+    t = df[(df["status"] == "ok") & (df["problem"] == "matvec") & (df["wrt"] == "x")]
+    t = t[t["method"].isin(("jacfwd", "jacrev")) & t["time_median_s"].notna()]
+    if t.empty:
+        return None
+    t = t.assign(mn=t["m"].astype(int) * t["n"].astype(int))
+    wide = t.pivot_table(index=["dtype", "mn", "m", "n"], columns="method", values="time_median_s")
+    if not {"jacfwd", "jacrev"} <= set(wide.columns):
+        return None
+    wide = wide.dropna().reset_index()
+    counts = wide.groupby(["dtype", "mn"]).size()
+    if counts.empty or counts.max() < 3:
+        return None
+    dtype, mn = counts.idxmax()
+    sel = wide[(wide["dtype"] == dtype) & (wide["mn"] == mn)].copy()
+    sel["aspect"] = sel["m"] / sel["n"]
+    sel["ratio"] = sel["jacfwd"] / sel["jacrev"]
+    sel["model"] = sel["n"] / sel["m"]
+    return sel.sort_values("aspect").reset_index(drop=True)
+
+
+def measured_crossover(sel: pd.DataFrame) -> float | None:
+    """The aspect ratio where t_jacfwd / t_jacrev first crosses 1, interpolated in log-log; None if never."""
+    a, r = np.log(sel["aspect"].to_numpy()), np.log(sel["ratio"].to_numpy())
+    for i in range(len(a) - 1):
+        if r[i] == 0:
+            return float(np.exp(a[i]))
+        if r[i] * r[i + 1] < 0:
+            return float(np.exp(a[i] - r[i] * (a[i + 1] - a[i]) / (r[i + 1] - r[i])))
+    return None
+
+
+def _crossover(plt, df: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
+    sel = crossover(df)
+    if sel is None:
+        return {}
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(sel["aspect"], sel["ratio"], marker="o", color="tab:blue", label="measured t_jacfwd / t_jacrev")
+    ax.plot(
+        sel["aspect"], sel["model"], linestyle="--", color="gray", label="cost model: n JVPs / m VJPs = n/m"
+    )
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axvline(1.0, color="gray", linestyle=":", label="model crossover (m = n)")
+    at = measured_crossover(sel)
+    if at is not None:
+        ax.axvline(at, color="tab:red", linestyle="-.", label=f"measured crossover (m/n ≈ {at:.2g})")
+    mn = int(sel["mn"].iloc[0])
+    ax.set(xscale="log", yscale="log", xlabel="aspect ratio m / n (outputs / inputs)",
+           ylabel="t_jacfwd / t_jacrev (above 1: reverse wins)")  # fmt: skip
+    ax.set_title(f"matvec / x, m·n = {mn} ({sel['dtype'].iloc[0]}): forward vs reverse")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    made = {"crossover": _save(fig, out, "crossover")}
+    plt.close(fig)
+    return made
+
+
+def plot_all(df: pd.DataFrame, out: str | Path) -> dict[str, list[Path]]:
+    """Draws every figure the table supports into ``out``; returns {figure name: [png, svg]}."""
+    plt = require_matplotlib()
+    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
+    out = Path(out)
+    timed = _timed(df)
+    made = {}
+    made |= _target_figures(plt, timed, out)
+    made |= _roofline(plt, timed, out)
+    made |= _crossover(plt, df, out)
+    return made
