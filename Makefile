@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= test
+EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick gate baseline budgets peers calibrate-gate clean
+.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets peers calibrate-gate clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,11 +25,23 @@ lint: $(STAMP)  ## ruff over the package, tests and bench
 test: $(STAMP)  ## The test suite
 	$(PY) -m pytest -q
 
-bench: $(STAMP)  ## The default sweep: results/<host>-<backend>-<date>.csv and results/latest.md
-	$(PY) -m jaxgrads run --overwrite --report results/latest.md
+RESULTS := results/latest.csv results/scaling.csv results/crossover.csv
+
+bench: $(STAMP)  ## Default, scaling and fwd/rev crossover sweeps; results/latest.md with figures beside it
+	$(PY) -m jaxgrads run --overwrite -o results/latest.csv
+	$(PY) -m jaxgrads run --preset scaling --overwrite -o results/scaling.csv
+	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
+	$(PY) -m jaxgrads report $(RESULTS) --plots results/figures -o results/latest.md
 
 bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md
+
+bench-pytest: $(STAMP)  ## The pytest-benchmark suite: results/pytest-benchmark.json, and as a results CSV
+	$(PY) -m pytest bench/test_benchmarks.py -q -p no:cacheprovider --benchmark-save-data \
+	  --benchmark-json results/pytest-benchmark.json \
+	  --benchmark-storage file://results/.benchmarks --benchmark-autosave
+	$(PY) -m jaxgrads import-pytest-benchmark results/pytest-benchmark.json --overwrite \
+	  -o results/pytest-benchmark.csv
 
 gate: $(STAMP)  ## Regression gate: the gate sweep against results/baselines/<this machine>.csv
 	@mkdir -p results/gate

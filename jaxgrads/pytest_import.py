@@ -1,0 +1,102 @@
+"""pytest-benchmark JSON (from bench/test_benchmarks.py) to the runner's results CSV and samples.
+
+Each benchmark of the suite carries the row the runner would have written in
+``extra_info["jaxgrads"]``; its timing columns are replaced by pytest-benchmark's own statistics
+(median, IQR, min, rounds, iterations) and its raw per-round times (``stats.data``, present when the
+suite ran with ``--benchmark-save-data``) become the samples file, so ``jaxgrads report``,
+``plot`` and ``gate`` read the result as they read a sweep.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from jaxgrads.schema import FIELDS, KEY, SAMPLE_FIELDS, atomic_write_text, read_results, samples_path
+from jaxgrads.validation import JaxgradsError
+
+__all__ = ["import_pytest_benchmark"]
+
+
+def _load(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise JaxgradsError(f"{path}: no such file")
+    text = path.read_text()
+    if not text.strip():
+        raise JaxgradsError(f"{path}: empty file; expected pytest-benchmark JSON (--benchmark-json)")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JaxgradsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); truncated?") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise JaxgradsError(f"{path}: no 'benchmarks' list; not pytest-benchmark JSON")
+    if not doc["benchmarks"]:
+        raise JaxgradsError(f"{path}: no benchmarks in the file (every case skipped?)")
+    return doc["benchmarks"]
+
+
+def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
+    name = bench.get("name", "?")
+    row = (bench.get("extra_info") or {}).get("jaxgrads")
+    if not isinstance(row, dict):
+        raise JaxgradsError(
+            f"{path}: benchmark {name} has no extra_info['jaxgrads'] row; only bench/test_benchmarks.py's "
+            "JSON can be imported"
+        )
+    stats = bench.get("stats") or {}
+    data = stats.get("data")
+    if not data:
+        raise JaxgradsError(
+            f"{path}: benchmark {name} has no raw data; rerun with --benchmark-save-data "
+            "(make bench-pytest does)"
+        )
+    missing = [k for k in ("median", "iqr", "min", "rounds", "iterations") if k not in stats]
+    if missing:
+        raise JaxgradsError(f"{path}: benchmark {name} stats lack {', '.join(missing)}")
+    row = {f: row.get(f, "") for f in FIELDS} | {
+        "time_median_s": stats["median"],
+        "time_iqr_s": stats["iqr"],
+        "time_min_s": stats["min"],
+        "samples": stats["rounds"],
+        "inner_loops": stats["iterations"],
+    }
+    flops, bytes_ = row.get("flops"), row.get("bytes_accessed")
+    t = float(stats["median"])
+    if isinstance(flops, int | float) and math.isfinite(flops) and t > 0:
+        row["achieved_flops_per_s"] = flops / t
+    if isinstance(bytes_, int | float) and math.isfinite(bytes_) and t > 0:
+        row["achieved_bytes_per_s"] = bytes_ / t
+    return row, [float(x) for x in data]
+
+
+def import_pytest_benchmark(source: str | os.PathLike, out: str | os.PathLike) -> int:
+    """Writes ``out`` (and its samples file) from pytest-benchmark JSON; returns the row count.
+
+    Both files are built in memory and checked with the CSV reader before either is written.
+    """
+    source, out = Path(source), Path(out)
+    rows, samples = [], []
+    for bench in _load(source):
+        row, data = _row(source, bench)
+        rows.append(row)
+        samples += [
+            {"run_id": row["run_id"], **{k: row[k] for k in KEY}, "sample": i, "time_s": t}
+            for i, t in enumerate(data)
+        ]
+    table = pd.DataFrame(rows, columns=list(FIELDS)).to_csv(index=False)
+    sample_table = pd.DataFrame(samples, columns=list(SAMPLE_FIELDS)).to_csv(index=False)
+    probe = out.with_name(f".{out.name}.check.csv")
+    try:
+        probe.write_text(table)
+        read_results(probe, require_timed=True)  # the same checks every reader applies
+    finally:
+        probe.unlink(missing_ok=True)
+    pd.read_csv(io.StringIO(sample_table))
+    atomic_write_text(samples_path(out), sample_table)
+    atomic_write_text(out, table)
+    return len(rows)
