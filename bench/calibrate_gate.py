@@ -6,10 +6,13 @@ every kernel that could trip at any threshold in :data:`THRESHOLDS` has its conf
 table then evaluates each threshold from the recorded ratios, p-values and confirmations.
 
 - **Baseline mode**: ``jaxgrads baseline`` (with ``bench/workload.py``: 3 pooled processes) is the baseline;
-  then ``RUNS`` A/A runs of the same code, and ``RUNS`` runs each of the workload with 1.1× and 1.2×
-  the work (a copy of bench/workload.py with ``TERMS = 11`` or ``12``), each gated against it.
-- **A/B mode**: ``RUNS`` ``jaxgrads ab`` of the workload against itself (A/A) and ``RUNS`` against the
-  1.1× copy (and 1.2×), ``ROUNDS`` alternating rounds each.
+  then ``RUNS`` A/A runs of the same code, and ``RUNS`` runs with the workload doing 1.2× the work (a
+  copy of bench/workload.py with ``TERMS = 12``), each gated against it.
+- **A/B mode**: ``RUNS`` ``jaxgrads ab`` of the workload against itself (A/A) and ``RUNS`` against a
+  1.1× copy (``TERMS = 11``), ``ROUNDS`` alternating rounds each.
+
+These are the issue's targets: no false alarm in A/A; 90% detection of 20% against a baseline and
+of 10% in A/B mode.
 
 The slowed workload also costs 10% / 20% more XLA flops, which the gate's deterministic check
 catches at zero noise; the tables count the timing rule alone, which is what has to hold for a
@@ -189,7 +192,7 @@ def main() -> None:
                 print(
                     f"baseline {scenario} {i}: {int(flagged(t, 0.10).sum())} flagged at 10%", file=sys.stderr
                 )
-        for scenario, plugin in [("A/A", WORKLOAD), *slow.items()]:
+        for scenario, plugin in [("A/A", WORKLOAD), ("1.1× work", slow["1.1× work"])]:
             for i in range(opts.runs):
                 t = ab_records(WORKLOAD, plugin, opts.rounds, tmp, f"ab{len(records)}")
                 records.append(t.assign(mode="A/B", scenario=scenario, run=i))

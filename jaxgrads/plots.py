@@ -16,6 +16,7 @@ Sizes are the Jacobian's element count, so problems with one and two dimensions 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 from jaxgrads.tables import method_label
 from jaxgrads.validation import JaxgradsError
 
-__all__ = ["crossover", "plot_all", "require_matplotlib"]
+__all__ = ["iter_figures", "crossover", "measured_crossover", "plot_all", "require_matplotlib"]
 
 FORMATS = ("png", "svg")
 CLOSED_FORMS = ("analytic", "analytic_textbook")
@@ -90,8 +91,7 @@ def _legend(ax) -> None:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
-def _target_figures(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
-    made = {}
+def _target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
     for (problem, wrt, dtype), g in timed.groupby(["problem", "wrt", "dtype"], sort=False):
         g, shape = _family(g)
         if g["elements"].nunique() < 2:
@@ -110,8 +110,7 @@ def _target_figures(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]
         ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time vs size")
         ax.grid(True, which="both", alpha=0.3)
         _legend(ax)
-        made[f"time-{suffix}"] = _save(fig, out, f"time-{suffix}")
-        plt.close(fig)
+        yield f"time-{suffix}", fig
 
         base = g[g["label"] == "analytic"].groupby("elements")["time_median_s"].median()
         if base.empty:
@@ -128,22 +127,21 @@ def _target_figures(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]
         ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time against the closed form's")
         ax.grid(True, which="both", alpha=0.3)
         _legend(ax)
-        made[f"speedup-{suffix}"] = _save(fig, out, f"speedup-{suffix}")
-        plt.close(fig)
-    return made
+        yield f"speedup-{suffix}", fig
 
 
-def _roofline(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
+def _roofline(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
     cols = ("flops", "bytes_accessed", "ceiling_flops_per_s", "ceiling_bytes_per_s")
     if any(c not in timed.columns for c in cols):
-        return {}
+        return
     pts = timed.dropna(subset=list(cols))
     pts = pts[(pts["flops"] > 0) & (pts["bytes_accessed"] > 0)]
     if pts.empty:
-        return {}
+        return
     fig, ax = plt.subplots(figsize=(8.5, 5))
     intensity = pts["flops"] / pts["bytes_accessed"]
-    span = np.logspace(np.log10(intensity.min()) - 1, np.log10(intensity.max()) + 1, 200)
+    ridge = float((pts["ceiling_flops_per_s"] / pts["ceiling_bytes_per_s"]).max())  # where the roofs meet
+    span = np.logspace(np.log10(intensity.min()) - 1, np.log10(max(intensity.max(), ridge)) + 1, 200)
     for dtype, g in pts.groupby("dtype", sort=False):
         peak, bw = float(g["ceiling_flops_per_s"].iloc[0]), float(g["ceiling_bytes_per_s"].iloc[0])
         ax.plot(span, np.minimum(peak, bw * span), color="black", linewidth=1.5,
@@ -156,9 +154,7 @@ def _roofline(plt, timed: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
     ax.set_title("Roofline: every timed kernel under the run's measured ceilings")
     ax.grid(True, which="both", alpha=0.3)
     _legend(ax)
-    made = {"roofline": _save(fig, out, "roofline")}
-    plt.close(fig)
-    return made
+    yield "roofline", fig
 
 
 def crossover(df: pd.DataFrame) -> pd.DataFrame | None:
@@ -199,10 +195,10 @@ def measured_crossover(sel: pd.DataFrame) -> float | None:
     return None
 
 
-def _crossover(plt, df: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
+def _crossover(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     sel = crossover(df)
     if sel is None:
-        return {}
+        return
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(sel["aspect"], sel["ratio"], marker="o", color="tab:blue", label="measured t_jacfwd / t_jacrev")
     ax.plot(
@@ -219,19 +215,25 @@ def _crossover(plt, df: pd.DataFrame, out: Path) -> dict[str, list[Path]]:
     ax.set_title(f"matvec / x, m·n = {mn} ({sel['dtype'].iloc[0]}): forward vs reverse")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    made = {"crossover": _save(fig, out, "crossover")}
-    plt.close(fig)
-    return made
+    yield "crossover", fig
+
+
+def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    """Every figure the table supports, one (name, matplotlib Figure) at a time; the caller closes each."""
+    plt = require_matplotlib()
+    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
+    timed = _timed(df)
+    yield from _target_figures(plt, timed)
+    yield from _roofline(plt, timed)
+    yield from _crossover(plt, df)
 
 
 def plot_all(df: pd.DataFrame, out: str | Path) -> dict[str, list[Path]]:
     """Draws every figure the table supports into ``out``; returns {figure name: [png, svg]}."""
     plt = require_matplotlib()
-    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
-    out = Path(out)
-    timed = _timed(df)
+    Path(out).mkdir(exist_ok=True)
     made = {}
-    made |= _target_figures(plt, timed, out)
-    made |= _roofline(plt, timed, out)
-    made |= _crossover(plt, df, out)
+    for name, fig in iter_figures(df):
+        made[name] = _save(fig, Path(out), name)
+        plt.close(fig)
     return made
