@@ -136,6 +136,8 @@ def rerun_args(rows: pd.DataFrame) -> list[str]:
         args += ["--matmul-precision", precision]
     if "x64" in rows and str(rows["x64"].iloc[0]).lower() == "false":
         args += ["--no-x64"]
+    if "cpus_used" in rows and pd.notna(rows["cpus_used"].iloc[0]):
+        args += ["--cpus", str(int(rows["cpus_used"].iloc[0]))]  # pinned as the measured run was
     return args
 
 

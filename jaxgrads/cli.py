@@ -121,6 +121,7 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
         help="skip a case whose first call takes longer (10; gate 0.1)",
     )
     p.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    p.add_argument("--cpus", type=int, metavar="N", help="pin the run to N CPUs (gate preset: 1)")
     p.add_argument("--no-x64", action="store_true", help="leave JAX's x64 mode off (no float64)")
     p.add_argument(
         "--matmul-precision",
@@ -352,9 +353,20 @@ def _summarize(out: Path, report: str | None = None) -> None:
     )
 
 
+def _pin(args) -> None:
+    """Pins the process before JAX starts, when ``--cpus`` or the preset asks for it."""
+    from jaxgrads import runner
+    from jaxgrads.machine import pin_cpus
+
+    cpus = args.cpus if args.cpus is not None else runner.PRESETS["quick" if args.quick else args.preset].cpus
+    if cpus is not None:
+        pin_cpus(positive_int("--cpus", cpus))
+
+
 def _run(args) -> int:
     from jaxgrads import runner
 
+    _pin(args)
     _configure_jax(args)
     sweep = _sweep(args)
     out = Path(args.output) if args.output else _default_output(args.device)
@@ -382,6 +394,7 @@ def _forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: 
     ``load``: plug-ins the children load (A/B's per-side ones), so their problem names resolve here.
     """
     sweep_args = make_parser().parse_args(["run", *run_args])
+    _pin(sweep_args)  # the children inherit it (and pin themselves the same way)
     for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
         if getattr(sweep_args, flag):
             raise JaxgradsError(

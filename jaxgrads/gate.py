@@ -54,6 +54,7 @@ GATE_KEY: tuple[str, ...] = (*KEY, "backend")
 FINGERPRINT: tuple[str, ...] = (
     "cpu_model",
     "cpu_count",
+    "cpus_used",
     "backend",
     "device_kind",
     "jax_version",
@@ -200,9 +201,12 @@ def fingerprint(run: Run) -> dict[str, str]:
 
 
 def fingerprint_slug(fp: Mapping[str, str]) -> str:
-    """A file name for a fingerprint: ``cpu-amd-epyc-7b13-2cpu-jax0.10.2-jaxlib0.10.2``."""
+    """A file name for a fingerprint: ``cpu-amd-epyc-7b13-2cpu-pinned1-jax0.10.2-jaxlib0.10.2``."""
     device = fp["device_kind"] if fp["device_kind"].lower() != fp["backend"].lower() else ""
-    parts = [fp["backend"], device, fp["cpu_model"], f"{fp['cpu_count']}cpu", f"jax{fp['jax_version']}",
+    cpus = f"{fp['cpu_count']}cpu"
+    if fp.get("cpus_used") not in (None, "", fp["cpu_count"]):
+        cpus += f"-pinned{fp['cpus_used']}"
+    parts = [fp["backend"], device, fp["cpu_model"], cpus, f"jax{fp['jax_version']}",
              f"jaxlib{fp['jaxlib_version']}"]  # fmt: skip
     text = "-".join(p for p in parts if p)
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.]+", "-", text.lower())).strip("-")

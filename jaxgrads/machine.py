@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 import jaxlib
 
-__all__ = ["cpu_model", "default_memory_budget", "git_commit", "run_metadata"]
+__all__ = ["cpu_model", "cpus_used", "default_memory_budget", "git_commit", "pin_cpus", "run_metadata"]
 
 
 def cpu_model() -> str:
@@ -41,6 +41,30 @@ def git_commit() -> str:
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def cpus_used() -> int:
+    """How many CPUs this process may run on (its affinity), which a pinned run narrows."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS)
+        return os.cpu_count() or 1
+
+
+def pin_cpus(count: int) -> int:
+    """Restricts this process, and every thread it starts later, to ``count`` of its CPUs.
+
+    Call it before JAX creates its CPU client: XLA's thread pool inherits the affinity of the thread
+    that starts it, and threads already running keep theirs. The last CPUs are taken (CPU 0 tends to
+    serve the host's interrupts). Returns the CPUs now used; a no-op where affinity is unsupported.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+    if count < len(allowed):
+        os.sched_setaffinity(0, set(allowed[-count:]))
+    return cpus_used()
 
 
 def _host_available_bytes() -> int:
@@ -82,6 +106,7 @@ def run_metadata(device: jax.Device) -> dict[str, object]:
         "jaxlib_version": jaxlib.__version__,
         "x64": bool(jax.config.jax_enable_x64),
         "cpu_count": os.cpu_count(),
+        "cpus_used": cpus_used(),
         "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
         "compile_cache": cache_dir if cache_dir else "off",
     }

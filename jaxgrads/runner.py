@@ -85,6 +85,7 @@ class Sweep:
     max_call_s: float = 10.0  # a case whose first call takes longer is skipped after that call
     save_arrays: Path | None = None
     chunk_sizes: tuple[int, ...] = (64,)  # for jacrev_chunked / jacfwd_chunked
+    cpus: int | None = None  # pin the process to this many CPUs (the CLI does it before JAX starts)
 
 
 DEFAULT_SWEEP = Sweep()
@@ -106,6 +107,9 @@ GATE_SWEEP = Sweep(
     samples=9,
     min_sample_s=0.005,
     max_call_s=0.1,
+    # one CPU: two XLA threads on a 2-vCPU VM land differently in every process, and a kernel's
+    # time moves by up to 2x from one process to the next; pinned, by about 5% (README, "Regression gate")
+    cpus=1,
 )
 # forward against reverse: matvec w.r.t. x at m·n = 65536, aspect m/n from 1/64 to 64
 CROSSOVER_SWEEP = Sweep(

@@ -89,13 +89,14 @@ FIELDS: tuple[str, ...] = (
     # the cost model's inputs: forward mode pushes wrt_elements tangents, reverse out_elements cotangents
     "wrt_elements",
     "out_elements",
+    "cpus_used",  # CPUs the process may run on (the gate's sweep pins itself to one)
 )
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
-    "out_elements",
+    "out_elements", "cpus_used",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
