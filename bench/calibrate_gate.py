@@ -37,7 +37,8 @@ from jaxgrads.gate import AB_RULE, Rule, compare, load_run
 
 PY = sys.executable
 WORKLOAD = ROOT / "bench" / "workload.py"
-THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
+THRESHOLDS = (0.05, 0.10, 0.20, 0.30, 0.50, 0.75)
+MARGIN = 1.1  # a default threshold clears the worst A/A kernel by 10%
 MAX_CVS = (0.05, 0.10, 0.15, 0.25)
 ALPHA = Rule().alpha
 DEFAULTS = {"baseline": Rule().threshold, "A/B": AB_RULE.threshold}
@@ -127,8 +128,8 @@ def summarize(records: pd.DataFrame, mode_threshold: dict[str, float], max_cv: f
     lines = [
         "| mode | scenario | runs | gated kernels / run | median ratio (workload) | "
         + " | ".join(f"θ={t:.0%}" for t in THRESHOLDS)
-        + " | XLA metrics flagged |",
-        "|---|---|---|---|---|" + "---|" * (len(THRESHOLDS) + 1),
+        + " | worst kernel | XLA metrics flagged |",
+        "|---|---|---|---|---|" + "---|" * (len(THRESHOLDS) + 2),
     ]
     for (mode, scenario), g in records.groupby(["mode", "scenario"], sort=False):
         runs = g["run"].nunique()
@@ -146,9 +147,25 @@ def summarize(records: pd.DataFrame, mode_threshold: dict[str, float], max_cv: f
         lines.append(
             f"| {mode} | {scenario} | {runs} | {per_run:.0f} | {work['ratio'].median():.3f} | "
             + " | ".join(cells)
-            + f" | {int(metric_runs)}/{runs} |"
+            + f" | {worst(target, max_cv):.3f} | {int(metric_runs)}/{runs} |"
         )
     return "\n".join(lines)
+
+
+def worst(t: pd.DataFrame, max_cv: float = Rule().max_cv) -> float:
+    """The largest ratio a kernel held in both its run and its confirmation run (1 if none tripped)."""
+    tripped = flagged(t, 0.0, max_cv)
+    held = t.loc[tripped, ["ratio", "confirm_ratio"]].min(axis=1)
+    return float(held.max()) if len(held) else 1.0
+
+
+def recommend(records: pd.DataFrame) -> dict[str, float]:
+    """Per mode, the smallest threshold that clears the worst A/A kernel by MARGIN."""
+    out = {}
+    for mode, g in records[records["scenario"] == "A/A"].groupby("mode"):
+        need = MARGIN * worst(g) - 1
+        out[mode] = next((t for t in THRESHOLDS if t >= need), THRESHOLDS[-1])
+    return out
 
 
 def cv_table(records: pd.DataFrame, mode_threshold: dict[str, float]) -> str:
@@ -172,8 +189,15 @@ def cv_table(records: pd.DataFrame, mode_threshold: dict[str, float]) -> str:
 
 
 def tabulate(records: pd.DataFrame) -> str:
+    advice = recommend(records)
     return (
         summarize(records, DEFAULTS)
+        + "\n\nWorst kernel: the largest slowdown one kernel held in its run and its confirmation run. "
+        + "The smallest threshold clearing the worst A/A kernel by 10%: "
+        + ", ".join(f"{m} {t:.0%}" for m, t in advice.items())
+        + "; the defaults (←): "
+        + ", ".join(f"{m} {DEFAULTS[m]:.0%}" for m in advice)
+        + "."
         + "\n\nThe same runs at each mode's default threshold (← above) as the limit on the baseline's "
         "coefficient of variation tightens (kernels above it are inconclusive, not gated):\n\n"
         + cv_table(records, DEFAULTS)

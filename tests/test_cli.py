@@ -7,6 +7,8 @@ import sys
 import pytest
 from clitools import ENV, FAST, assert_one_line_error, jaxgrads
 
+from jaxgrads.schema import read_results
+
 
 def test_list_text_and_json():
     text = jaxgrads("list")
@@ -76,6 +78,8 @@ def test_malformed_sizes(tmp_path, size):
         (["--problems-from", "missing.py"], ["--problems-from missing.py: no such file"]),
         (["--problems-from", "no_such_pkg.mod"], ["--problems-from no_such_pkg.mod", "No module named"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
+        (["--cpus", "0"], ["--cpus must be a positive integer"]),
+        (["--preset", "huge"], ["invalid choice: 'huge'", "default, quick, gate, scaling, crossover"]),
     ],
 )
 def test_bad_input_gets_one_line_and_no_file(tmp_path, args, needles):
@@ -177,3 +181,21 @@ def test_bad_chunk_sizes(tmp_path, chunk):
         "chunk size must be a positive integer",
     )
     assert not out.exists()
+
+
+def test_cpus_pins_the_run_and_is_recorded(tmp_path):
+    out = tmp_path / "r.csv"
+    args = ("--problems", "inner", "--wrt", "x", "--methods", "analytic", "--sizes", "8", *FAST)
+    result = jaxgrads("run", *args, "--cpus", "1", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert read_results(out)["cpus_used"].tolist() == [1]
+
+
+def test_the_gate_preset_pins_itself_to_one_cpu(tmp_path):
+    out = tmp_path / "r.csv"
+    args = ("--problems", "inner", "--wrt", "x", "--methods", "analytic", *FAST)
+    result = jaxgrads("run", "--preset", "gate", *args, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    df = read_results(out)
+    assert df["cpus_used"].tolist() == [1]
+    assert df["n"].tolist() == [128]  # the preset's size
