@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
 from jaxgrads.kernels import kernel_id
 from jaxgrads.schema import KEY, read_results, samples_path
@@ -112,6 +111,8 @@ def mann_whitney_p(baseline: Sequence[float], current: Sequence[float]) -> float
     """One-sided p-value that ``current`` tends to be larger than ``baseline`` (exact without ties)."""
     if len(baseline) < 2 or len(current) < 2:
         return math.nan
+    from scipy.stats import mannwhitneyu  # on first use: scipy.stats takes a second to import
+
     return float(mannwhitneyu(current, baseline, alternative="greater").pvalue)
 
 
