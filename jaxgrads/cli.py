@@ -154,6 +154,13 @@ def _add_rule_options(p: argparse.ArgumentParser, rule) -> None:
     p.add_argument("--markdown", metavar="MD", help="also write the table as markdown (CI summaries)")
 
 
+def _with_examples(sub, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with worked examples, laid out as written."""
+    return sub.add_parser(
+        name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def make_parser() -> argparse.ArgumentParser:
     from jaxgrads.gate import AB_RULE, Rule
 
@@ -164,12 +171,7 @@ def make_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_list.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
 
-    p_run = sub.add_parser(
-        "run",
-        help="run a sweep and write a CSV",
-        epilog=RUN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p_run = _with_examples(sub, "run", "run a sweep and write a CSV", RUN_EPILOG)
     _add_sweep_options(p_run)
     p_run.add_argument("--output", "-o", metavar="CSV", help="default results/<host>-<backend>-<date>.csv")
     p_run.add_argument("--report", metavar="MD", help="also write the markdown report here")
@@ -177,11 +179,8 @@ def make_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p_run.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
 
-    p_base = sub.add_parser(
-        "baseline",
-        help="record the gate's baseline: results/baselines/<fingerprint>.csv",
-        epilog=BASELINE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p_base = _with_examples(
+        sub, "baseline", "record the gate's baseline: results/baselines/<fingerprint>.csv", BASELINE_EPILOG
     )
     p_base.add_argument("--dir", default="results/baselines", help="where baselines live (%(default)s)")
     p_base.add_argument("--overwrite", action="store_true", help="replace this machine's baseline")
@@ -189,12 +188,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--rounds", type=int, default=3, help="fresh processes pooled into the baseline (%(default)s)"
     )
 
-    p_gate = sub.add_parser(
-        "gate",
-        help="fail (exit 1) when CURRENT is slower than a baseline",
-        epilog=GATE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p_gate = _with_examples(sub, "gate", "fail (exit 1) when CURRENT is slower than a baseline", GATE_EPILOG)
     p_gate.add_argument("current", help="a results CSV (with its .samples.csv beside it)")
     p_gate.add_argument(
         "--baseline", metavar="CSV", help="default: results/baselines/<CURRENT's fingerprint>.csv"
@@ -203,11 +197,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_rule_options(p_gate, Rule())
     p_gate.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
 
-    p_ab = sub.add_parser(
-        "ab",
-        help="A/B: the same sweep with two interpreters in alternating fresh processes",
-        epilog=AB_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p_ab = _with_examples(
+        sub, "ab", "A/B: the same sweep with two interpreters in alternating fresh processes", AB_EPILOG
     )
     p_ab.add_argument("--a", required=True, metavar="PYTHON_A", help="the reference interpreter")
     p_ab.add_argument("--b", required=True, metavar="PYTHON_B", help="the interpreter under test")
@@ -219,7 +210,11 @@ def make_parser() -> argparse.ArgumentParser:
     p_ab.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
 
     p_report = sub.add_parser("report", help="markdown report of results CSVs (with findings and figures)")
-    p_report.add_argument("csv", nargs="+", help="results CSVs from jaxgrads run, reported together")
+    p_report.add_argument(
+        "csv",
+        nargs="+",
+        help="results CSVs from jaxgrads run, reported together (a case in several: the last)",
+    )
     p_report.add_argument("--output", "-o", metavar="MD", help="write here (default: print)")
     p_report.add_argument("--plots", metavar="DIR", help="draw the figures into DIR and embed them")
 
@@ -534,11 +529,13 @@ def _ab(args, run_args: list[str]) -> int:
 
 
 def _read_all(paths: Sequence[str]):
+    """The results CSVs as one table; a case measured in several keeps the row of the last file."""
     import pandas as pd
 
-    from jaxgrads.schema import read_results
+    from jaxgrads.schema import KEY, read_results
 
-    return pd.concat([read_results(p, require_timed=True) for p in paths], ignore_index=True)
+    df = pd.concat([read_results(p, require_timed=True) for p in paths], ignore_index=True)
+    return df.drop_duplicates(list(KEY), keep="last").reset_index(drop=True)
 
 
 def _figure_dir(path: str) -> Path:

@@ -17,18 +17,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.schema import FIELDS, KEY, SAMPLE_FIELDS, atomic_write_text, read_results, samples_path
+from jaxgrads.schema import (
+    FIELDS,
+    KEY,
+    SAMPLE_FIELDS,
+    atomic_write_text,
+    read_nonempty,
+    read_results,
+    samples_path,
+)
 from jaxgrads.validation import JaxgradsError
 
 __all__ = ["import_pytest_benchmark"]
 
 
 def _load(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise JaxgradsError(f"{path}: no such file")
-    text = path.read_text()
-    if not text.strip():
-        raise JaxgradsError(f"{path}: empty file; expected pytest-benchmark JSON (--benchmark-json)")
+    text = read_nonempty(path, "pytest-benchmark JSON (--benchmark-json)")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

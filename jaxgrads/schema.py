@@ -24,6 +24,7 @@ __all__ = [
     "STATUSES",
     "CsvAppender",
     "atomic_write_text",
+    "read_nonempty",
     "read_results",
     "row_key",
     "samples_path",
@@ -148,6 +149,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+def read_nonempty(path: Path, expected: str) -> str:
+    """The text of ``path``; a one-line JaxgradsError when it is missing or blank."""
+    if not path.is_file():
+        raise JaxgradsError(f"{path}: no such file")
+    text = path.read_text()
+    if not text.strip():
+        raise JaxgradsError(f"{path}: empty file; expected {expected}")
+    return text
+
+
 def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.DataFrame:
     """Loads a results CSV, checking it is one: raises a one-line JaxgradsError otherwise.
 
@@ -156,11 +167,7 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
       require_timed: also require at least one row with status ``ok`` and a time.
     """
     path = Path(path)
-    if not path.is_file():
-        raise JaxgradsError(f"{path}: no such file")
-    text = path.read_text()
-    if not text.strip():
-        raise JaxgradsError(f"{path}: empty file; expected a jaxgrads results CSV")
+    text = read_nonempty(path, "a jaxgrads results CSV")
     try:
         df = pd.read_csv(
             io.StringIO(text),
