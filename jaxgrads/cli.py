@@ -149,6 +149,11 @@ def _add_rule_options(p: argparse.ArgumentParser, rule) -> None:
         default=f"{rule.metric_tolerance:.0%}",
         help="XLA flops/bytes change allowed (%(default)s)",
     )
+    p.add_argument(
+        "--max-drift",
+        default=f"{rule.max_drift:.0%}",
+        help="machine probes moved more since the baseline: timings inconclusive (%(default)s)",
+    )
     p.add_argument("--no-confirm", action="store_true", help="no confirmation run: tripped stays suspect")
     p.add_argument("--strict", action="store_true", help="inconclusive kernels fail too")
     p.add_argument("--markdown", metavar="MD", help="also write the table as markdown (CI summaries)")
@@ -437,6 +442,7 @@ def _rule(args):
         alpha=parse_fraction("--alpha", args.alpha),
         max_cv=parse_fraction("--max-cv", args.max_cv),
         metric_tolerance=parse_fraction("--metric-tolerance", args.metric_tolerance),
+        max_drift=parse_fraction("--max-drift", args.max_drift),
     )
 
 

@@ -13,6 +13,9 @@ Two kinds of evidence, strongest first:
    tripped kernel is measured again (the confirmation run), and only a kernel that trips again
    fails the gate. A baseline whose samples vary more than ``max_cv`` (coefficient of variation) is
    ``inconclusive``; a kernel within ``floor_factor``× of the dispatch floor is reported, never gated.
+   When the machine's own probes (dispatch floor, copy, matmul: timed in every run) moved by more
+   than ``max_drift`` since the baseline, every timing is ``inconclusive``: the machine is not in
+   the state the baseline saw.
 
 The verdicts, worst first: ``regression`` (fails), ``inconclusive`` (fails only with ``strict``),
 ``suspect`` (tripped, not confirmed), ``pass``, ``faster``, ``floor``, ``not comparable``.
@@ -75,6 +78,10 @@ class Rule:
     alpha: float = 0.01  # ... with a one-sided Mann-Whitney p below this
     max_cv: float = 0.25  # a baseline noisier than this (std / mean of its samples) is inconclusive
     metric_tolerance: float = 0.01  # deterministic metrics: relative change allowed
+    # the machine's own state: when the run's dispatch floor, copy or matmul (timed in every run)
+    # took more than 1 + max_drift times (or less than 1 / (1 + max_drift) of) the baseline's, the
+    # machine is not the one the baseline saw, whatever its fingerprint: timings are inconclusive
+    max_drift: float = 0.25
     floor_factor: float = 10.0  # kernels under this many dispatch floors are not gated
 
 
@@ -216,6 +223,23 @@ def fingerprint_slug(fp: Mapping[str, str]) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.]+", "-", text.lower())).strip("-")
 
 
+def machine_drift(baseline: Run, current: Run) -> dict[str, float]:
+    """The current run's time for the machine's own probes over the baseline's: dispatch floor,
+    copy and matmul (the roofline's ceilings, inverted to times). Probes missing from either run are
+    left out."""
+    probes = {"dispatch floor": ("dispatch_floor_s", False), "copy": ("ceiling_bytes_per_s", True),
+              "matmul": ("ceiling_flops_per_s", True)}  # fmt: skip
+    out = {}
+    for name, (col, rate) in probes.items():
+        try:
+            b, c = float(baseline.value(col)), float(current.value(col))
+        except (TypeError, ValueError):
+            continue
+        if b > 0 and c > 0 and math.isfinite(b) and math.isfinite(c):
+            out[name] = b / c if rate else c / b
+    return out
+
+
 def _kernel_id(row) -> str:
     """The runner's case id from a row (0 marks a dimension the problem does not use)."""
     m, n, b = int(row["m"]), int(row["n"]), int(row["batch"])
@@ -319,6 +343,15 @@ def compare(
     if not timings:
         differs = ", ".join(f"{k} {fp_b[k]!r} -> {fp_c[k]!r}" for k in FINGERPRINT if fp_b[k] != fp_c[k])
         notes.append(f"timings inconclusive: the machine fingerprint differs ({differs})")
+    elif same_machine is None:
+        drift = machine_drift(baseline, current)
+        if any(abs(math.log(r)) > math.log(1 + rule.max_drift) for r in drift.values()):
+            timings = False
+            moved = ", ".join(f"{k} {r:.2f}×" for k, r in drift.items())
+            notes.append(
+                f"timings inconclusive: the machine is not in the baseline's state (time of {moved} the "
+                f"baseline's; --max-drift {rule.max_drift:.0%})"
+            )
     floor = max(float(baseline.value("dispatch_floor_s")), float(current.value("dispatch_floor_s")))
 
     records = []

@@ -340,3 +340,22 @@ def test_baseline_pools_rounds_under_the_machines_name(tmp_path):
     again = jaxgrads("baseline", "--dir", str(tmp_path), "--sizes", "16")
     assert_one_line_error(again, "exists", "--overwrite")
     assert math.isfinite(float(run.rows["time_median_s"].iloc[0]))
+
+
+def test_a_machine_in_another_state_makes_timings_inconclusive(real_run, tmp_path):
+    # the same fingerprint, but the dispatch floor took twice as long: a slower machine, not slower code
+    slow_machine = lambda df: df.assign(dispatch_floor_s=(df["dispatch_floor_s"].astype(float) * 2).map(repr))  # noqa: E731
+    base = copy_run(real_run, tmp_path / "base.csv", scale=1 / 100)
+    cur = copy_run(real_run, tmp_path / "cur.csv", rows=slow_machine)
+    result = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm")
+    assert result.returncode == 0, result.stdout
+    assert (
+        "timings inconclusive: the machine is not in the baseline's state (time of dispatch floor 2.00×"
+        in result.stdout
+    )
+    assert "(4 inconclusive)" in result.stdout
+    assert jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm", "--strict").returncode == 1
+    # within --max-drift the timings are judged again (here: these small kernels sit near the floor)
+    judged = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm", "--max-drift", "150%")
+    assert "not in the baseline's state" not in judged.stdout
+    assert "(4 floor)" in judged.stdout
