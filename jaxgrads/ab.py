@@ -83,8 +83,10 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     """Writes the rounds ``paths`` of one sweep as one results CSV (and samples) at ``out``.
 
     The rows are the first round's, with each timed row's median, IQR, minimum and sample count
-    taken over every round's samples; the samples file holds them all, numbered on. A baseline
-    pooled from several processes carries the process-to-process spread that one process hides.
+    taken over every round's samples, and the machine's probes (dispatch floor, copy and matmul
+    ceilings, for a one-dtype sweep) the median over the rounds; the samples file holds them all,
+    numbered on. A baseline pooled from several processes carries the process-to-process spread
+    that one process hides.
     """
     from jaxgrads.schema import atomic_write_text, read_results, row_key
 
@@ -107,6 +109,12 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
                 repr(float(t.min())),
                 str(len(t)),
             ]
+    # the machine's probes (the gate's machine-state check reads them): the median over the rounds
+    firsts = [pd.read_csv(p, nrows=1) for p in paths]
+    for col in ("dispatch_floor_s", "ceiling_bytes_per_s", "ceiling_flops_per_s"):
+        if col in rows.columns and all(col in f.columns for f in firsts):
+            if col == "dispatch_floor_s" or rows[col].nunique() <= 1:  # one dtype: one ceiling per run
+                rows[col] = repr(float(np.median([float(f[col].iloc[0]) for f in firsts])))
     atomic_write_text(samples_path(out), raw.drop(columns="key").to_csv(index=False))
     atomic_write_text(out, rows.to_csv(index=False))
     return out

@@ -167,13 +167,17 @@ def roofline_section(df: pd.DataFrame) -> str:
              f"{best} {by[best] / floor:.3g}×"]
             + [f"{by[m] / floor:.3g}×" if m in by else "–" for m in ("analytic", "jacfwd", "jacrev")]
         )  # fmt: skip
-    ceilings = t.groupby("dtype")[["ceiling_bytes_per_s", "ceiling_flops_per_s"]].first()
+    ceilings = t.groupby(["run_id", "dtype"], sort=False)[
+        ["ceiling_bytes_per_s", "ceiling_flops_per_s"]
+    ].first()
     head = "; ".join(
-        f"{d}: {r.ceiling_bytes_per_s / 1e9:.3g} GB/s copy, {r.ceiling_flops_per_s / 1e9:.3g} GFLOP/s matmul"
-        for d, r in ceilings.iterrows()
+        f"run {run} {d}: {r.ceiling_bytes_per_s / 1e9:.3g} GB/s copy, "
+        f"{r.ceiling_flops_per_s / 1e9:.3g} GFLOP/s matmul"
+        for (run, d), r in ceilings.iterrows()
     )
     note = (
-        f"Ceilings measured in this run ({head}). Floor: the Jacobian's bytes ÷ the copy bandwidth, the "
+        f"Ceilings measured in each run ({head}); each row is set against its own run's. "
+        "Floor: the Jacobian's bytes ÷ the copy bandwidth, the "
         "least time any method can take to write it from memory; cells: median time ÷ that floor "
         "(below 1: the Jacobian stayed in cache, faster than the streaming copy). "
         "XLA's flops are counted before optimisation (the work asked for), its bytes after (what "

@@ -265,6 +265,8 @@ def test_pooled_rounds_keep_every_sample_and_their_median(real_run, tmp_path):
     assert len(run.samples[key]) == 10
     assert run.rows.loc[key, "time_median_s"] == pytest.approx(np.median(run.samples[key]))
     assert int(run.rows.loc[key, "samples"]) == 10
+    floors = [float(pd.read_csv(p)["dispatch_floor_s"].iloc[0]) for p in (a, b)]
+    assert float(run.value("dispatch_floor_s")) == pytest.approx(np.median(floors))
 
 
 def test_rerun_args_cover_the_rows(real_run):
