@@ -90,14 +90,9 @@ def ab_records(a_plugin: Path, b_plugin: Path, rounds: int, tmp: Path, tag: str)
     args += ["--rounds", str(rounds), "--out-dir", str(out), "--threshold", f"{THRESHOLDS[0]:.0%}"]
     args += ["--markdown", str(md), "--overwrite", *AB_SWEEP]
     jaxgrads(*args)
-    from jaxgrads import ab
 
-    sides = (ab.Side("A", PY, (str(a_plugin),)), ab.Side("B", PY, (str(b_plugin),)))
-    runs = {
-        s.name: [load_run(out / f"{s.name.lower()}{r}.csv", role=s.name) for r in range(1, rounds + 1)]
-        for s in sides
-    }
-    a, b = ab.merge_rounds(runs["A"], "A"), ab.merge_rounds(runs["B"], "B")
+    # the pooled sides the CLI wrote and judged
+    a, b = (load_run(out / f"{n}-pooled.csv", role=n) for n in "ab")
     confirmed = {}
     if (out / "confirm-a.csv").exists():
         fa, fb = load_run(out / "confirm-a.csv", role="A"), load_run(out / "confirm-b.csv", role="B")

@@ -16,9 +16,7 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")  # as `jaxgrads run` does by default
 
 from jaxgrads import runner  # noqa: E402
-from jaxgrads.machine import default_memory_budget, run_metadata  # noqa: E402
-from jaxgrads.roofline import measure_ceilings  # noqa: E402
-from jaxgrads.timing import dispatch_floor  # noqa: E402
+from jaxgrads.machine import run_metadata  # noqa: E402
 from jaxgrads.validation import resolve_device  # noqa: E402
 
 # the suite's default: the fast vectorized methods, and the closed forms, at three sizes
@@ -65,17 +63,10 @@ class Session:
     def __init__(self, sweep: runner.Sweep):
         self.sweep = sweep
         self.device = resolve_device(sweep.device)
-        self.meta = run_metadata(self.device)
-        self.meta["dispatch_floor_s"] = dispatch_floor(self.device)
-        self.meta["memory_budget_bytes"] = sweep.memory_budget or default_memory_budget(self.device)
-        self._ceilings = {}
+        probes, self.ceilings = runner.machine_probes(sweep, self.device)
+        self.meta = run_metadata(self.device) | probes
         self.refs = runner._References()
         self.inputs = {}
-
-    def ceilings(self, dtype: str):
-        if dtype not in self._ceilings:
-            self._ceilings[dtype] = measure_ceilings(self.device, dtype)
-        return self._ceilings[dtype]
 
 
 @pytest.fixture(scope="session")

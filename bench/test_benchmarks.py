@@ -42,7 +42,7 @@ def test_jacobian(benchmark, case, session):
 
     row, samples = runner.run_case(
         case, session.sweep, session.device, session.meta, session.refs, session.inputs,
-        session.ceilings(case.dtype), timer=pedantic,
+        session.ceilings[case.dtype], timer=pedantic,
     )  # fmt: skip
     if row["status"] == "skipped":
         pytest.skip(row["message"])

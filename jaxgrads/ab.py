@@ -22,7 +22,7 @@ from jaxgrads.gate import Run, load_run
 from jaxgrads.schema import samples_path
 from jaxgrads.validation import JaxgradsError
 
-__all__ = ["Side", "check_side", "merge_rounds", "pool_csvs", "rerun_args", "run_child"]
+__all__ = ["Side", "check_side", "pool_csvs", "pooled_run", "remeasure", "rerun_args", "run_child"]
 
 
 @dataclass(frozen=True)
@@ -65,20 +65,6 @@ def run_child(side: Side, run_args: Sequence[str], out: Path) -> Path:
     return out
 
 
-def merge_rounds(runs: Sequence[Run], name: str) -> Run:
-    """One run of a side's rounds: the first round's rows (its XLA metrics), every round's samples.
-
-    A kernel missing from some round (skipped there) keeps the samples of the rounds that timed it.
-    """
-    first = runs[0]
-    samples = {
-        key: np.concatenate([r.samples[key] for r in runs if key in r.samples]) for key in first.samples
-    }
-    rows = first.rows.copy()
-    rows["dispatch_floor_s"] = max(float(r.value("dispatch_floor_s")) for r in runs)
-    return Run(name, rows, samples)
-
-
 def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     """Writes the rounds ``paths`` of one sweep as one results CSV (and samples) at ``out``.
 
@@ -118,6 +104,11 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     atomic_write_text(samples_path(out), raw.drop(columns="key").to_csv(index=False))
     atomic_write_text(out, rows.to_csv(index=False))
     return out
+
+
+def pooled_run(paths: Sequence[Path], out: Path, role: str) -> Run:
+    """The rounds ``paths`` pooled into ``out`` (see :func:`pool_csvs`), loaded for the gate."""
+    return load_run(pool_csvs(paths, out), role=role)
 
 
 def rerun_args(rows: pd.DataFrame) -> list[str]:

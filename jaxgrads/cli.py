@@ -514,14 +514,13 @@ def _ab(args, run_args: list[str]) -> int:
     )
     for side in sides:
         ab.check_side(side)
-    runs = {"A": [], "B": []}
+    rounds_of = {"A": [], "B": []}
     for r in range(1, rounds + 1):
         order = sides if r % 2 else sides[::-1]  # A B, B A, ...: neither side always goes first
         for side in order:
             print(f"round {r}/{rounds}: {side.name} ({side.python})", file=sys.stderr)
-            out = ab.run_child(side, run_args, out_dir / f"{side.name.lower()}{r}.csv")
-            runs[side.name].append(gate.load_run(out, role=f"side {side.name}"))
-    a, b = ab.merge_rounds(runs["A"], "A"), ab.merge_rounds(runs["B"], "B")
+            rounds_of[side.name].append(ab.run_child(side, run_args, out_dir / f"{side.name.lower()}{r}.csv"))
+    a, b = (ab.pooled_run(rounds_of[n], out_dir / f"{n.lower()}-pooled.csv", f"side {n}") for n in "AB")
 
     def confirm(keys):
         print(f"confirming {len(keys)} tripped kernel(s): one more A/B round", file=sys.stderr)

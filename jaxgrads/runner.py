@@ -387,6 +387,20 @@ def run_case(
     return row, timing.samples
 
 
+def machine_probes(sweep: Sweep, device) -> tuple[dict[str, float], dict[str, Ceilings]]:
+    """What every row of one run shares besides its metadata: the dispatch floor and the memory
+    budget (as row columns), and the device's ceilings in each of the sweep's dtypes."""
+    probes = {
+        "dispatch_floor_s": dispatch_floor(device),
+        "memory_budget_bytes": sweep.memory_budget or default_memory_budget(device),
+    }
+    ceilings = {
+        dtype: measure_ceilings(device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s)
+        for dtype in sweep.dtypes
+    }
+    return probes, ceilings
+
+
 def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuses, before anything runs, an output that cannot be written or would be overwritten."""
     parent = path.parent if str(path.parent) else Path(".")
@@ -452,12 +466,8 @@ def run_sweep(
     elif overwrite:
         for p in (out, samples_path(out)):
             p.unlink(missing_ok=True)
-    meta["dispatch_floor_s"] = dispatch_floor(device)
-    meta["memory_budget_bytes"] = sweep.memory_budget or default_memory_budget(device)
-    ceilings = {
-        dtype: measure_ceilings(device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s)
-        for dtype in sweep.dtypes
-    }
+    probes, ceilings = machine_probes(sweep, device)
+    meta |= probes
     todo = [c for c in cases if c.key not in done]
     progress = progress or Progress(len(todo))
     rows_file, samples_file = CsvAppender(out, FIELDS), CsvAppender(samples_path(out), SAMPLE_FIELDS)
