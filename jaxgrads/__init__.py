@@ -1,43 +1,36 @@
-"""jaxgrads: what autodiff Jacobians cost, measured against the closed forms of matrix calculus."""
+"""jaxgrads: what autodiff Jacobians cost, measured against the closed forms of matrix calculus.
 
-from jaxgrads.kernels import Kernel, as_size, build_kernel, kernel_id
-from jaxgrads.methods import METHODS, Method, applicable_methods, get_method, method_names
-from jaxgrads.problems import (
-    Derivative,
-    Problem,
-    Size,
-    gaussian_inputs,
-    get_problem,
-    list_problems,
-    problem_names,
-    register,
-    unregister,
-)
-from jaxgrads.tolerance import rtol
-from jaxgrads.validation import DTYPES, JaxgradsError
+The names below load on first use (PEP 562), so ``import jaxgrads`` (and with it the CLI) starts
+without importing JAX: a Ctrl-C or a bad flag in the first second still gets one line.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DTYPES",
-    "METHODS",
-    "Derivative",
-    "JaxgradsError",
-    "Kernel",
-    "Method",
-    "Problem",
-    "Size",
-    "applicable_methods",
-    "as_size",
-    "build_kernel",
-    "gaussian_inputs",
-    "get_method",
-    "get_problem",
-    "kernel_id",
-    "list_problems",
-    "method_names",
-    "problem_names",
-    "register",
-    "rtol",
-    "unregister",
-]
+_WHERE = {
+    "jaxgrads.kernels": ("Kernel", "as_size", "build_kernel", "kernel_id"),
+    "jaxgrads.methods": ("METHODS", "Method", "applicable_methods", "get_method", "method_names"),
+    "jaxgrads.problems": (
+        "Derivative", "Problem", "Size", "gaussian_inputs", "get_problem", "list_problems",
+        "problem_names", "register", "unregister",
+    ),
+    "jaxgrads.tolerance": ("rtol",),
+    "jaxgrads.validation": ("DTYPES",),
+    "jaxgrads.errors": ("JaxgradsError",),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'jaxgrads' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_MODULE_OF])

@@ -74,7 +74,8 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     numbered on. A baseline pooled from several processes carries the process-to-process spread
     that one process hides.
     """
-    from jaxgrads.schema import atomic_write_text, read_results, row_key
+    from jaxgrads.files import atomic_write_text
+    from jaxgrads.schema import read_results, row_key
 
     rows = pd.read_csv(paths[0], dtype=str, keep_default_na=False)
     read_results(paths[0], require_timed=True)  # the first round is a proper results CSV

@@ -10,6 +10,16 @@ r"""Accuracy of one computed Jacobian, against the closed form in the kernel's d
 
 A problem without a closed form (a user plug-in) is compared with ``jax.jacrev`` evaluated in float64
 on the CPU; ``ok`` then uses the normwise error against the same rtol.
+
+**The closed form is checked too**, once per (target, size, dtype), against references that share
+no code with it: ``jax.jacrev`` (``hessian_fwd_rev`` for a Hessian) in float64 on the CPU, entrywise
+within ``rtol(float64, k) · (Σ|terms| + |J_ad|)``, and central finite differences in float64 NumPy
+(:mod:`jaxgrads.finite_diff`, first derivatives, where $2\,n_{wrt}$ evaluations of $f$ are
+affordable) within a normwise $10^{-6}$. The closed form is trusted when it agrees with jacrev, or
+with finite differences where jacrev is not available (x64 off) or disagrees. An untrusted closed
+form (wrong sign, a 0.1 % or 1e-5 error, a wrong shape) fails every row that evaluates it
+(``ok = False`` with a message saying so), and every other row is judged against the autodiff
+reference instead.
 """
 
 from __future__ import annotations
@@ -20,11 +30,16 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from jaxgrads.finite_diff import fd_jacobian
 from jaxgrads.kernels import Kernel, build_kernel
 from jaxgrads.methods import get_method
 from jaxgrads.tolerance import abs_scale, check_close, rtol
 
-__all__ = ["Reference", "accuracy", "reference"]
+__all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
+
+FD_RTOL = 1e-6  # normwise agreement asked of finite differences (their rounding error is ~1e-9 here)
+FD_MAX_WORK = 2**24  # wrt elements × input elements: central differences cost 2 n_wrt evaluations of f
+FD_MAX_ELEMENTS = 4096
 
 
 def host_array(J) -> np.ndarray:
@@ -47,8 +62,9 @@ class Reference:
     """What a case's Jacobians are checked against; computed once per (target, size, dtype)."""
 
     f64: np.ndarray  # the closed form in float64 NumPy (or jacrev in float64)
-    scale: np.ndarray | None  # per-entry sum of |terms| (None without a closed form)
+    scale: np.ndarray | None  # per-entry sum of |terms| (None without a trusted closed form)
     same_dtype: np.ndarray | None  # the closed form (or jacrev) in the kernel's dtype, on its device
+    closed_form_error: str = ""  # why the closed form is not trusted; "" when it is (or there is none)
 
 
 def _autodiff_reference(d) -> str:
@@ -56,26 +72,91 @@ def _autodiff_reference(d) -> str:
     return "jacrev" if d.order == 1 else "hessian_fwd_rev"
 
 
-def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None]:
-    d = kernel.derivative
-    inputs64 = {k: np.asarray(v, np.float64) for k, v in kernel.inputs.items()}
-    if d.closed_form is not None:
-        return np.asarray(d.closed_form(np, **inputs64), np.float64), abs_scale(d.closed_form, inputs64)
+def _inputs64(kernel: Kernel) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, np.float64) for k, v in kernel.inputs.items()}
+
+
+def _autodiff_f64(kernel: Kernel) -> np.ndarray | None:
+    """jacrev (forward-over-reverse for a Hessian) in float64 on the CPU; None without x64."""
     if not jax.config.jax_enable_x64:
-        return np.full(kernel.jac_shape, np.nan), None
+        return None
+    d = kernel.derivative
     method = get_method(_autodiff_reference(d))
     cpu = jax.devices("cpu")[0]
-    args = {k: jax.device_put(v, cpu) for k, v in inputs64.items()}
-    return np.asarray(jax.jit(method.build(kernel.problem, d))(args), np.float64), None
+    args = {k: jax.device_put(v, cpu) for k, v in _inputs64(kernel).items()}
+    return np.asarray(jax.jit(method.build(kernel.problem, d))(args), np.float64)
+
+
+def _finite_differences(kernel: Kernel) -> np.ndarray | None:
+    """Central differences of ``f`` in float64 NumPy, where affordable; None otherwise."""
+    d, inputs = kernel.derivative, _inputs64(kernel)
+    wrt = inputs[d.wrt]
+    work = wrt.size * sum(v.size for v in inputs.values())
+    if d.order != 1 or wrt.size > FD_MAX_ELEMENTS or work > FD_MAX_WORK:
+        return None
+    h = float(np.finfo(np.float64).eps ** (1 / 3) * max(1.0, float(np.max(np.abs(wrt), initial=0.0))))
+    try:
+        return fd_jacobian(lambda w: np.asarray(kernel.problem.fn(np, **{**inputs, d.wrt: w})), wrt, h)
+    except Exception:  # a plug-in whose f does not run on NumPy: no finite differences
+        return None
+
+
+def check_closed_form(
+    kernel: Kernel, closed: np.ndarray, scale: np.ndarray
+) -> tuple[str, np.ndarray | None]:
+    """Whether the closed form agrees with the independent references (see the module docstring).
+
+    Returns ``("", None)`` when it is trusted (or nothing can contradict it), else the reason and the
+    reference to judge the other methods against.
+    """
+    k = max(max(np.shape(v), default=1) for v in kernel.inputs.values())
+    verdicts, refs = {}, {}
+    autodiff = _autodiff_f64(kernel)
+    if autodiff is not None:
+        name = "float64 " + _autodiff_reference(kernel.derivative)
+        refs[name] = autodiff
+        if autodiff.shape != closed.shape:
+            verdicts[name] = (False, f"shape {closed.shape} against {autodiff.shape}")
+        else:
+            ok, worst = check_close(closed, autodiff, scale + np.abs(autodiff), rtol(np.float64, k))
+            verdicts[name] = (ok, f"worst |error| / scale {worst:.2g}")
+    fd = _finite_differences(kernel)
+    if fd is not None:
+        refs["finite differences"] = fd
+        if fd.shape != closed.shape:
+            verdicts["finite differences"] = (False, f"shape {closed.shape} against {fd.shape}")
+        else:
+            err = _relative(closed, fd)
+            verdicts["finite differences"] = (err <= FD_RTOL, f"relative error {err:.2g}")
+    # trusted when a reference vouches for it: jacrev, or finite differences (which also settle a
+    # disagreement with jacrev, e.g. a plug-in whose custom JVP is wrong)
+    if not verdicts or any(ok for ok, _ in verdicts.values()):
+        return "", None
+    why = "; ".join(f"{name}: {detail}" for name, (ok, detail) in verdicts.items() if not ok)
+    return f"the closed form disagrees with autodiff ({why})", next(iter(refs.values()))
+
+
+def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None, str]:
+    d = kernel.derivative
+    if d.closed_form is None:
+        autodiff = _autodiff_f64(kernel)
+        return (np.full(kernel.jac_shape, np.nan) if autodiff is None else autodiff), None, ""
+    inputs64 = _inputs64(kernel)
+    closed = np.asarray(d.closed_form(np, **inputs64), np.float64)
+    scale = abs_scale(d.closed_form, inputs64)
+    why, autodiff = check_closed_form(kernel, closed, np.broadcast_to(scale, closed.shape))
+    if why:
+        return autodiff, None, why
+    return closed, scale, ""
 
 
 def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
     """The references for ``kernel``'s case; ``same_dtype`` also compiles the closed form in its dtype."""
-    f64, scale = _float64_reference(kernel)
+    f64, scale, why = _float64_reference(kernel)
     same = None
     if same_dtype:
         d = kernel.derivative
-        method = "analytic" if d.closed_form is not None else _autodiff_reference(d)
+        method = "analytic" if d.closed_form is not None and not why else _autodiff_reference(d)
         ref = build_kernel(
             kernel.problem,
             d.name,
@@ -86,7 +167,7 @@ def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
             inputs=kernel.inputs,
         )
         same = np.asarray(ref())
-    return Reference(f64, scale, same)
+    return Reference(f64, scale, same, why)
 
 
 def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float | bool]:
@@ -99,8 +180,12 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
     """
     actual = host_array(J)
     ref = ref if ref is not None else reference(kernel, same_dtype=False)
+    untrusted = {"ok": False, "message": ref.closed_form_error}
+    if not (ref.closed_form_error and kernel.method.needs == "closed_form"):
+        untrusted = {}
     if actual.shape != ref.f64.shape:
-        return {"err_closed_form": math.nan, "err_f64": math.nan, "max_abs_err": math.nan, "ok": False}
+        nan = math.nan
+        return {"err_closed_form": nan, "err_f64": nan, "max_abs_err": nan, "ok": False} | untrusted
     k = max(max(np.shape(v), default=1) for v in kernel.inputs.values())
     tol = rtol(kernel.dtype, k)
     err_f64 = _relative(actual, ref.f64)
@@ -117,4 +202,4 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         "err_f64": err_f64,
         "max_abs_err": float(np.max(np.abs(actual - ref.f64))) if actual.size else 0.0,
         "ok": bool(ok and finite),
-    }
+    } | untrusted

@@ -10,13 +10,14 @@ import datetime as dt
 import importlib
 import importlib.util
 import json
+import math
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxgrads.validation import DTYPES, JaxgradsError, positive_int
+from jaxgrads.errors import JaxgradsError
 
 __all__ = ["main", "make_parser"]
 
@@ -60,13 +61,18 @@ class _Parser(argparse.ArgumentParser):
         raise JaxgradsError(message)
 
 
-def _positive_float(text: str) -> float:
+MAX_SECONDS = 3600.0  # a sample or a first call longer than an hour is a typo, not a benchmark
+
+
+def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        value = math.nan
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds up to {MAX_SECONDS:g}, got {text!r}"
+        )
     return value
 
 
@@ -78,14 +84,18 @@ def _memory(text: str) -> int:
     try:
         value = float(num) * units[unit]
     except (ValueError, KeyError):
-        value = -1
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a memory size like 8GiB or 512MiB, got {text!r}")
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise argparse.ArgumentTypeError(
+            f"expected a memory size of at least 1 byte like 8GiB or 512MiB, got {text!r}"
+        )
     return int(value)
 
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     """The options that choose a sweep: ``run``'s, forwarded to it by ``baseline`` and ``ab``."""
+    from jaxgrads.validation import DTYPES
+
     p.add_argument(
         "--preset",
         default="default",
@@ -109,14 +119,14 @@ def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtypes", nargs="+", metavar="DTYPE", help=f"of {', '.join(DTYPES)}")
     p.add_argument("--device", default="auto", help="cpu, gpu, or auto (the GPU if JAX sees one)")
     p.add_argument("--samples", type=int, help="samples per row (default 7; quick 5; gate 9)")
-    p.add_argument("--min-sample-time", type=_positive_float, metavar="S", help="seconds per sample")
+    p.add_argument("--min-sample-time", type=_seconds, metavar="S", help="seconds per sample")
     p.add_argument("--memory-budget", type=_memory, metavar="SIZE", help="default: half of free")
     p.add_argument(
         "--max-steps", type=int, metavar="N", help="skip loop/map methods of more sequential steps (16384)"
     )
     p.add_argument(
         "--max-call-time",
-        type=_positive_float,
+        type=_seconds,
         metavar="S",
         help="skip a case whose first call takes longer (10; gate 0.1)",
     )
@@ -305,7 +315,7 @@ def _configure_jax(args) -> None:
 def _sweep(args):
     """The sweep the options ask for: the preset, with each given option replacing its field."""
     from jaxgrads import runner
-    from jaxgrads.validation import resolve_dtype
+    from jaxgrads.validation import positive_int, resolve_dtype
 
     load_problems(args.problems_from)
     base = runner.PRESETS["quick" if args.quick else args.preset]
@@ -321,17 +331,17 @@ def _sweep(args):
         changes["dtypes"] = tuple(resolve_dtype(d).name for d in args.dtypes)
     if args.samples is not None:
         changes["samples"] = positive_int("--samples", args.samples)
-    if args.min_sample_time:
+    if args.min_sample_time is not None:
         changes["min_sample_s"] = args.min_sample_time
     if args.chunk_sizes:
         changes["chunk_sizes"] = tuple(positive_int("chunk size", c) for c in args.chunk_sizes)
     if args.max_steps is not None:
         changes["max_steps"] = positive_int("--max-steps", args.max_steps)
-    if args.max_call_time:
+    if args.max_call_time is not None:
         changes["max_call_s"] = args.max_call_time
-    if args.memory_budget:
+    if args.memory_budget is not None:
         changes["memory_budget"] = args.memory_budget
-    if getattr(args, "save_arrays", None):
+    if getattr(args, "save_arrays", None) is not None:
         changes["save_arrays"] = Path(args.save_arrays)
     sweep = runner.Sweep(**{**base.__dict__, **changes})
     runner.plan(sweep)  # every name and dtype checked before any file is touched
@@ -339,41 +349,45 @@ def _sweep(args):
 
 
 def _summarize(out: Path, report: str | None = None) -> None:
-    from jaxgrads.report import markdown_report, summary_table
-    from jaxgrads.schema import atomic_write_text, read_results
+    from jaxgrads.files import atomic_write_text
+    from jaxgrads.report import markdown_report, status_counts, summary_table
+    from jaxgrads.schema import read_results
 
     df = read_results(out)
     if report:
         atomic_write_text(report, markdown_report(df))
     print(summary_table(df))
-    counts = df["status"].value_counts().to_dict()
-    print(
-        f"\n{len(df)} rows ({', '.join(f'{v} {k}' for k, v in counts.items())}) -> {out}"
-        + (f"; report {report}" if report else "")
-    )
+    print(f"\n{len(df)} rows ({status_counts(df)}) -> {out}" + (f"; report {report}" if report else ""))
 
 
 def _pin(args) -> None:
     """Pins the process before JAX starts, when ``--cpus`` or the preset asks for it."""
     from jaxgrads import runner
-    from jaxgrads.machine import pin_cpus
+    from jaxgrads.machine import cpus_used, pin_cpus
+    from jaxgrads.validation import positive_int
 
     cpus = args.cpus if args.cpus is not None else runner.PRESETS["quick" if args.quick else args.preset].cpus
     if cpus is not None:
-        pin_cpus(positive_int("--cpus", cpus))
+        cpus, available = positive_int("--cpus", cpus), cpus_used()
+        if args.cpus is not None and cpus > available:
+            raise JaxgradsError(
+                f"--cpus {cpus}: this process may run on {available} CPUs; valid: 1-{available}"
+            )
+        pin_cpus(cpus)
 
 
 def _run(args) -> int:
     from jaxgrads import runner
+    from jaxgrads.files import check_output
 
     _pin(args)
     _configure_jax(args)
     sweep = _sweep(args)
-    out = Path(args.output) if args.output else _default_output(args.device)
+    out = Path(args.output) if args.output is not None else _default_output(args.device)
     if args.output is None:
         out.parent.mkdir(parents=True, exist_ok=True)
-    if args.report:
-        runner.check_output(Path(args.report), resume=False, overwrite=True)
+    if args.report is not None:
+        check_output(Path(args.report), resume=False, overwrite=True)
     runner.run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite)
     _summarize(out, args.report)
     return 0
@@ -412,7 +426,8 @@ def _baseline(args, run_args: list[str]) -> int:
     import tempfile
 
     from jaxgrads import ab
-    from jaxgrads.runner import check_output
+    from jaxgrads.files import check_output
+    from jaxgrads.validation import positive_int
 
     rounds = positive_int("--rounds", args.rounds)
     run_args = ["--preset", "gate", *run_args]  # a --preset among them comes later and wins
@@ -439,7 +454,7 @@ def _rule(args):
 
     return Rule(
         threshold=parse_fraction("--threshold", args.threshold),
-        alpha=parse_fraction("--alpha", args.alpha),
+        alpha=parse_fraction("--alpha", args.alpha, below=1),
         max_cv=parse_fraction("--max-cv", args.max_cv),
         metric_tolerance=parse_fraction("--metric-tolerance", args.metric_tolerance),
         max_drift=parse_fraction("--max-drift", args.max_drift),
@@ -447,8 +462,8 @@ def _rule(args):
 
 
 def _publish(result, markdown: str | None) -> int:
+    from jaxgrads.files import atomic_write_text
     from jaxgrads.gate import markdown_report, text_report
-    from jaxgrads.schema import atomic_write_text
 
     print(text_report(result), end="")
     if markdown:
@@ -458,7 +473,7 @@ def _publish(result, markdown: str | None) -> int:
 
 def _check_markdown(path: str | None) -> None:
     if path:
-        from jaxgrads.runner import check_output
+        from jaxgrads.files import check_output
 
         check_output(Path(path), resume=False, overwrite=True)
 
@@ -471,16 +486,14 @@ def _gate(args) -> int:
     rule = _rule(args)
     _check_markdown(args.markdown)
     current = gate.load_run(args.current, role="current")
-    if args.baseline:
-        baseline_path = Path(args.baseline)
-    else:
-        slug = gate.fingerprint_slug(gate.fingerprint(current))
-        baseline_path = Path(args.baselines_dir) / f"{slug}.csv"
-        if not baseline_path.is_file():
-            raise JaxgradsError(
-                f"no baseline for this machine ({baseline_path}); record one with `make baseline` "
-                "or pass --baseline CSV"
-            )
+    baseline_path = Path(args.baseline) if args.baseline else _default_baseline(args, current)
+    if baseline_path is None:
+        return _publish_line(
+            f"gate {'FAIL' if args.strict else 'PASS'}: nothing compared: no baseline of backend "
+            f"{current.value('backend')!r} in {args.baselines_dir} (record one with `make baseline`)",
+            args.markdown,
+            1 if args.strict else 0,
+        )
     baseline = gate.load_run(baseline_path, role="baseline")
     side = ab.Side("current", sys.executable, tuple(args.problems_from))
 
@@ -496,15 +509,45 @@ def _gate(args) -> int:
     return _publish(result, args.markdown)
 
 
+def _default_baseline(args, current) -> Path | None:
+    """This machine's baseline in ``--baselines-dir``, else the closest one there (said on one line)."""
+    from jaxgrads import gate
+
+    fp = gate.fingerprint(current)
+    own = Path(args.baselines_dir) / f"{gate.fingerprint_slug(fp)}.csv"
+    if own.is_file():
+        return own
+    closest, differs = gate.closest_baseline(args.baselines_dir, fp)
+    if closest is not None:
+        print(
+            f"gate: no baseline for this machine ({own.name}); comparing with the closest, {closest} "
+            f"(differs in {', '.join(differs)}): timings inconclusive, "
+            + ("XLA metrics and failed kernels gated" if not set(differs) & set(gate.VERSIONS) else
+               "failed kernels gated, XLA metrics not comparable")
+        )  # fmt: skip
+    return closest
+
+
+def _publish_line(line: str, markdown: str | None, code: int) -> int:
+    """A gate verdict that is one line (nothing to compare), on the terminal and in ``--markdown``."""
+    from jaxgrads.files import atomic_write_text
+
+    print(line)
+    if markdown:
+        atomic_write_text(markdown, f"## {line}\n")
+    return code
+
+
 def _ab(args, run_args: list[str]) -> int:
     from jaxgrads import ab, gate
+    from jaxgrads.files import output_folder
+    from jaxgrads.validation import positive_int
 
     rule = _rule(args)
     rounds = positive_int("--rounds", args.rounds)
     _check_markdown(args.markdown)
     _forwarded_sweep("ab", run_args, plugins=False, load=[*args.a_problems_from, *args.b_problems_from])
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(args.out_dir, "--out-dir")
     existing = sorted(out_dir.glob("[ab][0-9]*.csv"))
     if existing and not args.overwrite:
         raise JaxgradsError(f"{out_dir} holds an earlier A/B ({existing[0].name}); pass --overwrite")
@@ -543,32 +586,36 @@ def _read_all(paths: Sequence[str]):
     return df.drop_duplicates(list(KEY), keep="last").reset_index(drop=True)
 
 
-def _figure_dir(path: str) -> Path:
+def _draw(df, path: str, flag: str) -> dict:
+    """The figures of ``df`` drawn into folder ``path``; a folder made here is removed if drawing fails."""
+    import shutil
+
+    from jaxgrads.plots import plot_all, require_matplotlib
+
+    require_matplotlib()
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise JaxgradsError(f"--out {out} is a file; give a folder for the figures")
-    if not out.parent.is_dir():
+        raise JaxgradsError(f"{flag} {out} is a file; give a folder for the figures")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise JaxgradsError(f"folder {out.parent} does not exist")
-    return out
+    created = not out.exists()
+    try:
+        out.mkdir(exist_ok=True)
+        return plot_all(df, out)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def _report(args) -> int:
+    from jaxgrads.files import atomic_write_text, check_output
     from jaxgrads.report import markdown_report
-    from jaxgrads.schema import atomic_write_text
 
     df = _read_all(args.csv)
-    if args.output:
-        from jaxgrads.runner import check_output
-
+    if args.output is not None:
         check_output(Path(args.output), resume=False, overwrite=True)
-    figures = None
-    if args.plots:
-        from jaxgrads.plots import plot_all, require_matplotlib
-
-        require_matplotlib()
-        folder = _figure_dir(args.plots)
-        folder.mkdir(exist_ok=True)
-        figures = plot_all(df, folder)
+    figures = _draw(df, args.plots, "--plots") if args.plots is not None else None
     where = Path(args.output).parent if args.output else Path.cwd()
     text = markdown_report(df, figures=figures, relative_to=where)
     if args.output:
@@ -579,22 +626,17 @@ def _report(args) -> int:
 
 
 def _plot(args) -> int:
-    from jaxgrads.plots import plot_all, require_matplotlib
-
-    require_matplotlib()
     df = _read_all(args.csv)
-    folder = _figure_dir(args.out)
-    folder.mkdir(exist_ok=True)
-    made = plot_all(df, folder)
+    made = _draw(df, args.out, "--out")
     for name, paths in made.items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
-    print(f"{len(made)} figures -> {folder}")
+    print(f"{len(made)} figures -> {args.out}")
     return 0
 
 
 def _import(args) -> int:
+    from jaxgrads.files import check_output
     from jaxgrads.pytest_import import import_pytest_benchmark
-    from jaxgrads.runner import check_output
 
     out = Path(args.output)
     check_output(out, resume=False, overwrite=args.overwrite)
@@ -623,6 +665,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `jaxgrads list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a full disk, a read-only folder, a vanished file: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"jaxgrads: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("jaxgrads: interrupted; finished rows are kept (rerun with --resume)", file=sys.stderr)
         return 130

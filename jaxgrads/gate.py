@@ -17,24 +17,38 @@ Two kinds of evidence, strongest first:
    than ``max_drift`` since the baseline, every timing is ``inconclusive``: the machine is not in
    the state the baseline saw.
 
+3. **Kernels that stopped working.** A kernel timed in the baseline that is an ``error`` row now,
+   has no finite time or no samples, or is missing from the current run is a ``regression`` whatever
+   the machine: nothing that broke passes silently. One ``skipped`` now (over the memory budget or
+   the call-time limit, which depend on the machine) is ``inconclusive``. A kernel new in the current
+   run is listed as ``new`` and never fails.
+
 The verdicts, worst first: ``regression`` (fails), ``inconclusive`` (fails only with ``strict``),
-``suspect`` (tripped, not confirmed), ``pass``, ``faster``, ``floor``, ``not comparable``.
+``suspect`` (tripped, not confirmed), ``pass``, ``faster``, ``floor``, ``new``, ``not comparable``.
+
+With no baseline of the machine's own fingerprint, :func:`closest_baseline` picks the committed one
+that shares the most with it (backend first, then jax and jaxlib, then the CPU): its XLA metrics
+still count, its timings are ``inconclusive``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.files import read_text
 from jaxgrads.kernels import kernel_id
-from jaxgrads.schema import KEY, read_results, samples_path
+from jaxgrads.schema import KEY, read_results, samples_path, timed_rows
 from jaxgrads.tables import format_seconds
-from jaxgrads.validation import JaxgradsError
 
 __all__ = [
     "AB_RULE",
@@ -42,8 +56,11 @@ __all__ = [
     "GATE_KEY",
     "METRICS",
     "GateResult",
+    "Run",
     "Rule",
+    "VERSIONS",
     "Verdict",
+    "closest_baseline",
     "compare",
     "fingerprint",
     "fingerprint_slug",
@@ -64,7 +81,7 @@ FINGERPRINT: tuple[str, ...] = (
 )
 VERSIONS: tuple[str, ...] = ("backend", "jax_version", "jaxlib_version")
 METRICS: tuple[str, ...] = ("flops", "bytes_accessed", "temp_bytes", "jac_bytes")
-ORDER = ("regression", "inconclusive", "suspect", "pass", "faster", "floor", "not comparable")
+ORDER = ("regression", "inconclusive", "suspect", "pass", "faster", "floor", "new", "not comparable")
 
 
 @dataclass(frozen=True)
@@ -98,8 +115,11 @@ class Verdict:
     cv: float  # the baseline samples' coefficient of variation
 
 
-def parse_fraction(name: str, text: str) -> float:
-    """``10%`` or ``0.1`` -> 0.1; anything else (``abc``, ``-5%``, ``0``) raises a one-line error."""
+def parse_fraction(name: str, text: str, *, below: float | None = None) -> float:
+    """``10%`` or ``0.1`` -> 0.1; anything else (``abc``, ``-5%``, ``0``) raises a one-line error.
+
+    ``below``: an exclusive upper bound (1 for a probability such as ``--alpha``).
+    """
     t = str(text).strip()
     try:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
@@ -107,6 +127,8 @@ def parse_fraction(name: str, text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise JaxgradsError(f"{name} must be a positive fraction like 10% or 0.1, got {text!r}")
+    if below is not None and not value < below:
+        raise JaxgradsError(f"{name} must be below {below:g} (a probability like 0.01), got {text!r}")
     return value
 
 
@@ -155,19 +177,33 @@ def judge(baseline: Sequence[float], current: Sequence[float], rule: Rule, *, fl
 
 @dataclass
 class Run:
-    """A results CSV's timed rows, indexed by :data:`GATE_KEY`, with their raw samples."""
+    """A results CSV's timed rows, indexed by :data:`GATE_KEY`, with their raw samples.
+
+    ``untimed`` maps every other kernel of the file to why it has no time: ``error: ...``,
+    ``skipped: ...``, ``no finite time`` or ``no samples``.
+    """
 
     path: str
     rows: pd.DataFrame
     samples: dict[tuple, np.ndarray]
+    untimed: dict[tuple, str] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # the first row: the run's machine and software
 
     def value(self, column: str):
-        return self.rows[column].iloc[0] if column in self.rows.columns else ""
+        return self.info.get(column, "")
 
 
 def load_run(path, *, role: str) -> Run:
-    """Reads a results CSV and its samples for the gate; every defect is a one-line JaxgradsError."""
-    df = read_results(path, require_timed=True)
+    """Reads a results CSV and its samples for the gate; every defect is a one-line JaxgradsError.
+
+    A baseline must have timed rows, each with its samples. The current run may have none: its
+    kernels that failed, or whose samples are missing, are kept in ``Run.untimed`` for the gate to
+    fail.
+    """
+    is_baseline = role == "baseline"
+    df = read_results(path, require_timed=is_baseline)
+    if df.empty:
+        raise JaxgradsError(f"{role} {path}: no rows (the run stopped before its first case?)")
     missing = [c for c in (*GATE_KEY, *FINGERPRINT, "dispatch_floor_s") if c not in df.columns]
     if missing:
         raise JaxgradsError(f"{role} {path}: missing columns {', '.join(missing)}")
@@ -183,27 +219,74 @@ def load_run(path, *, role: str) -> Run:
             raise JaxgradsError(
                 f"{role} {path}: rows from more than one machine ({col} differs); one run per file"
             )
-    timed = df[(df["status"] == "ok") & df["time_median_s"].notna()].copy()
-    spath = samples_path(path)
-    if not spath.is_file():
-        raise JaxgradsError(f"{role} {path}: no samples file {spath} beside it; the gate needs raw samples")
-    try:
-        raw = pd.read_csv(spath, dtype={k: str for k in KEY}, keep_default_na=False)
-        raw["time_s"] = pd.to_numeric(raw["time_s"], errors="raise")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, KeyError, ValueError) as exc:
-        raise JaxgradsError(f"{role} {spath}: not a samples CSV ({str(exc).splitlines()[0]})") from None
-    samples = {k: g["time_s"].to_numpy(float) for k, g in raw.groupby(list(KEY), sort=False)}
-    backend = str(df["backend"].iloc[0])
-    by_key = {}
-    for key in timed[list(KEY)].astype(str).itertuples(index=False, name=None):
-        if key not in samples:
-            raise JaxgradsError(f"{role} {path}: no samples for {'-'.join(key)} in {spath} (truncated?)")
-        by_key[(*key, backend)] = samples[key]
+    samples = _load_samples(path, role, header_only=df.empty)
+    backend = str(df["backend"].iloc[0]) if len(df) else ""
+    timed_index = timed_rows(df).index
+    by_key, untimed, keep = {}, {}, []
+    for i, r in zip(df.index, df.to_dict("records"), strict=True):
+        key = tuple(str(r[k]) for k in KEY)
+        t = samples.get(key)
+        if r["status"] != "ok":
+            untimed[(*key, backend)] = f"{r['status']}: {r['message']}".strip().rstrip(":")
+        elif i not in timed_index:
+            untimed[(*key, backend)] = "no finite time"
+        elif t is None or len(t) == 0 or not np.all(np.isfinite(t)):
+            if is_baseline:
+                raise JaxgradsError(f"{role} {path}: no samples for {'-'.join(key)} (truncated?)")
+            untimed[(*key, backend)] = "no samples"
+        else:
+            by_key[(*key, backend)] = t
+            keep.append(i)
+    timed = df.loc[keep].copy()
     timed.index = pd.MultiIndex.from_tuples(
         [(*k, backend) for k in timed[list(KEY)].astype(str).itertuples(index=False, name=None)],
         names=GATE_KEY,
     )
-    return Run(str(path), timed, by_key)
+    return Run(str(path), timed, by_key, untimed, df.iloc[0].to_dict())
+
+
+def _load_samples(path, role: str, *, header_only: bool) -> dict[tuple, np.ndarray]:
+    """The raw samples beside a results CSV, by :data:`KEY`; a one-line JaxgradsError if unusable."""
+    spath = samples_path(path)
+    if not spath.is_file():
+        raise JaxgradsError(f"{role} {path}: no samples file {spath} beside it; the gate needs raw samples")
+    text = read_text(spath, "a samples CSV") if spath.stat().st_size or not header_only else ""
+    if not text:
+        return {}
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype={k: str for k in KEY}, keep_default_na=False)
+        raw["time_s"] = pd.to_numeric(raw["time_s"], errors="raise")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, KeyError, ValueError) as exc:
+        raise JaxgradsError(f"{role} {spath}: not a samples CSV ({str(exc).splitlines()[0]})") from None
+    missing = [k for k in KEY if k not in raw.columns]
+    if missing:
+        raise JaxgradsError(f"{role} {spath}: not a samples CSV (missing columns {', '.join(missing)})")
+    return {k: g["time_s"].to_numpy(float) for k, g in raw.groupby(list(KEY), sort=False)}
+
+
+def closest_baseline(folder, fp: Mapping[str, str]) -> tuple[Path | None, list[str]]:
+    """The committed baseline nearest to fingerprint ``fp``, and the fingerprint fields it differs in.
+
+    Only baselines of ``fp``'s backend qualify (timings and XLA metrics of another backend compare
+    nothing). Among them: the same jax and jaxlib first (the XLA metrics are then comparable), then
+    the most fingerprint fields in common, then the file name. ``(None, [])`` when none qualifies.
+    """
+    best, best_score, best_diff = None, None, []
+    for path in sorted(Path(folder).glob("*.csv")):
+        if path.name.endswith(".samples.csv"):
+            continue
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                first = next(csv.DictReader(f), None)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        if not first or str(first.get("backend")) != fp["backend"]:
+            continue
+        diff = [k for k in FINGERPRINT if str(first.get(k, "")) != str(fp[k])]
+        score = (all(k not in diff for k in VERSIONS), -len(diff))
+        if best_score is None or score > best_score:
+            best, best_score, best_diff = path, score, diff
+    return best, best_diff
 
 
 def fingerprint(run: Run) -> dict[str, str]:
@@ -327,7 +410,9 @@ def compare(
             f"{fp_c['backend']!r}; compare runs of one backend"
         )
     shared = [k for k in current.rows.index if k in baseline.rows.index]
-    if not shared:
+    lost = [k for k in baseline.rows.index if k not in current.rows.index]
+    new = [k for k in current.rows.index if k not in baseline.rows.index]
+    if not shared and not any(k in current.untimed for k in lost):
         raise JaxgradsError(
             f"no kernel of {current.path} is in baseline {baseline.path}; run the baseline's sweep "
             "(jaxgrads baseline) with the same options"
@@ -372,6 +457,8 @@ def compare(
             "ratio": v.ratio, "p": v.p, "cv": v.cv, "timing": v.verdict, "confirm_ratio": math.nan,
             "confirm_p": math.nan, "metrics": metric, "metric_detail": detail,
         })  # fmt: skip
+    records += [_lost_record(baseline, current, key) for key in lost]
+    records += [_new_record(current, key) for key in new]
     tripped = [r["key"] for r in records if r["timing"] == "suspect"]
     if tripped and confirm is not None:
         fresh = confirm(tripped)
@@ -383,11 +470,35 @@ def compare(
                 r |= {"confirm_ratio": again.ratio, "confirm_p": again.p}
                 r["timing"] = "regression" if again.verdict == "suspect" else "suspect"
     for r in records:  # an XLA-metric regression fails whatever the clock says
-        r["verdict"] = "regression" if r["metrics"] == "regression" else r["timing"]
+        r.setdefault("verdict", "regression" if r["metrics"] == "regression" else r["timing"])
     table = pd.DataFrame(records)
     table["rank"] = table["verdict"].map(ORDER.index)
     table = table.sort_values(["rank", "ratio"], ascending=[True, False], kind="stable").drop(columns="rank")
     return GateResult(table.reset_index(drop=True), _summary(table), notes, strict)
+
+
+def _record(row, key, baseline_s: float, current_s: float, timing: str, verdict: str) -> dict:
+    return {
+        "key": key, "kernel": _kernel_id(row), "problem": row["problem"], "wrt": row["wrt"],
+        "baseline_s": baseline_s, "current_s": current_s, "ratio": math.nan, "p": math.nan,
+        "cv": math.nan, "timing": timing, "confirm_ratio": math.nan, "confirm_p": math.nan,
+        "metrics": "–", "metric_detail": "", "verdict": verdict,
+    }  # fmt: skip
+
+
+def _lost_record(baseline: Run, current: Run, key: tuple) -> dict:
+    """A kernel timed in the baseline and not now: a regression, unless the current run skipped it
+    (a limit of this machine: memory budget, call time), which is inconclusive."""
+    why = current.untimed.get(key, "missing from the current run")
+    verdict = "inconclusive" if why.startswith("skipped") else "regression"
+    b = float(np.median(baseline.samples[key]))
+    return _record(baseline.rows.loc[key], key, b, math.nan, why[:120], verdict)
+
+
+def _new_record(current: Run, key: tuple) -> dict:
+    """A kernel timed now and not in the baseline: listed, never failed."""
+    c = float(np.median(current.samples[key]))
+    return _record(current.rows.loc[key], key, math.nan, c, "not in the baseline", "new")
 
 
 def _summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.schema import timed_rows
 from jaxgrads.tables import method_label
-from jaxgrads.validation import JaxgradsError
 
 __all__ = ["iter_figures", "crossover", "measured_crossover", "plot_all", "require_matplotlib"]
 
@@ -44,7 +45,7 @@ def require_matplotlib():
 
 
 def _timed(df: pd.DataFrame) -> pd.DataFrame:
-    t = df[(df["status"] == "ok") & df["time_median_s"].notna()].copy()
+    t = timed_rows(df).copy()
     t["label"] = [method_label(r) for r in t.to_dict("records")]
     t["elements"] = [_elements(s) for s in t["jac_shape"].astype(str)]
     return t

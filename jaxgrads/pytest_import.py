@@ -17,22 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.schema import (
-    FIELDS,
-    KEY,
-    SAMPLE_FIELDS,
-    atomic_write_text,
-    read_nonempty,
-    read_results,
-    samples_path,
-)
-from jaxgrads.validation import JaxgradsError
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.files import atomic_write_text, read_text
+from jaxgrads.schema import FIELDS, KEY, SAMPLE_FIELDS, read_results, samples_path
 
 __all__ = ["import_pytest_benchmark"]
 
 
 def _load(path: Path) -> list[dict]:
-    text = read_nonempty(path, "pytest-benchmark JSON (--benchmark-json)")
+    text = read_text(path, "pytest-benchmark JSON (--benchmark-json)")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.schema import KEY
+from jaxgrads.schema import KEY, timed_rows
 from jaxgrads.tables import format_seconds, method_label, size_label, table
 
-__all__ = ["format_seconds", "markdown_report", "summary_table"]
+__all__ = ["format_seconds", "markdown_report", "status_counts", "summary_table"]
 
 DISPATCH_BOUND_FACTOR = 10
 
@@ -42,7 +42,19 @@ def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
 
 
 def _timed(df: pd.DataFrame) -> pd.DataFrame:
-    return df[(df["status"] == "ok") & df["time_median_s"].notna()]
+    """Timed rows whose Jacobian was right: an inaccurate or NaN kernel is never named fastest."""
+    t = timed_rows(df)
+    return t[t["ok"]]
+
+
+def status_counts(df: pd.DataFrame) -> str:
+    """``5 ok, 1 skipped, 0 error, 2 inaccurate``: the row counts the report and the CLI quote."""
+    status = df["status"]
+    inaccurate = int((~df["ok"] & (status == "ok")).sum())
+    return (
+        f"{int((status == 'ok').sum())} ok, {int((status == 'skipped').sum())} skipped, "
+        f"{int((status == 'error').sum())} error, {inaccurate} inaccurate"
+    )
 
 
 def summary_table(df: pd.DataFrame) -> str:
@@ -116,8 +128,7 @@ def markdown_report(
         f"- software: jax {first['jax_version']}, jaxlib {first['jaxlib_version']}; "
         f"persistent compilation cache: {first.get('compile_cache', '?')}",
         f"- dispatch floor (compiled no-op): {format_seconds(floor)}; "
-        f"rows: {len(df)} ({(df['status'] == 'ok').sum()} ok, {(df['status'] == 'skipped').sum()} skipped, "
-        f"{(df['status'] == 'error').sum()} error, {(~df['ok'] & (df['status'] == 'ok')).sum()} inaccurate)",
+        f"rows: {len(df)} ({status_counts(df)})",
         "",
         "Cells: median time per Jacobian (time ÷ the `analytic` closed form's). **Bold**: fastest "
         f"in the row. †: within {DISPATCH_BOUND_FACTOR}× the dispatch floor (dispatch-bound). "

@@ -8,8 +8,11 @@ memory budget is ``skipped`` before compiling; one that fails (out of memory, an
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,21 +24,25 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.accuracy import Reference, accuracy, host_array, reference
+from jaxgrads.files import (
+    CsvAppender,
+    OutputLock,
+    Replacement,
+    atomic_write_text,
+    check_output,
+    csv_header,
+    cut_tail,
+    output_folder,
+    read_text,
+    write_error,
+)
 from jaxgrads.kernels import Kernel, basis_size, build_kernel, kernel_id, resolve_chunk_size
 from jaxgrads.machine import default_memory_budget, run_metadata
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
 from jaxgrads.progress import Progress
 from jaxgrads.roofline import Ceilings, achieved, measure_ceilings
-from jaxgrads.schema import (
-    FIELDS,
-    SAMPLE_FIELDS,
-    CsvAppender,
-    atomic_write_text,
-    read_results,
-    row_key,
-    samples_path,
-)
+from jaxgrads.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path, timed_rows
 from jaxgrads.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, Timing, dispatch_floor, time_callable
 from jaxgrads.torch_backend import require_torch, torch_threads
 from jaxgrads.validation import (
@@ -60,7 +67,10 @@ __all__ = [
     "Sweep",
     "estimate_bytes",
     "plan",
+    "run_case",
     "run_sweep",
+    "save_arrays",
+    "sizes_from",
 ]
 
 SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
@@ -254,7 +264,8 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
 
     The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
     jacrev's vmap output and the result), and the identity basis the method materializes
-    (``Method.basis``). On a CPU the host also holds the float64 reference and its error scale.
+    (``Method.basis``). On a CPU the host also holds the float64 reference, its error scale, and the
+    float64 autodiff Jacobian that checks the closed form.
     """
     out, wrt, inputs = _shapes(case)
     out_size, in_size = math.prod(out), math.prod(wrt)
@@ -265,7 +276,8 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
     basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
     total = itemsize * (sum(math.prod(s) for s in inputs.values()) + 2 * jac + basis)
     if jax.devices()[0].platform == "cpu":
-        total += 8 * 3 * jac  # float64 reference, scale, and the kernel's result upcast
+        # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
+        total += 8 * 4 * jac
     steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]
     if case.chunk_size:
         steps = -(-steps // case.chunk_size)
@@ -364,13 +376,13 @@ def run_case(
             timing = timer(kernel)
         row |= cost_and_memory(kernel.executables)
         row |= accuracy(kernel, J, refs.get(kernel))
-        if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
-            np.savez(sweep.save_arrays / f"{case.id}.npz", **kernel.inputs, jacobian=host_array(J))
-        del J
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
         return row | {"status": "error", "message": _one_line(exc)}, ()
+    if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
+        save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, J)
+    del J
     row |= {
         "status": "ok",
         "compile_s": kernel.compile_s,
@@ -401,30 +413,121 @@ def machine_probes(sweep: Sweep, device) -> tuple[dict[str, float], dict[str, Ce
     return probes, ceilings
 
 
-def check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuses, before anything runs, an output that cannot be written or would be overwritten."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise JaxgradsError(f"output {path} is a directory; give a .csv file path")
-    if not parent.is_dir():
-        raise JaxgradsError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise JaxgradsError(f"output {path} is not writable")
-    if path.exists() and path.stat().st_size > 0 and not (resume or overwrite):
+def save_arrays(path: Path, inputs: dict, J) -> None:
+    """Writes one row's inputs and Jacobian to ``path`` (.npz) that ``np.load`` alone reads.
+
+    bfloat16 inputs are stored as float32 (every bfloat16 is exactly a float32) with the case's
+    dtype name under ``dtype``; the Jacobian is float64. Written beside and renamed, so a failure
+    (a full disk) leaves no partial file, and stops the sweep with one line.
+    """
+    bf16 = np.dtype(jnp.bfloat16)
+    arrays = {k: (np.asarray(v, np.float32) if np.asarray(v).dtype == bf16 else np.asarray(v))
+              for k, v in inputs.items()}  # fmt: skip
+    arrays["dtype"] = np.array(str(np.asarray(next(iter(inputs.values()))).dtype))
+    arrays["jacobian"] = host_array(J)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(
+            path, exc, "the rows before it are kept; free space and rerun with --resume"
+        ) from None
+
+
+def _note(text: str) -> None:
+    print(f"jaxgrads: {text}", file=sys.stderr)
+
+
+def _check_columns(path: Path, fields: tuple[str, ...]) -> None:
+    """Refuses to append to a file whose columns are not this version's (in any order)."""
+    header = csv_header(path)
+    if header and sorted(header) != sorted(fields):
+        missing = [f for f in fields if f not in header]
+        extra = [f for f in header if f not in fields]
         raise JaxgradsError(
-            f"output {path} exists; pass --resume to continue it or --overwrite to replace it"
+            f"{path}: its columns are not this version's (missing: {', '.join(missing) or 'none'}; "
+            f"extra: {', '.join(extra) or 'none'}); resume into a new -o file, or pass --overwrite"
         )
+
+
+def _prepare_resume(out: Path) -> tuple[set[tuple], dict]:
+    """Makes a resumed output whole and consistent before anything runs.
+
+    A cut last row (a killed or out-of-space run) is dropped, in the CSV and in its samples; a
+    file with other columns than this version writes is refused; a row marked ok without a finite
+    time or without samples is removed, to be measured again; samples of rows that never reached
+    the CSV are dropped. Returns the keys the output holds and its run's id columns.
+    """
+    spath = samples_path(out)
+    for path, fields in ((out, FIELDS), (spath, SAMPLE_FIELDS)):
+        if path.is_file():
+            dropped = cut_tail(path)
+            if dropped:
+                _note(f"{path}: dropped a cut last row ({dropped} bytes); it is measured again")
+            _check_columns(path, fields)
+    if len(csv_header(out)) == 0 or read_text(out, "a jaxgrads results CSV").count("\n") < 2:
+        _drop_orphan_samples(spath, set())
+        return set(), {}
+    previous = read_results(out)
+    sampled = set()
+    if spath.is_file() and spath.stat().st_size:
+        raw = pd.read_csv(io.StringIO(read_text(spath, "a samples CSV")), dtype=str, keep_default_na=False)
+        sampled = {row_key(r) for r in raw.to_dict("records")}
+    keys = [row_key(r) for r in previous.to_dict("records")]
+    untimed = (previous["status"] == "ok") & ~previous.index.isin(timed_rows(previous).index)
+    unsampled = (previous["status"] == "ok") & ~pd.Series([k in sampled for k in keys], index=previous.index)
+    redo = (untimed | unsampled).to_numpy()
+    if redo.any():
+        lines = [r for r in csv.reader(io.StringIO(read_text(out, "a jaxgrads results CSV"))) if r]
+        buf = io.StringIO()
+        csv.writer(buf).writerows([lines[0]] + [r for r, bad in zip(lines[1:], redo, strict=True) if not bad])
+        atomic_write_text(out, buf.getvalue())
+        _note(
+            f"{out}: {int(redo.sum())} row(s) marked ok without a finite time or samples are measured again"
+        )
+    done = {k for k, bad in zip(keys, redo, strict=True) if not bad}
+    _drop_orphan_samples(spath, done)
+    kept = previous[~redo]
+    meta = {k: kept[k].iloc[0] for k in ("run_id", "started_at")} if len(kept) else {}
+    return done, meta
 
 
 def _drop_orphan_samples(path: Path, done: set[tuple]) -> None:
     """Removes samples whose row never reached the CSV (the sweep stopped between the two writes)."""
-    if not path.exists() or path.stat().st_size == 0:
+    if not path.is_file() or path.stat().st_size == 0:
         return
-
-    samples = pd.read_csv(path, dtype=str, keep_default_na=False)
+    samples = pd.read_csv(io.StringIO(read_text(path, "a samples CSV")), dtype=str, keep_default_na=False)
     keep = [row_key(r) in done for r in samples.to_dict("records")]
     if not all(keep):
         atomic_write_text(path, samples[keep].to_csv(index=False))
+
+
+def _write_rows(todo, sweep, device, meta, ceilings, rows_file, samples_file, progress, on_row, kept):
+    """Measures each case of ``todo`` and appends its samples, then its row.
+
+    A failed write (a full disk) cuts both files back to the last whole row and stops the sweep
+    with one line; ``kept`` says what the user still has.
+    """
+    refs, inputs_cache = _References(), {}
+    for case in todo:
+        progress.update(case.id)
+        row, samples = run_case(case, sweep, device, meta, refs, inputs_cache, ceilings[case.dtype])
+        mark = samples_file.size()
+        try:
+            samples_file.write(
+                {"run_id": meta["run_id"], **case.columns(), "sample": i, "time_s": t}
+                for i, t in enumerate(samples)
+            )
+            rows_file.write([row])
+        except OSError as exc:
+            samples_file.truncate(mark)
+            raise write_error(exc.filename or rows_file.path, exc, kept(rows_file.rows)) from None
+        progress.advance()
+        if on_row:
+            on_row(row)
 
 
 def run_sweep(
@@ -438,6 +541,10 @@ def run_sweep(
 ) -> Path:
     """Runs ``sweep``, appending rows to ``out`` and samples to the file beside it.
 
+    The output is locked against a second writer for the whole run. With ``overwrite``, the new
+    rows go to files beside ``out`` that replace it at the end, so a run that fails leaves the old
+    results as they were (an interrupted one with finished rows replaces them: it is resumable).
+
     Args:
       sweep: what to run.
       out: the results CSV.
@@ -450,44 +557,58 @@ def run_sweep(
       The CSV path.
     """
     out = Path(out)
+    spath = samples_path(out)
     check_output(out, resume=resume, overwrite=overwrite)
+    check_output(spath, resume=True, overwrite=True)
     cases = plan(sweep)
     device = resolve_device(sweep.device)
     if sweep.save_arrays is not None:
-        Path(sweep.save_arrays).mkdir(parents=True, exist_ok=True)
-    meta = run_metadata(device)
-    done: set[tuple] = set()
-    if resume and out.exists() and out.stat().st_size > 0:
-        previous = read_results(out)
-        done = {row_key(r) for r in previous.to_dict("records")}
-        if len(previous):
-            meta |= {k: previous[k].iloc[0] for k in ("run_id", "started_at")}
-        _drop_orphan_samples(samples_path(out), done)
-    elif overwrite:
-        for p in (out, samples_path(out)):
-            p.unlink(missing_ok=True)
-    probes, ceilings = machine_probes(sweep, device)
-    meta |= probes
-    todo = [c for c in cases if c.key not in done]
-    progress = progress or Progress(len(todo))
-    rows_file, samples_file = CsvAppender(out, FIELDS), CsvAppender(samples_path(out), SAMPLE_FIELDS)
-    refs, inputs_cache = _References(), {}
-    try:
-        for case in todo:
-            progress.update(case.id)
-            row, samples = run_case(case, sweep, device, meta, refs, inputs_cache, ceilings[case.dtype])
-            samples_file.write(
-                {"run_id": meta["run_id"], **case.columns(), "sample": i, "time_s": t}
-                for i, t in enumerate(samples)
-            )
-            rows_file.write([row])
-            progress.advance()
-            if on_row:
-                on_row(row)
-    finally:
-        progress.close()
-        rows_file.close()
-        samples_file.close()
+        output_folder(sweep.save_arrays, "--save-arrays")
+    with OutputLock(out):
+        check_output(out, resume=resume, overwrite=overwrite)  # again: it may have appeared meanwhile
+        meta = run_metadata(device)
+        done: set[tuple] = set()
+        has_rows = out.is_file() and out.stat().st_size > 0
+        if resume and has_rows:
+            done, previous = _prepare_resume(out)
+            meta |= previous
+        elif not resume and not has_rows:
+            spath.unlink(missing_ok=True)  # a samples file without rows belongs to no run
+        replacement = Replacement(out, spath) if has_rows and not resume else None
+        probes, ceilings = machine_probes(sweep, device)
+        meta |= probes
+        todo = [c for c in cases if c.key not in done]
+        progress = progress or Progress(len(todo))
+        rows_path, sample_path = (replacement.rows, replacement.samples) if replacement else (out, spath)
+
+        def kept(written: int) -> str:
+            if replacement:
+                return f"{out} left as it was"
+            return f"{out} keeps its whole rows ({written} new); free space and rerun with --resume"
+
+        files: list[CsvAppender] = []
+        try:
+            files.append(CsvAppender(rows_path, FIELDS))
+            files.append(CsvAppender(sample_path, SAMPLE_FIELDS))
+            _write_rows(todo, sweep, device, meta, ceilings, *files, progress, on_row, kept)
+        except KeyboardInterrupt:  # the finished rows are the user's: keep them, resumable
+            if replacement:
+                (replacement.commit if files and files[0].rows else replacement.discard)()
+            raise
+        except BaseException as exc:
+            if replacement:
+                replacement.discard()
+            if isinstance(exc, OSError):
+                written = files[0].rows if files else 0
+                raise write_error(exc.filename or rows_path, exc, kept(written)) from None
+            raise
+        else:
+            if replacement:
+                replacement.commit()
+        finally:
+            progress.close()
+            for f in files:
+                f.close()
     return out
 
 

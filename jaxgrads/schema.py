@@ -7,25 +7,24 @@ except ``max_abs_err``.
 
 from __future__ import annotations
 
-import csv
 import io
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.validation import JaxgradsError
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.files import read_text
 
 __all__ = [
     "FIELDS",
     "KEY",
     "SAMPLE_FIELDS",
     "STATUSES",
-    "CsvAppender",
-    "atomic_write_text",
-    "read_nonempty",
     "read_results",
+    "timed_rows",
     "row_key",
     "samples_path",
 ]
@@ -117,48 +116,6 @@ def samples_path(csv_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".samples.csv")
 
 
-class CsvAppender:
-    """Appends rows to a CSV and flushes each at once, so an interrupted sweep keeps what it finished."""
-
-    def __init__(self, path: Path, fields: tuple[str, ...]):
-        self.path, self.fields = Path(path), fields
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = open(self.path, "a", newline="")  # noqa: SIM115 (closed in close())
-        self._writer = csv.DictWriter(self._file, fieldnames=fields, extrasaction="ignore")
-        if new:
-            self._writer.writeheader()
-            self._flush()
-
-    def _flush(self):
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def write(self, rows: Iterable[Mapping]) -> None:
-        self._writer.writerows(rows)
-        self._flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def read_nonempty(path: Path, expected: str) -> str:
-    """The text of ``path``; a one-line JaxgradsError when it is missing or blank."""
-    if not path.is_file():
-        raise JaxgradsError(f"{path}: no such file")
-    text = path.read_text()
-    if not text.strip():
-        raise JaxgradsError(f"{path}: empty file; expected {expected}")
-    return text
-
-
 def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.DataFrame:
     """Loads a results CSV, checking it is one: raises a one-line JaxgradsError otherwise.
 
@@ -167,7 +124,7 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
       require_timed: also require at least one row with status ``ok`` and a time.
     """
     path = Path(path)
-    text = read_nonempty(path, "a jaxgrads results CSV")
+    text = read_text(path, "a jaxgrads results CSV")
     try:
         df = pd.read_csv(
             io.StringIO(text),
@@ -188,13 +145,30 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
         )
     for col in _INT_FIELDS:
         if col in df.columns:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+            df[col] = _integers(df[col])
     if "chunk_size" not in df.columns:
         df["chunk_size"] = pd.array([0] * len(df), dtype="Int64")
     for col in ("m", "n", "batch", "chunk_size"):
         if df[col].isna().any():
             raise JaxgradsError(f"{path}: column {col} has a non-integer value (truncated file?)")
     df["ok"] = df["ok"].astype(str).str.lower().eq("true")
-    if require_timed and not ((df["status"] == "ok") & df["time_median_s"].notna()).any():
-        raise JaxgradsError(f"{path}: no timed rows (every row skipped or failed)")
+    if require_timed and timed_rows(df).empty:
+        raise JaxgradsError(f"{path}: no timed rows (every row skipped, failed or without a finite time)")
     return df
+
+
+def _integers(column: pd.Series) -> pd.Series:
+    """Integer columns as Int64; one holding a count past int64 (a huge Jacobian's bytes) as float."""
+    values = pd.to_numeric(column, errors="coerce")
+    if values.dtype == object:  # integers past uint64: Python ints
+        values = values.astype(float)
+    finite = values.dropna()
+    if len(finite) and not finite.abs().le(2**62).all():
+        return values.astype(float)
+    return values.astype("Int64")
+
+
+def timed_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that carry a usable time: status ok and a finite, positive median."""
+    t = pd.to_numeric(df["time_median_s"], errors="coerce")
+    return df[(df["status"] == "ok") & t.map(lambda v: math.isfinite(v) and v > 0)]

@@ -13,9 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgrads.errors import JaxgradsError
+
 __all__ = [
     "DTYPES",
     "JaxgradsError",
+    "MAX_INT",
     "choose",
     "parse_size",
     "positive_int",
@@ -31,11 +34,11 @@ DTYPES: dict[str, np.dtype] = {
 }
 DEVICES = ("cpu", "gpu", "auto")
 
+# a dimension, count or batch above this is a typo: XLA indexes dimensions with 32-bit integers here,
+# and the CSV's integer columns must stay within int64 whatever the Jacobian's rank
+MAX_INT = 2**31 - 1
+
 _SIZE = re.compile(r"^([1-9][0-9]*)(?:x([1-9][0-9]*))?$")
-
-
-class JaxgradsError(ValueError):
-    """Bad input: the message is one line naming the bad value and the valid ones."""
 
 
 def choose(kind: str, name: str, valid: Iterable[str]) -> str:
@@ -47,14 +50,18 @@ def choose(kind: str, name: str, valid: Iterable[str]) -> str:
 
 
 def positive_int(what: str, value: object) -> int:
-    """Returns ``value`` as an int if it is a positive integer (an int, or a string of digits)."""
-    if isinstance(value, bool):
+    """Returns ``value`` as an int if it is a positive integer up to :data:`MAX_INT` (an int, or a
+    string of digits)."""
+    number = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"[1-9][0-9]*", value):
+        number = int(value)
+    if number is None or number <= 0:
         raise JaxgradsError(f"{what} must be a positive integer, got {value!r}")
-    if isinstance(value, (int, np.integer)) and value > 0:
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]*", value):
-        return int(value)
-    raise JaxgradsError(f"{what} must be a positive integer, got {value!r}")
+    if number > MAX_INT:
+        raise JaxgradsError(f"{what} must be at most {MAX_INT}, got {value!r}")
+    return number
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -66,6 +73,8 @@ def parse_size(text: str) -> tuple[int, int]:
         )
     m = int(match.group(1))
     n = int(match.group(2)) if match.group(2) else m
+    if max(m, n) > MAX_INT:
+        raise JaxgradsError(f"invalid size {text!r}: each dimension at most {MAX_INT}")
     return m, n
 
 

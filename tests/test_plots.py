@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from clitools import assert_one_line_error, jaxgrads
 
-from jaxgrads.schema import FIELDS, atomic_write_text, samples_path
+from jaxgrads.files import atomic_write_text
+from jaxgrads.schema import FIELDS, samples_path
 
 plots = pytest.importorskip("jaxgrads.plots")
 pytest.importorskip("matplotlib", reason="the [plot] extra")
