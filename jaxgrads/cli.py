@@ -383,6 +383,9 @@ def _run(args) -> int:
     _pin(args)
     _configure_jax(args)
     sweep = _sweep(args)
+    for flag, value in (("-o/--output", args.output), ("--report", args.report)):
+        if value is not None and not value.strip():
+            raise JaxgradsError(f"{flag}: the path is empty; give a file path")
     out = Path(args.output) if args.output is not None else _default_output(args.device)
     if args.output is None:
         out.parent.mkdir(parents=True, exist_ok=True)

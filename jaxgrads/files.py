@@ -89,9 +89,9 @@ def check_output(path: str | os.PathLike, *, resume: bool, overwrite: bool) -> N
     Only a regular file is ever appended to or replaced: a folder, a device node, a FIFO or a
     socket is refused with or without ``--overwrite``.
     """
-    path = Path(path)
-    if not str(path).strip():
+    if not os.fspath(path).strip():
         raise JaxgradsError("output path is empty; give a file path")
+    path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise JaxgradsError(f"output {path} is a folder; give a file path")

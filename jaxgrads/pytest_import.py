@@ -37,7 +37,13 @@ def _load(path: Path) -> list[dict]:
     return doc["benchmarks"]
 
 
+def _is_time(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
 def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
+    if not isinstance(bench, dict):
+        raise JaxgradsError(f"{path}: a 'benchmarks' entry is not an object; not pytest-benchmark JSON")
     name = bench.get("name", "?")
     row = (bench.get("extra_info") or {}).get("jaxgrads")
     if not isinstance(row, dict):
@@ -45,7 +51,9 @@ def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
             f"{path}: benchmark {name} has no extra_info['jaxgrads'] row; only bench/test_benchmarks.py's "
             "JSON can be imported"
         )
-    stats = bench.get("stats") or {}
+    stats = bench.get("stats")
+    if not isinstance(stats, dict):
+        raise JaxgradsError(f"{path}: benchmark {name} has no 'stats' object; not pytest-benchmark JSON")
     data = stats.get("data")
     if not data:
         raise JaxgradsError(
@@ -55,6 +63,11 @@ def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
     missing = [k for k in ("median", "iqr", "min", "rounds", "iterations") if k not in stats]
     if missing:
         raise JaxgradsError(f"{path}: benchmark {name} stats lack {', '.join(missing)}")
+    numbers = [stats[k] for k in ("median", "iqr", "min", "rounds", "iterations")]
+    if not isinstance(data, list) or not all(_is_time(x) for x in [*data, *numbers]):
+        raise JaxgradsError(
+            f"{path}: benchmark {name} has a stat or data entry that is not a finite, non-negative number"
+        )
     row = {f: row.get(f, "") for f in FIELDS} | {
         "time_median_s": stats["median"],
         "time_iqr_s": stats["iqr"],

@@ -67,6 +67,7 @@ __all__ = [
     "Sweep",
     "estimate_bytes",
     "plan",
+    "prepare_resume",
     "run_case",
     "run_sweep",
     "save_arrays",
@@ -453,7 +454,7 @@ def _check_columns(path: Path, fields: tuple[str, ...]) -> None:
         )
 
 
-def _prepare_resume(out: Path) -> tuple[set[tuple], dict]:
+def prepare_resume(out: Path) -> tuple[set[tuple], dict]:
     """Makes a resumed output whole and consistent before anything runs.
 
     A cut last row (a killed or out-of-space run) is dropped, in the CSV and in its samples; a
@@ -463,7 +464,8 @@ def _prepare_resume(out: Path) -> tuple[set[tuple], dict]:
     """
     spath = samples_path(out)
     for path, fields in ((out, FIELDS), (spath, SAMPLE_FIELDS)):
-        if path.is_file():
+        if path.is_file() and path.stat().st_size:
+            read_text(path, "a jaxgrads results CSV" if path == out else "a samples CSV")  # text at all?
             dropped = cut_tail(path)
             if dropped:
                 _note(f"{path}: dropped a cut last row ({dropped} bytes); it is measured again")
@@ -557,8 +559,8 @@ def run_sweep(
       The CSV path.
     """
     out = Path(out)
-    spath = samples_path(out)
     check_output(out, resume=resume, overwrite=overwrite)
+    spath = samples_path(out)
     check_output(spath, resume=True, overwrite=True)
     cases = plan(sweep)
     device = resolve_device(sweep.device)
@@ -570,7 +572,7 @@ def run_sweep(
         done: set[tuple] = set()
         has_rows = out.is_file() and out.stat().st_size > 0
         if resume and has_rows:
-            done, previous = _prepare_resume(out)
+            done, previous = prepare_resume(out)
             meta |= previous
         elif not resume and not has_rows:
             spath.unlink(missing_ok=True)  # a samples file without rows belongs to no run

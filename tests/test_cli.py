@@ -46,7 +46,7 @@ def test_run_writes_csv_samples_and_report(tmp_path):
         str(md),
     )
     assert result.returncode == 0, result.stderr
-    assert "2 rows (2 ok)" in result.stdout
+    assert "2 rows (2 ok, 0 skipped, 0 error, 0 inaccurate)" in result.stdout
     assert (tmp_path / "r.samples.csv").exists()
     assert "## matvec / x" in md.read_text()
     again = jaxgrads("report", str(out))
@@ -73,19 +73,37 @@ def test_malformed_sizes(tmp_path, size):
         (["--device", "tpu"], ["unknown device 'tpu'", "cpu, gpu, auto"]),
         (["--samples", "0"], ["--samples must be a positive integer"]),
         (["--batch", "-2"], ["--batch must be a positive integer"]),
-        (["--memory-budget", "lots"], ["memory size like 8GiB"]),
-        (["--min-sample-time", "-1"], ["positive number of seconds"]),
+        (["--memory-budget", "lots"], ["memory size of at least 1 byte like 8GiB"]),
+        (["--min-sample-time", "-1"], ["positive number of seconds up to 3600"]),
         (["--problems-from", "missing.py"], ["--problems-from missing.py: no such file"]),
         (["--problems-from", "no_such_pkg.mod"], ["--problems-from no_such_pkg.mod", "No module named"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
         (["--cpus", "0"], ["--cpus must be a positive integer"]),
         (["--preset", "huge"], ["invalid choice: 'huge'", "'quick', 'gate', 'scaling', 'crossover'"]),
+        # each of these was a traceback (exit 1) or was silently replaced by a default
+        (["--memory-budget", "inf"], ["memory size of at least 1 byte", "got 'inf'"]),
+        (["--memory-budget", "1e400"], ["memory size of at least 1 byte", "got '1e400'"]),
+        (["--memory-budget", "0.5"], ["memory size of at least 1 byte", "got '0.5'"]),
+        (["--min-sample-time", "inf"], ["positive number of seconds up to 3600, got 'inf'"]),
+        (["--min-sample-time", "1e400"], ["positive number of seconds up to 3600, got '1e400'"]),
+        (["--min-sample-time", "nan"], ["positive number of seconds up to 3600, got 'nan'"]),
+        (["--max-call-time", "inf"], ["positive number of seconds up to 3600, got 'inf'"]),
+        (["--sizes", "1" * 26], ["invalid size '" + "1" * 26 + "': each dimension at most 2147483647"]),
+        (["--sizes", "8x" + "9" * 26], ["each dimension at most 2147483647"]),
+        (["--samples", "9" * 26], ["--samples must be at most 2147483647"]),
+        (["--cpus", "4096"], ["--cpus 4096: this process may run on", "valid: 1-"]),
     ],
 )
 def test_bad_input_gets_one_line_and_no_file(tmp_path, args, needles):
     out = tmp_path / "r.csv"
     assert_one_line_error(jaxgrads("run", *args, "-o", str(out)), *needles)
     assert not out.exists()
+
+
+def test_an_empty_output_path_is_refused_not_defaulted(tmp_path):
+    result = jaxgrads("run", "--quick", "-o", "", cwd=tmp_path)
+    assert_one_line_error(result, "-o/--output: the path is empty")
+    assert not list(tmp_path.rglob("*.csv"))
 
 
 def test_problems_from_a_file_that_raises(tmp_path):

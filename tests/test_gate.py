@@ -191,13 +191,110 @@ def test_another_jax_version_makes_metrics_not_comparable(real_run, tmp_path):
 
 def test_the_default_baseline_is_the_machines(real_run, tmp_path):
     cur = copy_run(real_run, tmp_path / "cur.csv", rows=floorless)
-    missing = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "none"))
-    assert_one_line_error(missing, "no baseline for this machine", "make baseline")
     slug = gate.fingerprint_slug(gate.fingerprint(gate.load_run(cur, role="current")))
     (tmp_path / "bl").mkdir()
     copy_run(real_run, tmp_path / "bl" / f"{slug}.csv", rows=floorless)
     result = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "bl"))
     assert result.returncode == 0, result.stderr
+    assert "closest" not in result.stdout
+
+
+# ---------------------------------------------------------------- any machine; nothing silently passed
+
+
+def on_another_machine(df):
+    return floorless(df).assign(cpu_model="Intel(R) Xeon(R) Processor")
+
+
+def test_with_no_baseline_at_all_the_gate_says_so_and_passes(real_run, tmp_path):
+    cur = copy_run(real_run, tmp_path / "cur.csv", rows=floorless)
+    md = tmp_path / "gate.md"
+    result = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "none"), "--markdown", str(md))
+    assert result.returncode == 0, result.stderr
+    assert "gate PASS: nothing compared: no baseline of backend 'cpu'" in result.stdout
+    assert "make baseline" in result.stdout
+    assert md.read_text().startswith("## gate PASS: nothing compared")
+    strict = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "none"), "--strict")
+    assert strict.returncode == 1
+    assert "gate FAIL: nothing compared" in strict.stdout
+
+
+def test_an_unknown_machine_is_gated_against_the_closest_baseline(real_run, tmp_path):
+    (tmp_path / "bl").mkdir()
+    slug = gate.fingerprint_slug(gate.fingerprint(gate.load_run(real_run, role="baseline")))
+    copy_run(real_run, tmp_path / "bl" / f"{slug}.csv", rows=floorless)
+    copy_run(real_run, tmp_path / "bl" / "cpu-old-jax.csv", rows=lambda d: on_another_machine(d).assign(
+        jax_version="0.1.0"))  # fmt: skip
+    copy_run(real_run, tmp_path / "bl" / "gpu.csv", rows=lambda d: floorless(d).assign(backend="gpu"))
+    cur = copy_run(real_run, tmp_path / "cur.csv", scale=3.0, rows=on_another_machine)
+    result = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "bl"), "--no-confirm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("gate: no baseline for this machine (cpu-intel-r-xeon-r-processor-")
+    assert f"comparing with the closest, {tmp_path / 'bl' / slug}.csv (differs in cpu_model)" in first
+    assert "timings inconclusive, XLA metrics and failed kernels gated" in first
+    assert "gate PASS: 4 kernels compared (4 inconclusive)" in result.stdout
+    # what is comparable still fails: more XLA flops on the unknown machine
+    more = lambda df: on_another_machine(df).assign(flops=(df["flops"].astype(float) * 1.5).map(repr))  # noqa: E731
+    worse = copy_run(real_run, tmp_path / "worse.csv", rows=more)
+    failed = jaxgrads("gate", str(worse), "--baselines-dir", str(tmp_path / "bl"), "--no-confirm")
+    assert failed.returncode == 1
+    assert "regression (flops +50.0%)" in failed.stdout
+
+
+def _broken(df, **columns):
+    """The row of quadratic-x-jacrev-96 with ``columns`` changed."""
+    hit = (df["method"] == "jacrev") & (df["n"] == "96")
+    for k, v in columns.items():
+        df.loc[hit, k] = v
+    return floorless(df)
+
+
+BROKEN_NOW = {
+    "an error row": (lambda d: _broken(d, status="error", message="XlaRuntimeError: boom"), None,
+                     "error: XlaRuntimeError: boom"),
+    "a NaN time": (lambda d: _broken(d, time_median_s="nan"), None, "no finite time"),
+    "no samples": (floorless, lambda r: r[~((r["method"] == "jacrev") & (r["n"] == "96"))], "no samples"),
+    "missing": (lambda d: floorless(d[~((d["method"] == "jacrev") & (d["n"] == "96"))]), None,
+                "missing from the current run"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BROKEN_NOW))
+def test_a_kernel_that_broke_is_a_regression_even_on_another_machine(real_run, tmp_path, case):
+    rows, samples, why = BROKEN_NOW[case]
+    base = copy_run(real_run, tmp_path / "base.csv", rows=floorless)
+    cur = copy_run(real_run, tmp_path / "cur.csv", rows=rows, samples=samples)
+    result = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm")
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("quadratic-x-jacrev-96-float32"))
+    assert " regression " in line
+    assert why in line
+    assert "gate FAIL: 4 kernels compared (1 regression, 3 pass)" in result.stdout
+    other = copy_run(cur, tmp_path / "other.csv", rows=lambda d: d.assign(cpu_model="Other CPU"))
+    again = jaxgrads("gate", str(other), "--baseline", str(base), "--no-confirm")
+    assert again.returncode == 1
+    assert "(1 regression, 3 inconclusive)" in again.stdout
+
+
+def test_every_kernel_failing_now_is_a_regression_not_bad_input(real_run, tmp_path):
+    base = copy_run(real_run, tmp_path / "base.csv", rows=floorless)
+    cur = copy_run(real_run, tmp_path / "cur.csv", rows=lambda d: floorless(d).assign(
+        status="error", message="RuntimeError: gone"))  # fmt: skip
+    result = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm")
+    assert result.returncode == 1, result.stderr
+    assert "(4 regression)" in result.stdout
+
+
+def test_a_kernel_skipped_now_is_inconclusive_and_a_new_one_is_listed(real_run, tmp_path):
+    base = copy_run(real_run, tmp_path / "base.csv", rows=lambda d: floorless(d[d["method"] != "analytic"]))
+    skipped = lambda d: _broken(d, status="skipped", message="needs ~9 MiB, over the 1 MiB budget")  # noqa: E731
+    cur = copy_run(real_run, tmp_path / "cur.csv", rows=skipped)
+    result = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(1 inconclusive, 1 pass, 2 new)" in result.stdout
+    assert "skipped: needs ~9 MiB" in result.stdout
+    assert jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm", "--strict").returncode == 1
 
 
 def truncate(path):
@@ -254,6 +351,13 @@ def test_bad_rule_options_are_one_line_errors(real_run, tmp_path, option, value)
     cur = copy_run(real_run, tmp_path / "cur.csv")
     result = jaxgrads("gate", str(cur), "--baseline", str(cur), f"{option}={value}")
     assert_one_line_error(result, f"{option} must be a positive fraction like 10% or 0.1, got '{value}'")
+
+
+@pytest.mark.parametrize("value", ["2", "1", "100%"])
+def test_alpha_is_a_probability(real_run, tmp_path, value):
+    cur = copy_run(real_run, tmp_path / "cur.csv")
+    result = jaxgrads("gate", str(cur), "--baseline", str(cur), f"--alpha={value}")
+    assert_one_line_error(result, f"--alpha must be below 1 (a probability like 0.01), got '{value}'")
 
 
 def test_pooled_rounds_keep_every_sample_and_their_median(real_run, tmp_path):

@@ -121,6 +121,12 @@ def _foreign(doc):
     return json.dumps(doc)
 
 
+def _each(doc, edit):
+    for b in doc["benchmarks"]:
+        edit(b)
+    return json.dumps(doc)
+
+
 BAD_JSON = {
     "missing": (None, "no such file"),
     "empty": (lambda d: "", "empty file"),
@@ -129,6 +135,18 @@ BAD_JSON = {
     "no benchmarks": (lambda d: json.dumps(d | {"benchmarks": []}), "no benchmarks in the file"),
     "another suite": (_foreign, "no extra_info['jaxgrads'] row"),
     "no raw data": (_without_data, "--benchmark-save-data"),
+    # each of these was a traceback
+    "stats not an object": (lambda d: _each(d, lambda b: b.update(stats=[1, 2])), "no 'stats' object"),
+    "strings in data": (
+        lambda d: _each(d, lambda b: b["stats"].update(data=["fast", "slow"])),
+        "not a finite, non-negative number",
+    ),
+    "a string median": (
+        lambda d: _each(d, lambda b: b["stats"].update(median="1ms")),
+        "not a finite, non-negative number",
+    ),
+    "benchmark not an object": (lambda d: json.dumps(d | {"benchmarks": [3]}), "entry is not an object"),
+    "binary": (lambda d: "\x00\x01", "binary, not text"),
 }
 
 
