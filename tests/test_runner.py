@@ -148,7 +148,8 @@ def test_saved_arrays_check_independently(tmp_path):
         tmp_path, problems=("bilinear",), wrt=("A",), methods=("jacrev",), sizes=((3, 5),), save_arrays=arrays
     )
     saved = np.load(arrays / "bilinear-A-jacrev-3x5-float32.npz")
-    assert set(saved.files) == {"y", "A", "x", "jacobian"}
+    assert set(saved.files) == {"y", "A", "x", "jacobian", "dtype"}
+    assert str(saved["dtype"]) == "float32"
     np.testing.assert_allclose(saved["jacobian"], np.outer(saved["y"], saved["x"]), rtol=1e-6)
 
 
