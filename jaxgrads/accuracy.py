@@ -101,9 +101,7 @@ def _finite_differences(kernel: Kernel) -> np.ndarray | None:
         return None
 
 
-def check_closed_form(
-    kernel: Kernel, closed: np.ndarray, scale: np.ndarray
-) -> tuple[str, np.ndarray | None]:
+def check_closed_form(kernel: Kernel, closed: np.ndarray, scale: np.ndarray) -> tuple[str, np.ndarray | None]:
     """Whether the closed form agrees with the independent references (see the module docstring).
 
     Returns ``("", None)`` when it is trusted (or nothing can contradict it), else the reason and the

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.interrupts import interrupt_handled, interrupts
 
 __all__ = ["main", "make_parser"]
 
@@ -650,6 +651,11 @@ def _import(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parses ``argv`` and dispatches; returns the exit code."""
+    with interrupts():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         parser = make_parser()
         args, extra = parser.parse_known_args(argv)
@@ -673,5 +679,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxgrads: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        interrupt_handled()
         print("jaxgrads: interrupted; finished rows are kept (rerun with --resume)", file=sys.stderr)
         return 130

@@ -127,8 +127,7 @@ def markdown_report(
         f"{first.get('matmul_precision', '?')}; x64 {first['x64']}",
         f"- software: jax {first['jax_version']}, jaxlib {first['jaxlib_version']}; "
         f"persistent compilation cache: {first.get('compile_cache', '?')}",
-        f"- dispatch floor (compiled no-op): {format_seconds(floor)}; "
-        f"rows: {len(df)} ({status_counts(df)})",
+        f"- dispatch floor (compiled no-op): {format_seconds(floor)}; rows: {len(df)} ({status_counts(df)})",
         "",
         "Cells: median time per Jacobian (time ÷ the `analytic` closed form's). **Bold**: fastest "
         f"in the row. †: within {DISPATCH_BOUND_FACTOR}× the dispatch floor (dispatch-bound). "
