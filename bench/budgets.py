@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from figures import publish
 
-from jaxgrads.machine import cpu_model
-from jaxgrads.schema import KEY, read_results
+from jaxgrads.measure.machine import cpu_model
+from jaxgrads.results.schema import KEY, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG_KERNEL_S = 100e-6

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from figures import ROOT, publish
 
-from jaxgrads.gate import AB_RULE, Rule, compare, load_run
+from jaxgrads.gate.compare import AB_RULE, Rule, compare, load_run
 
 PY = sys.executable
 WORKLOAD = ROOT / "bench" / "workload.py"
@@ -60,7 +60,7 @@ def variant(terms: int, folder: Path) -> Path:
 
 def gate_records(baseline: Path, current: Path, plugin: Path, tmp: Path, tag: str) -> pd.DataFrame:
     """Gates ``current`` against ``baseline`` through the CLI's confirmation path; returns the table."""
-    from jaxgrads import ab
+    from jaxgrads.sweep import processes as ab
 
     side = ab.Side("current", PY, (str(plugin),))
     cur = load_run(current, role="current")

@@ -15,8 +15,8 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")  # as `jaxgrads run` does by default
 
-from jaxgrads import runner  # noqa: E402
-from jaxgrads.machine import run_metadata  # noqa: E402
+from jaxgrads.measure.machine import run_metadata  # noqa: E402
+from jaxgrads.sweep import run as runner  # noqa: E402
 from jaxgrads.validation import resolve_device  # noqa: E402
 
 # the suite's default: the fast vectorized methods, and the closed forms, at three sizes

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 import jaxgrads as jg
-from jaxgrads.report import format_seconds
-from jaxgrads.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, time_callable
+from jaxgrads.measure.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, time_callable
+from jaxgrads.report.markdown import format_seconds
 
 CASES = [  # (problem, wrt, method, size)
     ("quadratic", "x", "analytic_textbook", 1024),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jaxgrads.files import atomic_write_text
+from jaxgrads.results.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ each compared with the first, kernel by kernel (kernels above 10x the dispatch f
 1. **Pinning.** The gate sweep pins itself to one CPU (``--cpus 1``). The same sweeps with
    ``--cpus`` set to every CPU show what that buys.
 2. **Normalizing across machines.** Every run times a large copy and a large matmul
-   (``ceiling_bytes_per_s``, ``ceiling_flops_per_s``, :mod:`jaxgrads.roofline`). If a machine's speed
+   (``ceiling_bytes_per_s``, ``ceiling_flops_per_s``, :mod:`jaxgrads.measure.roofline`). If a machine's speed
    were one number, a kernel's time ratio divided by the calibration kernels' ratio would cancel the
    machine and leave the code. The premise is tested where it is easiest to hold, on one machine:
    normalization earns its place only if it shrinks the spread of these A/A ratios.
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from figures import publish
 
-from jaxgrads.gate import Rule, load_run
+from jaxgrads.gate.compare import Rule, load_run
 
 
 def spread(log_ratios: np.ndarray) -> tuple[float, float]:

@@ -17,8 +17,8 @@ import math
 import jax
 import pytest
 
-from jaxgrads import runner
-from jaxgrads.timing import Timing, time_callable
+from jaxgrads.measure.timing import Timing, time_callable
+from jaxgrads.sweep import run as runner
 
 
 def _plain(value):

@@ -9,13 +9,13 @@ import importlib
 __version__ = "0.1.0"
 
 _WHERE = {
-    "jaxgrads.kernels": ("Kernel", "as_size", "build_kernel", "kernel_id"),
-    "jaxgrads.methods": ("METHODS", "Method", "applicable_methods", "get_method", "method_names"),
+    "jaxgrads.measure.kernels": ("Kernel", "as_size", "build_kernel", "kernel_id"),
+    "jaxgrads.methods.registry": ("METHODS", "Method", "applicable_methods", "get_method", "method_names"),
     "jaxgrads.problems": (
         "Derivative", "Problem", "Size", "gaussian_inputs", "get_problem", "list_problems",
         "problem_names", "register", "unregister",
     ),
-    "jaxgrads.tolerance": ("rtol",),
+    "jaxgrads.measure.tolerance": ("rtol",),
     "jaxgrads.validation": ("DTYPES",),
     "jaxgrads.errors": ("JaxgradsError",),
 }  # fmt: skip

@@ -2,6 +2,6 @@
 
 import sys
 
-from jaxgrads.cli import main
+from jaxgrads.cli.main import main
 
 sys.exit(main())

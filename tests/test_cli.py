@@ -7,7 +7,7 @@ import sys
 import pytest
 from clitools import ENV, FAST, assert_one_line_error, jaxgrads
 
-from jaxgrads.schema import read_results
+from jaxgrads.results.schema import read_results
 
 
 def test_list_text_and_json():
@@ -181,7 +181,7 @@ def test_report_on_truncated_and_untimed_files(tmp_path):
 def test_torch_method_without_torch_names_the_extra(tmp_path):
     # torch hidden from the interpreter: an import of it fails as on a machine without it
     code = (
-        "import sys; sys.modules['torch'] = None; from jaxgrads.cli import main; "
+        "import sys; sys.modules['torch'] = None; from jaxgrads.cli.main import main; "
         f"sys.exit(main(['run', '--methods', 'torch_jacrev', '-o', {str(tmp_path / 'r.csv')!r}]))"
     )
     result = subprocess.run(

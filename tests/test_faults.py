@@ -22,11 +22,13 @@ import pytest
 from clitools import ENV, FAST, assert_one_line_error, jaxgrads
 
 import jaxgrads as jg
-from jaxgrads import cli, files, runner
-from jaxgrads.accuracy import accuracy, reference
-from jaxgrads.files import CsvAppender, OutputLock
-from jaxgrads.report import summary_table
-from jaxgrads.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path
+from jaxgrads.cli import main as cli
+from jaxgrads.measure.accuracy import accuracy, reference
+from jaxgrads.report.markdown import summary_table
+from jaxgrads.results import files
+from jaxgrads.results.files import CsvAppender, OutputLock
+from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path
+from jaxgrads.sweep import run as runner
 
 SMALL = ("--problems", "inner", "--wrt", "x", "--methods", "jacrev", "analytic", "--sizes", "4", *FAST)
 SWEEP = runner.Sweep(

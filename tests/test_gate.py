@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
 
-from jaxgrads import gate
-from jaxgrads.ab import pool_csvs, rerun_args
-from jaxgrads.schema import samples_path
+from jaxgrads.gate import compare as gate
+from jaxgrads.results.schema import samples_path
+from jaxgrads.sweep.processes import pool_csvs, rerun_args
 
 RULE = gate.Rule(threshold=0.10, alpha=0.01, max_cv=0.25)
 rng = np.random.default_rng(0)

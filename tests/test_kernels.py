@@ -7,8 +7,8 @@ import pytest
 from cases import DTYPES, JACOBIAN_TARGETS, KERNEL_CASES, SIZES, size_id, skip_without_backend, target_id
 
 import jaxgrads as jg
-from jaxgrads.accuracy import host_array
-from jaxgrads.tolerance import abs_scale, check_close, rtol
+from jaxgrads.measure.accuracy import host_array
+from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
 
 
 def _reduction_length(inputs):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import jaxgrads as jg
-from jaxgrads.accuracy import accuracy, reference
-from jaxgrads.timing import Timing, dispatch_floor, time_callable
-from jaxgrads.xla import cost_and_memory
+from jaxgrads.measure.accuracy import accuracy, reference
+from jaxgrads.measure.timing import Timing, dispatch_floor, time_callable
+from jaxgrads.measure.xla import cost_and_memory
 
 
 def test_timing_statistics():

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from clitools import assert_one_line_error, jaxgrads
 
-from jaxgrads.files import atomic_write_text
-from jaxgrads.schema import FIELDS, samples_path
+from jaxgrads.results.files import atomic_write_text
+from jaxgrads.results.schema import FIELDS, samples_path
 
-plots = pytest.importorskip("jaxgrads.plots")
+plots = pytest.importorskip("jaxgrads.report.plots")
 pytest.importorskip("matplotlib", reason="the [plot] extra")
 
-from jaxgrads.findings import findings_section, roofline_section  # noqa: E402
-from jaxgrads.report import markdown_report  # noqa: E402
+from jaxgrads.report.findings import findings_section, roofline_section  # noqa: E402
+from jaxgrads.report.markdown import markdown_report  # noqa: E402
 
 ROOF = {"ceiling_bytes_per_s": 1e10, "ceiling_flops_per_s": 1e11}
 

@@ -5,7 +5,7 @@ import pytest
 from cases import SIZES, TARGETS, size_id, skip_without_backend, target_id
 
 import jaxgrads as jg
-from jaxgrads.finite_diff import fd_hessian, fd_jacobian
+from jaxgrads.measure.finite_diff import fd_hessian, fd_jacobian
 
 
 @pytest.mark.parametrize("size", SIZES, ids=size_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from clitools import ENV, assert_one_line_error, jaxgrads
 
-from jaxgrads.schema import read_results, samples_path
+from jaxgrads.results.schema import read_results, samples_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = (

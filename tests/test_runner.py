@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import jaxgrads as jg
-from jaxgrads import runner
-from jaxgrads.report import markdown_report
-from jaxgrads.schema import FIELDS, SAMPLE_FIELDS, read_results, samples_path
+from jaxgrads.report.markdown import markdown_report
+from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, samples_path
+from jaxgrads.sweep import run as runner
 
 FAST = dict(samples=3, min_sample_s=0.001, device="cpu")
 
@@ -219,7 +219,7 @@ class _Tty:
 
 
 def test_progress_bar_on_a_terminal_only():
-    from jaxgrads.progress import Progress
+    from jaxgrads.sweep.progress import Progress
 
     tty = _Tty()
     bar = Progress(4, stream=tty)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jaxgrads.gate import Run, load_run
-from jaxgrads.schema import samples_path
+from jaxgrads.gate.compare import Run, load_run
+from jaxgrads.results.schema import samples_path
 from jaxgrads.validation import JaxgradsError
 
 __all__ = ["Side", "check_side", "pool_csvs", "pooled_run", "remeasure", "rerun_args", "run_child"]
@@ -74,8 +74,8 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     numbered on. A baseline pooled from several processes carries the process-to-process spread
     that one process hides.
     """
-    from jaxgrads.files import atomic_write_text
-    from jaxgrads.schema import read_results, row_key
+    from jaxgrads.results.files import atomic_write_text
+    from jaxgrads.results.schema import read_results, row_key
 
     rows = pd.read_csv(paths[0], dtype=str, keep_default_na=False)
     read_results(paths[0], require_timed=True)  # the first round is a proper results CSV

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxgrads.cli.interrupts import interrupt_handled, interrupts
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.interrupts import interrupt_handled, interrupts
 
 __all__ = ["main", "make_parser"]
 
@@ -178,7 +178,7 @@ def _with_examples(sub, name: str, help: str, epilog: str) -> argparse.ArgumentP
 
 
 def make_parser() -> argparse.ArgumentParser:
-    from jaxgrads.gate import AB_RULE, Rule
+    from jaxgrads.gate.compare import AB_RULE, Rule
 
     parser = _Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -273,7 +273,7 @@ def load_problems(sources: list[str]) -> None:
 
 
 def _list(args) -> int:
-    from jaxgrads.methods import applicable_methods
+    from jaxgrads.methods.registry import applicable_methods
     from jaxgrads.problems import list_problems
 
     load_problems(args.problems_from)
@@ -315,7 +315,7 @@ def _configure_jax(args) -> None:
 
 def _sweep(args):
     """The sweep the options ask for: the preset, with each given option replacing its field."""
-    from jaxgrads import runner
+    from jaxgrads.sweep import run as runner
     from jaxgrads.validation import positive_int, resolve_dtype
 
     load_problems(args.problems_from)
@@ -350,9 +350,9 @@ def _sweep(args):
 
 
 def _summarize(out: Path, report: str | None = None) -> None:
-    from jaxgrads.files import atomic_write_text
-    from jaxgrads.report import markdown_report, status_counts, summary_table
-    from jaxgrads.schema import read_results
+    from jaxgrads.report.markdown import markdown_report, status_counts, summary_table
+    from jaxgrads.results.files import atomic_write_text
+    from jaxgrads.results.schema import read_results
 
     df = read_results(out)
     if report:
@@ -363,8 +363,8 @@ def _summarize(out: Path, report: str | None = None) -> None:
 
 def _pin(args) -> None:
     """Pins the process before JAX starts, when ``--cpus`` or the preset asks for it."""
-    from jaxgrads import runner
-    from jaxgrads.machine import cpus_used, pin_cpus
+    from jaxgrads.measure.machine import cpus_used, pin_cpus
+    from jaxgrads.sweep import run as runner
     from jaxgrads.validation import positive_int
 
     cpus = args.cpus if args.cpus is not None else runner.PRESETS["quick" if args.quick else args.preset].cpus
@@ -378,8 +378,8 @@ def _pin(args) -> None:
 
 
 def _run(args) -> int:
-    from jaxgrads import runner
-    from jaxgrads.files import check_output
+    from jaxgrads.results.files import check_output
+    from jaxgrads.sweep import run as runner
 
     _pin(args)
     _configure_jax(args)
@@ -398,8 +398,8 @@ def _run(args) -> int:
 
 
 def _machine_slug(device_spec: str) -> str:
-    from jaxgrads.gate import FINGERPRINT, fingerprint_slug
-    from jaxgrads.machine import run_metadata
+    from jaxgrads.gate.compare import FINGERPRINT, fingerprint_slug
+    from jaxgrads.measure.machine import run_metadata
     from jaxgrads.validation import resolve_device
 
     meta = run_metadata(resolve_device(device_spec))
@@ -429,8 +429,8 @@ def _forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: 
 def _baseline(args, run_args: list[str]) -> int:
     import tempfile
 
-    from jaxgrads import ab
-    from jaxgrads.files import check_output
+    from jaxgrads.results.files import check_output
+    from jaxgrads.sweep import processes as ab
     from jaxgrads.validation import positive_int
 
     rounds = positive_int("--rounds", args.rounds)
@@ -454,7 +454,7 @@ def _baseline(args, run_args: list[str]) -> int:
 
 
 def _rule(args):
-    from jaxgrads.gate import Rule, parse_fraction
+    from jaxgrads.gate.compare import Rule, parse_fraction
 
     return Rule(
         threshold=parse_fraction("--threshold", args.threshold),
@@ -466,8 +466,8 @@ def _rule(args):
 
 
 def _publish(result, markdown: str | None) -> int:
-    from jaxgrads.files import atomic_write_text
-    from jaxgrads.gate import markdown_report, text_report
+    from jaxgrads.gate.compare import markdown_report, text_report
+    from jaxgrads.results.files import atomic_write_text
 
     print(text_report(result), end="")
     if markdown:
@@ -477,7 +477,7 @@ def _publish(result, markdown: str | None) -> int:
 
 def _check_markdown(path: str | None) -> None:
     if path:
-        from jaxgrads.files import check_output
+        from jaxgrads.results.files import check_output
 
         check_output(Path(path), resume=False, overwrite=True)
 
@@ -485,7 +485,8 @@ def _check_markdown(path: str | None) -> None:
 def _gate(args) -> int:
     import tempfile
 
-    from jaxgrads import ab, gate
+    from jaxgrads.gate import compare as gate
+    from jaxgrads.sweep import processes as ab
 
     rule = _rule(args)
     _check_markdown(args.markdown)
@@ -515,7 +516,7 @@ def _gate(args) -> int:
 
 def _default_baseline(args, current) -> Path | None:
     """This machine's baseline in ``--baselines-dir``, else the closest one there (said on one line)."""
-    from jaxgrads import gate
+    from jaxgrads.gate import compare as gate
 
     fp = gate.fingerprint(current)
     own = Path(args.baselines_dir) / f"{gate.fingerprint_slug(fp)}.csv"
@@ -534,7 +535,7 @@ def _default_baseline(args, current) -> Path | None:
 
 def _publish_line(line: str, markdown: str | None, code: int) -> int:
     """A gate verdict that is one line (nothing to compare), on the terminal and in ``--markdown``."""
-    from jaxgrads.files import atomic_write_text
+    from jaxgrads.results.files import atomic_write_text
 
     print(line)
     if markdown:
@@ -543,8 +544,9 @@ def _publish_line(line: str, markdown: str | None, code: int) -> int:
 
 
 def _ab(args, run_args: list[str]) -> int:
-    from jaxgrads import ab, gate
-    from jaxgrads.files import output_folder
+    from jaxgrads.gate import compare as gate
+    from jaxgrads.results.files import output_folder
+    from jaxgrads.sweep import processes as ab
     from jaxgrads.validation import positive_int
 
     rule = _rule(args)
@@ -584,7 +586,7 @@ def _read_all(paths: Sequence[str]):
     """The results CSVs as one table; a case measured in several keeps the row of the last file."""
     import pandas as pd
 
-    from jaxgrads.schema import KEY, read_results
+    from jaxgrads.results.schema import KEY, read_results
 
     df = pd.concat([read_results(p, require_timed=True) for p in paths], ignore_index=True)
     return df.drop_duplicates(list(KEY), keep="last").reset_index(drop=True)
@@ -594,7 +596,7 @@ def _draw(df, path: str, flag: str) -> dict:
     """The figures of ``df`` drawn into folder ``path``; a folder made here is removed if drawing fails."""
     import shutil
 
-    from jaxgrads.plots import plot_all, require_matplotlib
+    from jaxgrads.report.plots import plot_all, require_matplotlib
 
     require_matplotlib()
     out = Path(path)
@@ -613,8 +615,8 @@ def _draw(df, path: str, flag: str) -> dict:
 
 
 def _report(args) -> int:
-    from jaxgrads.files import atomic_write_text, check_output
-    from jaxgrads.report import markdown_report
+    from jaxgrads.report.markdown import markdown_report
+    from jaxgrads.results.files import atomic_write_text, check_output
 
     df = _read_all(args.csv)
     if args.output is not None:
@@ -639,8 +641,8 @@ def _plot(args) -> int:
 
 
 def _import(args) -> int:
-    from jaxgrads.files import check_output
-    from jaxgrads.pytest_import import import_pytest_benchmark
+    from jaxgrads.results.files import check_output
+    from jaxgrads.results.pytest_import import import_pytest_benchmark
 
     out = Path(args.output)
     check_output(out, resume=False, overwrite=args.overwrite)

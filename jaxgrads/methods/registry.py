@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxgrads import torch_backend
+from jaxgrads.peers import torch as torch_backend
 from jaxgrads.problems.registry import Derivative, Problem
 from jaxgrads.validation import choose
 
@@ -54,7 +54,7 @@ class Method:
       steps: what the method walks one element at a time (``in`` or ``out``), or None: its number of
         sequential steps, which the runner caps.
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
-      backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.torch_backend`).
+      backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
       doc: one line.
     """
 

@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.methods import Method, applicable_methods, get_method
+from jaxgrads.methods.registry import Method, applicable_methods, get_method
+from jaxgrads.peers.torch import build_torch_kernel
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
-from jaxgrads.torch_backend import build_torch_kernel
 from jaxgrads.validation import (
     JaxgradsError,
     parse_size,

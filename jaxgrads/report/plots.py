@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.schema import timed_rows
-from jaxgrads.tables import method_label
+from jaxgrads.results.labels import method_label
+from jaxgrads.results.schema import timed_rows
 
 __all__ = ["iter_figures", "crossover", "measured_crossover", "plot_all", "require_matplotlib"]
 

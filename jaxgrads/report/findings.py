@@ -18,9 +18,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from jaxgrads.plots import crossover, measured_crossover
-from jaxgrads.schema import timed_rows
-from jaxgrads.tables import format_seconds, method_label, size_label, table
+from jaxgrads.report.plots import crossover, measured_crossover
+from jaxgrads.results.labels import format_seconds, method_label, size_label, table
+from jaxgrads.results.schema import timed_rows
 
 __all__ = ["findings_section", "roofline_section"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.files import atomic_write_text, read_text
-from jaxgrads.schema import FIELDS, KEY, SAMPLE_FIELDS, read_results, samples_path
+from jaxgrads.results.files import atomic_write_text, read_text
+from jaxgrads.results.schema import FIELDS, KEY, SAMPLE_FIELDS, read_results, samples_path
 
 __all__ = ["import_pytest_benchmark"]
 

@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.files import read_text
-from jaxgrads.kernels import kernel_id
-from jaxgrads.schema import KEY, read_results, samples_path, timed_rows
-from jaxgrads.tables import format_seconds
+from jaxgrads.measure.kernels import kernel_id
+from jaxgrads.results.files import read_text
+from jaxgrads.results.labels import format_seconds
+from jaxgrads.results.schema import KEY, read_results, samples_path, timed_rows
 
 __all__ = [
     "AB_RULE",

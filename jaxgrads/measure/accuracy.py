@@ -5,7 +5,7 @@ r"""Accuracy of one computed Jacobian, against the closed form in the kernel's d
 * ``err_f64``: the same against $J_{64}$, the closed form in float64 NumPy on the host, from the very
   inputs the kernel saw: the total error.
 * ``max_abs_err``: $\max|J - J_{64}|$.
-* ``ok``: every entry within the dtype's tolerance of $J_{64}$ (:mod:`jaxgrads.tolerance`), and no
+* ``ok``: every entry within the dtype's tolerance of $J_{64}$ (:mod:`jaxgrads.measure.tolerance`), and no
   NaN or Inf anywhere.
 
 A problem without a closed form (a user plug-in) is compared with ``jax.jacrev`` evaluated in float64
@@ -14,7 +14,7 @@ on the CPU; ``ok`` then uses the normwise error against the same rtol.
 **The closed form is checked too**, once per (target, size, dtype), against references that share
 no code with it: ``jax.jacrev`` (``hessian_fwd_rev`` for a Hessian) in float64 on the CPU, entrywise
 within ``rtol(float64, k) · (Σ|terms| + |J_ad|)``, and central finite differences in float64 NumPy
-(:mod:`jaxgrads.finite_diff`, first derivatives, where $2\,n_{wrt}$ evaluations of $f$ are
+(:mod:`jaxgrads.measure.finite_diff`, first derivatives, where $2\,n_{wrt}$ evaluations of $f$ are
 affordable) within a normwise $10^{-6}$. The closed form is trusted when it agrees with jacrev, or
 with finite differences where jacrev is not available (x64 off) or disagrees. An untrusted closed
 form (wrong sign, a 0.1 % or 1e-5 error, a wrong shape) fails every row that evaluates it
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jaxgrads.finite_diff import fd_jacobian
-from jaxgrads.kernels import Kernel, build_kernel
-from jaxgrads.methods import get_method
-from jaxgrads.tolerance import abs_scale, check_close, rtol
+from jaxgrads.measure.finite_diff import fd_jacobian
+from jaxgrads.measure.kernels import Kernel, build_kernel
+from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
+from jaxgrads.methods.registry import get_method
 
 __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
 

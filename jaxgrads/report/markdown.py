@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.schema import KEY, timed_rows
-from jaxgrads.tables import format_seconds, method_label, size_label, table
+from jaxgrads.results.labels import format_seconds, method_label, size_label, table
+from jaxgrads.results.schema import KEY, timed_rows
 
 __all__ = ["format_seconds", "markdown_report", "status_counts", "summary_table"]
 
@@ -113,7 +113,7 @@ def markdown_report(
       figures: {name: [png, svg, ...]} from :func:`jaxgrads.plots.plot_all`, embedded by their PNG.
       relative_to: the report's folder, so the figure links are relative to it.
     """
-    from jaxgrads.findings import findings_section, roofline_section  # they format with this module
+    from jaxgrads.report.findings import findings_section, roofline_section  # they format with this module
 
     first = df.iloc[0]
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())

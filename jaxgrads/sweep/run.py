@@ -23,8 +23,22 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from jaxgrads.accuracy import Reference, accuracy, host_array, reference
-from jaxgrads.files import (
+from jaxgrads.measure.accuracy import Reference, accuracy, host_array, reference
+from jaxgrads.measure.kernels import Kernel, basis_size, build_kernel, kernel_id, resolve_chunk_size
+from jaxgrads.measure.machine import default_memory_budget, run_metadata
+from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
+from jaxgrads.measure.timing import (
+    DEFAULT_MIN_SAMPLE_S,
+    DEFAULT_SAMPLES,
+    Timing,
+    dispatch_floor,
+    time_callable,
+)
+from jaxgrads.measure.xla import cost_and_memory
+from jaxgrads.methods.registry import METHODS, Method, applicable_methods, expand_methods
+from jaxgrads.peers.torch import require_torch, torch_threads
+from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
+from jaxgrads.results.files import (
     CsvAppender,
     OutputLock,
     Replacement,
@@ -36,15 +50,8 @@ from jaxgrads.files import (
     read_text,
     write_error,
 )
-from jaxgrads.kernels import Kernel, basis_size, build_kernel, kernel_id, resolve_chunk_size
-from jaxgrads.machine import default_memory_budget, run_metadata
-from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
-from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
-from jaxgrads.progress import Progress
-from jaxgrads.roofline import Ceilings, achieved, measure_ceilings
-from jaxgrads.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path, timed_rows
-from jaxgrads.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, Timing, dispatch_floor, time_callable
-from jaxgrads.torch_backend import require_torch, torch_threads
+from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path, timed_rows
+from jaxgrads.sweep.progress import Progress
 from jaxgrads.validation import (
     JaxgradsError,
     choose,
@@ -54,7 +61,6 @@ from jaxgrads.validation import (
     resolve_device,
     resolve_dtype,
 )
-from jaxgrads.xla import cost_and_memory
 
 __all__ = [
     "DEFAULT_SWEEP",

@@ -1,7 +1,7 @@
 r"""The device's ceilings, measured in the run itself, in the run's dtype: bandwidth and matmul FLOP/s.
 
 A roofline needs two numbers a spec sheet does not give for a shared VM or a throttled GPU, so every
-run measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.timing`):
+run measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.measure.timing`):
 
 - **bandwidth**: $y = x + 1$ over $N$ elements reads $N$ and writes $N$ elements, so one call moves
   $2 N \cdot \text{itemsize}$ bytes. $N$ is far past the last-level cache (32 MiB on a CPU, 1 GiB on
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.timing import time_callable
+from jaxgrads.measure.timing import time_callable
 
 __all__ = ["Ceilings", "achieved", "measure_ceilings"]
 

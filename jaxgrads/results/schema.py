@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.files import read_text
+from jaxgrads.results.files import read_text
 
 __all__ = [
     "FIELDS",
@@ -80,7 +80,7 @@ FIELDS: tuple[str, ...] = (
     "chunk_size",  # basis vectors per step of a chunked method, 0 otherwise
     "compile_kind",  # "xla" (ahead-of-time compile) or "first_call" (the eager torch peer)
     "torch_threads",  # PyTorch intra-op threads, "" when PyTorch is not loaded
-    # the roofline (jaxgrads.roofline): the run's ceilings in the row's dtype, and the row against them
+    # the roofline (measure.roofline): the run's ceilings in the row's dtype, and the row against them
     "ceiling_bytes_per_s",  # a streaming copy, bytes read + written per second
     "ceiling_flops_per_s",  # a square matmul
     "achieved_flops_per_s",  # flops / time_median_s

@@ -1,0 +1,1 @@
+"""The regression gate: statistics, runs on disk, the comparison, and its rendering."""

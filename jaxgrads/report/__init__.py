@@ -1,0 +1,2 @@
+"""Reading results: the numbers behind findings (analysis), the markdown report (markdown, findings)
+and the figures (plots, drawing only)."""
