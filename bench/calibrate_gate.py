@@ -1,7 +1,7 @@
 """Calibrates the regression gate on this machine: false alarms and detection, in both modes.
 
 Each scenario runs ``jaxgrads run`` / ``jaxgrads ab`` as a user would and applies the gate's rule
-(:func:`jaxgrads.gate.compare`, with its confirmation runs) at a low trip threshold (5%), so that
+(:func:`jaxgrads.gate.comparison`, with its confirmation runs) at a low trip threshold (5%), so that
 every kernel that could trip at any threshold in :data:`THRESHOLDS` has its confirmation run; the
 table then evaluates each threshold from the recorded ratios, p-values and confirmations.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from figures import ROOT, publish
 
-from jaxgrads.gate.compare import AB_RULE, Rule, compare, load_run
+from jaxgrads.gate import AB_RULE, Rule, compare, load_run
 
 PY = sys.executable
 WORKLOAD = ROOT / "bench" / "workload.py"

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from figures import publish
 
-from jaxgrads.gate.compare import Rule, load_run
+from jaxgrads.gate import Rule, load_run
 
 
 def spread(log_ratios: np.ndarray) -> tuple[float, float]:

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
 
-from jaxgrads.gate import compare as gate
+from jaxgrads import gate
+from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.schema import samples_path
 from jaxgrads.sweep.processes import pool_csvs, rerun_args
 
@@ -75,7 +76,7 @@ def test_fractions_parse(text, value):
 
 @pytest.mark.parametrize("text", ["abc", "-5%", "0", "%", "nan", "inf"])
 def test_bad_fractions_are_one_line_errors(text):
-    with pytest.raises(gate.JaxgradsError, match=r"--threshold must be a positive fraction like 10% or 0\.1"):
+    with pytest.raises(JaxgradsError, match=r"--threshold must be a positive fraction like 10% or 0\.1"):
         gate.parse_fraction("--threshold", text)
 
 

@@ -178,7 +178,7 @@ def _with_examples(sub, name: str, help: str, epilog: str) -> argparse.ArgumentP
 
 
 def make_parser() -> argparse.ArgumentParser:
-    from jaxgrads.gate.compare import AB_RULE, Rule
+    from jaxgrads.gate import AB_RULE, Rule
 
     parser = _Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -398,7 +398,7 @@ def _run(args) -> int:
 
 
 def _machine_slug(device_spec: str) -> str:
-    from jaxgrads.gate.compare import FINGERPRINT, fingerprint_slug
+    from jaxgrads.gate import FINGERPRINT, fingerprint_slug
     from jaxgrads.measure.machine import run_metadata
     from jaxgrads.validation import resolve_device
 
@@ -454,7 +454,7 @@ def _baseline(args, run_args: list[str]) -> int:
 
 
 def _rule(args):
-    from jaxgrads.gate.compare import Rule, parse_fraction
+    from jaxgrads.gate import Rule, parse_fraction
 
     return Rule(
         threshold=parse_fraction("--threshold", args.threshold),
@@ -466,7 +466,7 @@ def _rule(args):
 
 
 def _publish(result, markdown: str | None) -> int:
-    from jaxgrads.gate.compare import markdown_report, text_report
+    from jaxgrads.gate import markdown_report, text_report
     from jaxgrads.results.files import atomic_write_text
 
     print(text_report(result), end="")
@@ -485,7 +485,7 @@ def _check_markdown(path: str | None) -> None:
 def _gate(args) -> int:
     import tempfile
 
-    from jaxgrads.gate import compare as gate
+    from jaxgrads import gate
     from jaxgrads.sweep import processes as ab
 
     rule = _rule(args)
@@ -516,7 +516,7 @@ def _gate(args) -> int:
 
 def _default_baseline(args, current) -> Path | None:
     """This machine's baseline in ``--baselines-dir``, else the closest one there (said on one line)."""
-    from jaxgrads.gate import compare as gate
+    from jaxgrads import gate
 
     fp = gate.fingerprint(current)
     own = Path(args.baselines_dir) / f"{gate.fingerprint_slug(fp)}.csv"
@@ -544,7 +544,7 @@ def _publish_line(line: str, markdown: str | None, code: int) -> int:
 
 
 def _ab(args, run_args: list[str]) -> int:
-    from jaxgrads.gate import compare as gate
+    from jaxgrads import gate
     from jaxgrads.results.files import output_folder
     from jaxgrads.sweep import processes as ab
     from jaxgrads.validation import positive_int

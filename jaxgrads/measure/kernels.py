@@ -17,6 +17,7 @@ import numpy as np
 from jaxgrads.methods.registry import Method, applicable_methods, get_method
 from jaxgrads.peers.torch import build_torch_kernel
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
+from jaxgrads.results.labels import kernel_id
 from jaxgrads.validation import (
     JaxgradsError,
     parse_size,
@@ -26,7 +27,7 @@ from jaxgrads.validation import (
     resolve_dtype,
 )
 
-__all__ = ["Kernel", "as_size", "basis_size", "build_kernel", "kernel_id", "resolve_chunk_size"]
+__all__ = ["Kernel", "as_size", "basis_size", "build_kernel", "resolve_chunk_size"]
 
 
 def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
@@ -40,11 +41,6 @@ def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) 
     else:
         m = n = positive_int("size", size)
     return Size(m, n, positive_int("batch", batch))
-
-
-def kernel_id(problem: str, wrt: str, method: str, label: str, dtype: str, chunk_size: int = 0) -> str:
-    """The case id, e.g. ``quadratic-x-jacrev-1024-float32``; ``-c64`` appended for chunk size 64."""
-    return f"{problem}-{wrt}-{method}-{label}-{dtype}" + (f"-c{chunk_size}" if chunk_size else "")
 
 
 DEFAULT_CHUNK_SIZE = 64

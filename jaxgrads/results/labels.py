@@ -1,4 +1,5 @@
-"""Formatting shared by the report, the findings, the plots and the gate: times, labels, tables."""
+"""Formatting shared by the runner, the report, the findings, the plots and the gate: kernel ids,
+size and method labels, times, markdown tables. One definition each."""
 
 from __future__ import annotations
 
@@ -6,7 +7,38 @@ import math
 
 import pandas as pd
 
-__all__ = ["format_seconds", "method_label", "size_label", "table"]
+__all__ = [
+    "format_seconds",
+    "kernel_id",
+    "method_label",
+    "row_kernel_id",
+    "size_label",
+    "size_text",
+    "table",
+]
+
+
+def kernel_id(problem: str, wrt: str, method: str, label: str, dtype: str, chunk_size: int = 0) -> str:
+    """The case id, e.g. ``quadratic-x-jacrev-1024-float32``; ``-c64`` appended for chunk size 64."""
+    return f"{problem}-{wrt}-{method}-{label}-{dtype}" + (f"-c{chunk_size}" if chunk_size else "")
+
+
+def size_text(m: int, n: int, batch: int = 0, *, sep: str = "-b") -> str:
+    """``1024`` when square or one-dimensional (m = 0), ``4096x64`` when not; ``-b8`` for a batch."""
+    core = f"{n}" if m in (0, n) else f"{m}x{n}"
+    return f"{core}{sep}{batch}" if batch else core
+
+
+def _int(value) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def row_kernel_id(row) -> str:
+    """The runner's case id from a results row (0 marks a dimension the problem does not use)."""
+    label = size_text(_int(row["m"]), _int(row["n"]), _int(row["batch"]))
+    return kernel_id(
+        row["problem"], row["wrt"], row["method"], label, row["dtype"], _int(row.get("chunk_size"))
+    )
 
 
 def format_seconds(t: float) -> str:
@@ -21,17 +53,13 @@ def format_seconds(t: float) -> str:
 
 def method_label(row) -> str:
     """The method's name, with ``·c64`` for a chunked method's chunk size."""
-    chunk = row.get("chunk_size", 0)
-    chunk = 0 if chunk is None or pd.isna(chunk) else int(chunk)
+    chunk = _int(row.get("chunk_size", 0))
     return f"{row['method']}·c{chunk}" if chunk else str(row["method"])
 
 
 def size_label(row) -> str:
     """``1024 float32``, ``512x16 float32``, ``64x64, batch 4 float32`` (0 marks an unused dimension)."""
-    m, n, b = int(row["m"]), int(row["n"]), int(row["batch"])
-    core = f"{n}" if m in (0, n) else f"{m}x{n}"
-    core = f"{core}, batch {b}" if b else core
-    return f"{core} {row['dtype']}"
+    return f"{size_text(_int(row['m']), _int(row['n']), _int(row['batch']), sep=', batch ')} {row['dtype']}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -3,7 +3,7 @@
 On a shared runner one job drifts 10-30% against another, so a baseline recorded last week is weak
 evidence. A/B mode measures both sides now, in alternating fresh processes (A B A B ...), so drift
 hits both alike; the rounds' samples are pooled per side and judged by the gate's rule
-(:func:`jaxgrads.gate.compare`). Each side is an interpreter with jaxgrads installed: two virtualenvs
+(:func:`jaxgrads.gate.comparison`). Each side is an interpreter with jaxgrads installed: two virtualenvs
 with different jax versions, or one with two ``--problems-from`` checkouts of a user's problems.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jaxgrads.gate.compare import Run, load_run
+from jaxgrads.gate import Run, load_run
 from jaxgrads.results.schema import samples_path
 from jaxgrads.validation import JaxgradsError
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.measure.accuracy import Reference, accuracy, host_array, reference
-from jaxgrads.measure.kernels import Kernel, basis_size, build_kernel, kernel_id, resolve_chunk_size
+from jaxgrads.measure.kernels import Kernel, basis_size, build_kernel, resolve_chunk_size
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
 from jaxgrads.measure.timing import (
@@ -50,6 +50,7 @@ from jaxgrads.results.files import (
     read_text,
     write_error,
 )
+from jaxgrads.results.labels import kernel_id
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path, timed_rows
 from jaxgrads.sweep.progress import Progress
 from jaxgrads.validation import (
