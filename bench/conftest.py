@@ -3,7 +3,7 @@
     pytest bench/test_benchmarks.py --benchmark-json results/pytest-benchmark.json --benchmark-save-data
     pytest bench/test_benchmarks.py --jaxgrads-problems quadratic --jaxgrads-sizes 1024 -k jacrev
 
-The sweep options mirror ``jaxgrads run``'s and build the same :class:`jaxgrads.runner.Sweep`, so the
+The sweep options mirror ``jaxgrads run``'s and build the same :class:`jaxgrads.sweep.Sweep`, so the
 cases, their ids and their guards are the runner's.
 """
 
@@ -15,9 +15,7 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")  # as `jaxgrads run` does by default
 
-from jaxgrads.measure.machine import run_metadata  # noqa: E402
-from jaxgrads.sweep import run as runner  # noqa: E402
-from jaxgrads.validation import resolve_device  # noqa: E402
+from jaxgrads import sweep as runner  # noqa: E402
 
 # the suite's default: the fast vectorized methods, and the closed forms, at three sizes
 SUITE = runner.Sweep(
@@ -57,18 +55,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
 
 
-class Session:
-    """What every row of one suite run shares: the metadata, the dispatch floor and the ceilings."""
-
-    def __init__(self, sweep: runner.Sweep):
-        self.sweep = sweep
-        self.device = resolve_device(sweep.device)
-        probes, self.ceilings = runner.machine_probes(sweep, self.device)
-        self.meta = run_metadata(self.device) | probes
-        self.refs = runner._References()
-        self.inputs = {}
-
-
 @pytest.fixture(scope="session")
 def session(request):
-    return Session(suite(request.config))
+    return runner.RunContext.start(suite(request.config))

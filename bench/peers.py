@@ -25,12 +25,12 @@ jax.config.update("jax_enable_x64", True)
 from figures import publish  # noqa: E402
 
 import jaxgrads as jg  # noqa: E402
+from jaxgrads import sweep as runner  # noqa: E402
 from jaxgrads.measure.machine import cpu_model  # noqa: E402
 from jaxgrads.measure.timing import time_callable  # noqa: E402
 from jaxgrads.measure.xla import cost_and_memory  # noqa: E402
 from jaxgrads.report.markdown import format_seconds, peer_table  # noqa: E402
 from jaxgrads.results.schema import read_results  # noqa: E402
-from jaxgrads.sweep import run as runner  # noqa: E402
 
 SIZES = ((64, 64), (256, 256), (1024, 1024), (2048, 2048))
 TARGETS = (("matvec", ("x", "A")), ("quadratic", ("x",)), ("linear_loss", ("x",)))

@@ -1,7 +1,7 @@
 """The jaxgrads sweep as a pytest-benchmark suite: one benchmark per case, ids like
 ``quadratic-x-jacrev-1024-float32``.
 
-Each case is prepared by the runner's own :func:`jaxgrads.runner.run_case` (guards, AOT compile,
+Each case is prepared by the runner's own :func:`jaxgrads.sweep.run_case` (guards, AOT compile,
 warm-up call, XLA costs, accuracy against the closed form), which hands the compiled kernel to
 ``benchmark.pedantic`` for the timing: compile and warm-up stay outside the timed region, and the
 iterations per round are autoranged as the runner does. The row the runner would write goes into
@@ -17,8 +17,8 @@ import math
 import jax
 import pytest
 
+from jaxgrads import sweep as runner
 from jaxgrads.measure.timing import Timing, time_callable
-from jaxgrads.sweep import run as runner
 
 
 def _plain(value):
@@ -40,10 +40,7 @@ def test_jacobian(benchmark, case, session):
         )
         return Timing(tuple(benchmark.stats.stats.data), loops)
 
-    row, samples = runner.run_case(
-        case, session.sweep, session.device, session.meta, session.refs, session.inputs,
-        session.ceilings[case.dtype], timer=pedantic,
-    )  # fmt: skip
+    row, samples = runner.run_case(case, session, timer=pedantic)
     if row["status"] == "skipped":
         pytest.skip(row["message"])
     assert row["status"] == "ok", row["message"]

@@ -22,13 +22,14 @@ import pytest
 from clitools import ENV, FAST, assert_one_line_error, jaxgrads
 
 import jaxgrads as jg
+from jaxgrads import sweep as runner
 from jaxgrads.cli import main as cli
 from jaxgrads.measure.accuracy import accuracy, reference
 from jaxgrads.report.markdown import summary_table
 from jaxgrads.results import files
 from jaxgrads.results.files import CsvAppender, OutputLock
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path
-from jaxgrads.sweep import run as runner
+from jaxgrads.sweep import run as sweep_run
 
 SMALL = ("--problems", "inner", "--wrt", "x", "--methods", "jacrev", "analytic", "--sizes", "4", *FAST)
 SWEEP = runner.Sweep(
@@ -42,7 +43,7 @@ def quick_probes(monkeypatch):
     """The runner's machine probes stubbed out: these tests are about files, not ceilings."""
     probes = {"dispatch_floor_s": 1e-6, "memory_budget_bytes": 2**30}
     ceilings = collections.defaultdict(lambda: None)
-    monkeypatch.setattr(runner, "machine_probes", lambda sweep, device: (probes, ceilings))
+    monkeypatch.setattr(sweep_run, "machine_probes", lambda sweep, device: (probes, ceilings))
 
 
 @contextmanager
@@ -121,7 +122,7 @@ def test_overwrite_replaces_by_rename_and_a_failed_run_keeps_the_old_results(
     tmp_path, quick_probes, monkeypatch
 ):
     out = write_run(tmp_path, b"precious rows\n", b"precious samples\n")
-    real = runner.run_case
+    real = sweep_run.run_case
     calls = []
 
     def failing(case, *args, **kwargs):
@@ -130,13 +131,13 @@ def test_overwrite_replaces_by_rename_and_a_failed_run_keeps_the_old_results(
             raise OverflowError("cannot convert float infinity to integer")
         return real(case, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_case", failing)
+    monkeypatch.setattr(sweep_run, "run_case", failing)
     with pytest.raises(OverflowError):
         runner.run_sweep(SWEEP, out, overwrite=True)
     assert out.read_bytes() == b"precious rows\n"
     assert samples_path(out).read_bytes() == b"precious samples\n"
     assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []
-    monkeypatch.setattr(runner, "run_case", real)
+    monkeypatch.setattr(sweep_run, "run_case", real)
     runner.run_sweep(SWEEP, out, overwrite=True)
     assert len(read_results(out)) == 2
     assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []
@@ -144,7 +145,7 @@ def test_overwrite_replaces_by_rename_and_a_failed_run_keeps_the_old_results(
 
 def test_an_interrupted_overwrite_keeps_its_finished_rows_resumable(tmp_path, quick_probes, monkeypatch):
     out = write_run(tmp_path, b"old\n", b"old\n")
-    real, calls = runner.run_case, []
+    real, calls = sweep_run.run_case, []
 
     def interrupted(case, *args, **kwargs):
         calls.append(case.id)
@@ -152,12 +153,12 @@ def test_an_interrupted_overwrite_keeps_its_finished_rows_resumable(tmp_path, qu
             raise KeyboardInterrupt
         return real(case, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_case", interrupted)
+    monkeypatch.setattr(sweep_run, "run_case", interrupted)
     with pytest.raises(KeyboardInterrupt):
         runner.run_sweep(SWEEP, out, overwrite=True)
     assert len(read_results(out)) == 1  # the new run's finished row replaced the old file
     assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []
-    monkeypatch.setattr(runner, "run_case", real)
+    monkeypatch.setattr(sweep_run, "run_case", real)
     runner.run_sweep(SWEEP, out, resume=True)
     assert sorted(read_results(out)["method"]) == ["analytic", "jacrev"]
 

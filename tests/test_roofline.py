@@ -5,9 +5,9 @@ import math
 import jax
 import pytest
 
+from jaxgrads import sweep as runner
 from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
 from jaxgrads.results.schema import read_results
-from jaxgrads.sweep import run as runner
 
 
 def test_achieved_takes_the_binding_ceiling():

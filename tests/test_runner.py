@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import jaxgrads as jg
+from jaxgrads import sweep as runner
 from jaxgrads.report.markdown import markdown_report
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, samples_path
-from jaxgrads.sweep import run as runner
 
 FAST = dict(samples=3, min_sample_s=0.001, device="cpu")
 

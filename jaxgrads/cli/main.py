@@ -315,7 +315,7 @@ def _configure_jax(args) -> None:
 
 def _sweep(args):
     """The sweep the options ask for: the preset, with each given option replacing its field."""
-    from jaxgrads.sweep import run as runner
+    from jaxgrads import sweep as runner
     from jaxgrads.validation import positive_int, resolve_dtype
 
     load_problems(args.problems_from)
@@ -363,8 +363,8 @@ def _summarize(out: Path, report: str | None = None) -> None:
 
 def _pin(args) -> None:
     """Pins the process before JAX starts, when ``--cpus`` or the preset asks for it."""
+    from jaxgrads import sweep as runner
     from jaxgrads.measure.machine import cpus_used, pin_cpus
-    from jaxgrads.sweep import run as runner
     from jaxgrads.validation import positive_int
 
     cpus = args.cpus if args.cpus is not None else runner.PRESETS["quick" if args.quick else args.preset].cpus
@@ -378,8 +378,8 @@ def _pin(args) -> None:
 
 
 def _run(args) -> int:
+    from jaxgrads import sweep as runner
     from jaxgrads.results.files import check_output
-    from jaxgrads.sweep import run as runner
 
     _pin(args)
     _configure_jax(args)

@@ -158,7 +158,7 @@ def _compile_loop(problem, derivative, method, args, device):
 def build_kernel(
     problem: str | Problem,
     wrt: str,
-    method: str,
+    method: str | Method,
     size: Size | int | str | tuple[int, int] = 1,
     dtype: str = "float32",
     device: str | jax.Device = "cpu",
@@ -173,7 +173,7 @@ def build_kernel(
     Args:
       problem: a registered problem name, or a :class:`Problem`.
       wrt: a derivative name of the problem (``x``, ``A``, ``xx`` for the Hessian in x, ...).
-      method: a method applicable to that derivative (see ``applicable_methods``).
+      method: a method applicable to that derivative (see ``applicable_methods``), or its :class:`Method`.
       size: ``1024``, ``"4096x64"``, ``(m, n)`` or a :class:`Size`.
       dtype: ``float32``, ``float64`` (needs x64) or ``bfloat16``.
       device: ``cpu``, ``gpu``, ``auto`` or a ``jax.Device``.
@@ -191,10 +191,10 @@ def build_kernel(
     """
     prob = problem if isinstance(problem, Problem) else get_problem(problem)
     derivative = prob.derivative(wrt)
-    meth = get_method(method)
+    meth = method if isinstance(method, Method) else get_method(method)
     if not meth.applies(prob, derivative):
         raise JaxgradsError(
-            f"method {method!r} does not apply to {prob.name}/{wrt}; "
+            f"method {meth.name!r} does not apply to {prob.name}/{wrt}; "
             f"applicable: {', '.join(applicable_methods(prob, wrt))}"
         )
     size = prob.canonical(as_size(size, batch))

@@ -1,0 +1,96 @@
+"""What a sweep runs: the :class:`Sweep` record and the built-in presets (default, quick, gate,
+scaling, crossover)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jaxgrads.measure.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES
+from jaxgrads.methods.registry import METHODS
+from jaxgrads.validation import parse_size
+
+__all__ = [
+    "CROSSOVER_SWEEP",
+    "DEFAULT_SWEEP",
+    "GATE_SWEEP",
+    "PRESETS",
+    "QUICK_SWEEP",
+    "SCALING_SWEEP",
+    "Sweep",
+    "sizes_from",
+]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What to run. ``None`` for problems, wrt or methods means all that apply."""
+
+    problems: tuple[str, ...] | None = None
+    wrt: tuple[str, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    # square, tall and wide: fwd/rev trade places between the last two
+    sizes: tuple[tuple[int, int], ...] = ((64, 64), (512, 16), (16, 512))
+    batches: tuple[int, ...] = (4,)
+    dtypes: tuple[str, ...] = ("float32",)
+    device: str = "auto"
+    samples: int = DEFAULT_SAMPLES
+    min_sample_s: float = DEFAULT_MIN_SAMPLE_S
+    memory_budget: int | None = None  # bytes; None: half the device's free memory
+    max_steps: int = 2**14  # sequential steps (lax.map iterations, loop calls) allowed per Jacobian
+    max_call_s: float = 10.0  # a case whose first call takes longer is skipped after that call
+    save_arrays: Path | None = None
+    chunk_sizes: tuple[int, ...] = (64,)  # for jacrev_chunked / jacfwd_chunked
+    cpus: int | None = None  # pin the process to this many CPUs (the CLI does it before JAX starts)
+
+
+DEFAULT_SWEEP = Sweep()
+# the quick sweep leaves out the chunked variants (at these sizes they equal map_vjp / map_jvp)
+QUICK_SWEEP = Sweep(
+    methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and not m.chunked),
+    sizes=((16, 16), (64, 64)),
+    samples=5,
+    min_sample_s=0.005,
+)
+
+
+# the regression gate's sweep: the vectorized methods and the closed form at 128, where most kernels
+# clear 10x the dispatch floor; more samples for the rank test (9 against 9 can reach p = 2e-5); a
+# kernel slower than 0.1 s a call is skipped, which keeps one gate run near half a minute
+GATE_SWEEP = Sweep(
+    methods=("jacfwd", "jacrev", "grad", "linearize", "linear_transpose", "map_vjp", "analytic"),
+    sizes=((128, 128),),
+    samples=9,
+    min_sample_s=0.005,
+    max_call_s=0.1,
+    # one CPU: XLA's threads on a shared VM land differently in every process; pinned, a kernel's
+    # time moves less from one process to the next (bench/normalization.py)
+    cpus=1,
+)
+# forward against reverse: matvec w.r.t. x at m·n = 65536, aspect m/n from 1/64 to 64
+CROSSOVER_SWEEP = Sweep(
+    problems=("matvec",),
+    wrt=("x",),
+    methods=("jacfwd", "jacrev"),
+    sizes=tuple((2**k, 2 ** (16 - k)) for k in range(5, 12)),
+)
+# time against size: squares from 32 to 512 for every vectorized method (the one-element walks are
+# the default sweep's business); what `make bench` plots
+SCALING_SWEEP = Sweep(
+    methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and m.steps is None),
+    sizes=((32, 32), (128, 128), (512, 512)),
+    max_call_s=1.0,
+)
+PRESETS = {
+    "default": DEFAULT_SWEEP,
+    "scaling": SCALING_SWEEP,
+    "quick": QUICK_SWEEP,
+    "gate": GATE_SWEEP,
+    "crossover": CROSSOVER_SWEEP,
+}
+
+
+def sizes_from(texts: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Parses ``["1024", "4096x64"]``; raises on the first malformed size."""
+    return tuple(parse_size(t) for t in texts)

@@ -1,0 +1,168 @@
+"""A sweep's cases: the cross product of problems, derivatives, methods, sizes, dtypes and chunk
+sizes, checked by name before anything runs, with each case's shapes and memory estimate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
+from jaxgrads.methods.registry import METHODS, Method, applicable_methods, expand_methods
+from jaxgrads.peers.torch import require_torch
+from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
+from jaxgrads.results.labels import kernel_id
+from jaxgrads.results.schema import row_key
+from jaxgrads.sweep.config import Sweep
+from jaxgrads.validation import choose, positive_int, require_x64, resolve_dtype
+
+__all__ = ["Case", "estimate_bytes", "plan"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the sweep."""
+
+    problem: Problem
+    derivative: Derivative
+    method: Method
+    size: Size
+    dtype: str
+    chunk_size: int = 0
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return row_key(self.columns())
+
+    @property
+    def id(self) -> str:
+        label = self.size.label(self.problem.dims)
+        return kernel_id(
+            self.problem.name, self.derivative.name, self.method.name, label, self.dtype, self.chunk_size
+        )
+
+    @cached_property
+    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
+        """(output shape, wrt shape, input shapes), evaluated once, without building any array."""
+        p = self.problem
+        specs = {
+            k: jax.ShapeDtypeStruct(v.shape, v.dtype)
+            for k, v in p.make_inputs(self.size, np.dtype(np.float32), _ShapeOnlyRng()).items()
+        }
+        out = jax.eval_shape(lambda kw: p.fn(jnp, **kw), specs)
+        return (
+            tuple(out.shape),
+            tuple(specs[self.derivative.wrt].shape),
+            {k: v.shape for k, v in specs.items()},
+        )
+
+    def columns(self) -> dict[str, object]:
+        s = self.size
+        return {
+            "problem": self.problem.name,
+            "wrt": self.derivative.name,
+            "method": self.method.name,
+            "m": s.m,
+            "n": s.n,
+            "batch": s.batch,
+            "dtype": self.dtype,
+            "chunk_size": self.chunk_size,
+        }
+
+
+def plan(sweep: Sweep) -> list[Case]:
+    """Expands a sweep into its cases; names are checked here, before anything runs.
+
+    Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case), and so
+    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method; the
+    PyTorch peer runs when named (``--methods torch`` names all of its methods).
+    """
+    problems = [get_problem(p) for p in (sweep.problems or problem_names())]
+    wrts = sweep.wrt
+    if wrts:
+        known = {d.name for p in problems for d in p.derivatives}
+        for w in wrts:
+            choose("wrt (for the chosen problems)", w, sorted(known))
+    if sweep.methods:
+        methods = expand_methods(sweep.methods)
+    else:
+        methods = [name for name, m in METHODS.items() if m.backend == "jax"]
+    if any(METHODS[m].backend == "torch" for m in methods):
+        require_torch()
+    chunks = tuple(positive_int("chunk size", c) for c in sweep.chunk_sizes)
+    for dtype in sweep.dtypes:
+        require_x64(resolve_dtype(dtype))
+    cases, seen = [], set()
+    for problem in problems:
+        for d in problem.derivatives:
+            if wrts and d.name not in wrts:
+                continue
+            usable = [m for m in methods if m in applicable_methods(problem, d.name)]
+            for m, n in sweep.sizes:
+                for batch in sweep.batches:
+                    size = problem.canonical(Size(m, n, batch))
+                    for dtype in sweep.dtypes:
+                        for name in usable:
+                            for chunk in _chunks(problem, d, METHODS[name], size, chunks):
+                                case = Case(problem, d, METHODS[name], size, dtype, chunk)
+                                if case.key not in seen:
+                                    seen.add(case.key)
+                                    cases.append(case)
+    if not cases:
+        raise JaxgradsError("the sweep is empty: no chosen method applies to the chosen problems and wrt")
+    return cases
+
+
+def _chunks(problem: Problem, derivative: Derivative, method: Method, size: Size, chunks) -> list[int]:
+    """The chunk sizes a method runs at here: clamped to its basis, 0 for unchunked methods."""
+    if not method.chunked:
+        return [0]
+    shapes = {k: v.shape for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()}
+    basis = basis_size(problem, derivative, method, shapes)
+    return list(dict.fromkeys(resolve_chunk_size(method, c, basis) for c in chunks))
+
+
+class _ShapeOnlyRng:
+    """Stands in for a Generator so input makers report shapes without drawing large arrays.
+
+    Any sampling method works (``standard_normal(shape)``, ``uniform(low, high, size)``, ...): it
+    returns a zero-stride array of the requested shape.
+    """
+
+    def __getattr__(self, name):
+        def draw(*args, size=None, **kwargs):
+            shape = size if size is not None else next((a for a in args if isinstance(a, tuple)), ())
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
+
+        return draw
+
+
+def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
+    """Bytes a case needs at its peak, the Jacobian's shape, and the method's sequential steps.
+
+    The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
+    jacrev's vmap output and the result), and the identity basis the method materializes
+    (``Method.basis``). On a CPU the host also holds the float64 reference, its error scale, and the
+    float64 autodiff Jacobian that checks the closed form.
+    """
+    out, wrt, inputs = case.shapes
+    out_size, in_size = math.prod(out), math.prod(wrt)
+    itemsize = resolve_dtype(case.dtype).itemsize
+    jac_shape = (*wrt, *wrt) if case.derivative.order == 2 else (*out, *wrt)
+    jac = math.prod(jac_shape)
+    width = {"in": in_size, "out": out_size, None: 0}[case.method.basis]
+    basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
+    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + 2 * jac + basis)
+    if jax.devices()[0].platform == "cpu":
+        # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
+        total += 8 * 4 * jac
+    steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]
+    if case.chunk_size:
+        steps = -(-steps // case.chunk_size)
+    return total, jac_shape, steps
