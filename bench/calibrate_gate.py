@@ -64,11 +64,8 @@ def gate_records(baseline: Path, current: Path, plugin: Path, tmp: Path, tag: st
 
     side = ab.Side("current", PY, (str(plugin),))
     cur = load_run(current, role="current")
-
-    def confirm(keys):
-        (fresh,) = ab.remeasure([side], cur.rows.loc[keys], tmp, f"{tag}-confirm")
-        return {k: (None, fresh.samples[k]) for k in keys if k in fresh.samples}
-
+    confirm = ab.fresh_confirm(side, cur, tmp / f"{tag}-confirm")
+    (tmp / f"{tag}-confirm").mkdir(exist_ok=True)
     result = compare(load_run(baseline, role="baseline"), cur, Rule(threshold=THRESHOLDS[0]), confirm=confirm)
     return result.table
 

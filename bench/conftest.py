@@ -16,6 +16,7 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_default_matmul_precision", "highest")  # as `jaxgrads run` does by default
 
 from jaxgrads import sweep as runner  # noqa: E402
+from jaxgrads.sweep.options import SWEEP_OPTIONS, add_sweep_options, sweep_from  # noqa: E402
 
 # the suite's default: the fast vectorized methods, and the closed forms, at three sizes
 SUITE = runner.Sweep(
@@ -26,27 +27,16 @@ SUITE = runner.Sweep(
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("jaxgrads", "the jaxgrads benchmark sweep")
-    group.addoption("--jaxgrads-problems", nargs="+", metavar="NAME", help="default: all")
-    group.addoption("--jaxgrads-wrt", nargs="+", metavar="ARG")
-    group.addoption(
-        "--jaxgrads-methods", nargs="+", metavar="NAME", help=f"default: {' '.join(SUITE.methods)}"
-    )
-    group.addoption("--jaxgrads-sizes", nargs="+", metavar="N|MxN", help="default: 64 256 1024")
-    group.addoption("--jaxgrads-dtypes", nargs="+", metavar="DTYPE", help="default: float32")
-    group.addoption("--jaxgrads-samples", type=int, default=SUITE.samples, help="rounds per benchmark")
+    """The sweep options of ``jaxgrads run`` (those that set a Sweep field), as ``--jaxgrads-<name>``;
+    the suite's own defaults are in SUITE."""
+    add_sweep_options(parser.getgroup("jaxgrads", "the jaxgrads benchmark sweep").addoption,
+                      "--jaxgrads-", fields_only=True)  # fmt: skip
 
 
 def suite(config) -> runner.Sweep:
-    changes = {}
-    for name in ("problems", "wrt", "methods", "dtypes"):
-        value = config.getoption(f"jaxgrads_{name}")
-        if value:
-            changes[name] = tuple(value)
-    if config.getoption("jaxgrads_sizes"):
-        changes["sizes"] = runner.sizes_from(config.getoption("jaxgrads_sizes"))
-    changes["samples"] = config.getoption("jaxgrads_samples")
-    return runner.Sweep(**{**SUITE.__dict__, **changes})
+    """SUITE with the given options: the same conversion ``jaxgrads run`` applies."""
+    values = {o.name: config.getoption(f"jaxgrads_{o.name}") for o in SWEEP_OPTIONS if o.sweep_field}
+    return sweep_from(values, SUITE)
 
 
 def pytest_generate_tests(metafunc):

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _WHERE = {
     "jaxgrads.measure.kernels": ("Kernel", "as_size", "build_kernel"),
     "jaxgrads.results.labels": ("kernel_id",),
-    "jaxgrads.methods.registry": ("METHODS", "Method", "applicable_methods", "get_method", "method_names"),
+    "jaxgrads.methods": ("METHODS", "Method", "applicable_methods", "get_method", "method_names"),
     "jaxgrads.problems": (
         "Derivative", "Problem", "Size", "gaussian_inputs", "get_problem", "list_problems",
         "problem_names", "register", "unregister",

@@ -11,7 +11,8 @@ from clitools import FAST, assert_one_line_error, jaxgrads
 from jaxgrads import gate
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.schema import samples_path
-from jaxgrads.sweep.processes import pool_csvs, rerun_args
+from jaxgrads.sweep.options import rerun_args
+from jaxgrads.sweep.processes import pool_csvs
 
 RULE = gate.Rule(threshold=0.10, alpha=0.01, max_cv=0.25)
 rng = np.random.default_rng(0)

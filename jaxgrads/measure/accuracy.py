@@ -33,7 +33,7 @@ import numpy as np
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel
 from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
-from jaxgrads.methods.registry import get_method
+from jaxgrads.methods import get_method
 
 __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
 

@@ -14,8 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.methods.registry import Method, applicable_methods, get_method
-from jaxgrads.peers.torch import build_torch_kernel
+from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
 from jaxgrads.results.labels import kernel_id
 from jaxgrads.validation import (
@@ -215,8 +214,8 @@ def build_kernel(
         basis = basis_size(prob, derivative, meth, {a: v.shape for a, v in host.items()})
         chunk = resolve_chunk_size(meth, chunk_size, basis)
 
-    if meth.backend == "torch":
-        args, run, compile_s = build_torch_kernel(prob, derivative, meth, host, dev.platform)
+    if meth.compile is not None:  # a peer compiles (or first-calls) its own way
+        args, run, compile_s = meth.compile(prob, derivative, meth, host, dev.platform)
         executables, jac_shape = (), tuple(run().shape)
     else:
         args = tuple(jax.device_put(host[a], dev) for a in prob.args)

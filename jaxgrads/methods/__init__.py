@@ -1,1 +1,42 @@
-"""The ways to compute a derivative: the registry, the JAX methods by family, and the peers'."""
+"""The ways to compute a derivative: the registry (``registry``), the JAX methods by family
+(``vectorized``, ``walks``, ``hessians``, ``closed_forms``), and the peers' (:mod:`jaxgrads.peers`).
+
+Importing this package registers them all, in the order listings show them: the JAX families, then
+the peers (which register themselves when imported).
+"""
+
+import importlib
+
+from jaxgrads.methods.closed_forms import CLOSED_FORMS
+from jaxgrads.methods.common import partial_fn
+from jaxgrads.methods.hessians import HESSIANS
+from jaxgrads.methods.registry import (
+    BACKENDS,
+    METHODS,
+    Method,
+    applicable_methods,
+    expand_methods,
+    get_method,
+    method_names,
+    register_method,
+    representative,
+)
+from jaxgrads.methods.vectorized import VECTORIZED
+from jaxgrads.methods.walks import WALKS
+
+__all__ = [
+    "BACKENDS",
+    "METHODS",
+    "Method",
+    "applicable_methods",
+    "expand_methods",
+    "get_method",
+    "method_names",
+    "partial_fn",
+    "register_method",
+    "representative",
+]
+
+for _method in (*VECTORIZED, *WALKS, *HESSIANS, *CLOSED_FORMS):
+    register_method(_method)
+importlib.import_module("jaxgrads.peers")

@@ -1,2 +1,7 @@
-"""Other frameworks on the same problems: each peer registers its methods with the method registry
-(the registry itself never imports a peer)."""
+"""Other frameworks on the same problems and closed forms. Each peer registers its methods with the
+method registry (``jaxgrads.methods.registry.register_method``) when imported; the registry itself
+never imports a peer, and a peer's framework is imported only when one of its methods runs."""
+
+from jaxgrads.peers import torch  # noqa: F401  (registers the torch_* methods)
+
+__all__ = []

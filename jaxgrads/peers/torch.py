@@ -14,11 +14,10 @@ import os
 import time
 from collections.abc import Callable
 
-from jaxgrads.validation import JaxgradsError
+from jaxgrads.errors import JaxgradsError
+from jaxgrads.methods.registry import Method, register_method
 
-__all__ = ["TORCH_DTYPES", "build_torch_kernel", "require_torch", "torch_threads"]
-
-TORCH_DTYPES = ("float32", "float64", "bfloat16")
+__all__ = ["build_torch_kernel", "require_torch", "torch_threads"]
 
 
 def require_torch():
@@ -148,3 +147,20 @@ def build_torch_kernel(problem, derivative, method, host_inputs, platform: str):
     start = time.perf_counter()
     run()
     return tuple(inputs.values()), run, time.perf_counter() - start
+
+
+_KERNEL = {"backend": "torch", "compile": build_torch_kernel}
+
+for _method in (
+    Method("torch_jacrev", 1, jacrev, basis="out", mode="reverse", **_KERNEL, doc="torch.func.jacrev"),
+    Method("torch_jacfwd", 1, jacfwd, basis="in", mode="forward", **_KERNEL, doc="torch.func.jacfwd"),
+    Method("torch_autograd", 1, autograd_rev, basis="out", mode="reverse", **_KERNEL,
+           doc="torch.autograd.functional.jacobian, vectorize=True, reverse mode"),
+    Method("torch_autograd_fwd", 1, autograd_fwd, basis="in", mode="forward", **_KERNEL,
+           doc="torch.autograd.functional.jacobian, vectorize=True, forward mode"),
+    Method("torch_loop", 1, loop, steps="out", family="walk", mode="reverse", **_KERNEL,
+           doc="the notes' loop: one backward(retain_graph=True) per output element"),
+    Method("torch_analytic", None, analytic, needs="closed_form", family="closed_form", **_KERNEL,
+           doc="the closed form in PyTorch"),
+):  # fmt: skip
+    register_method(_method)

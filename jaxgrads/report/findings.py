@@ -18,7 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from jaxgrads.report.plots import crossover, measured_crossover
+from jaxgrads.report.analysis import crossover, measured_crossover
+from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, TEXTBOOK
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import timed_rows
 
@@ -37,22 +38,22 @@ CASE = ["problem", "wrt", "m", "n", "batch", "dtype"]
 def mode_table(df: pd.DataFrame) -> tuple[str, list[str]]:
     """jacfwd vs jacrev per case; and the sentences summing it up."""
     t = _timed(df)
-    t = t[t["method"].isin(("jacfwd", "jacrev")) & (t["chunk_size"].fillna(0) == 0)]
+    t = t[t["method"].isin((FORWARD, REVERSE)) & (t["chunk_size"].fillna(0) == 0)]
     if t.empty or "wrt_elements" not in t.columns:
         return "", []
     rows, agree, total = [], 0, 0
     for _, case in t.groupby(CASE, sort=False):
         by = case.drop_duplicates("method", keep="last").set_index("method")
-        if not {"jacfwd", "jacrev"} <= set(by.index):
+        if not {FORWARD, REVERSE} <= set(by.index):
             continue
-        f, r = float(by.loc["jacfwd", "time_median_s"]), float(by.loc["jacrev", "time_median_s"])
+        f, r = float(by.loc[FORWARD, "time_median_s"]), float(by.loc[REVERSE, "time_median_s"])
         first = case.iloc[0]
         wrt_n, out_n = first["wrt_elements"], first["out_elements"]
         if pd.isna(wrt_n) or pd.isna(out_n):
             continue
         model = int(wrt_n) / int(out_n)
-        winner = "jacfwd" if f < r else "jacrev"
-        predicted = "jacfwd" if model < 1 else ("jacrev" if model > 1 else "either")
+        winner = FORWARD if f < r else REVERSE
+        predicted = FORWARD if model < 1 else (REVERSE if model > 1 else "either")
         if predicted != "either":  # the model calls square cases a tie
             total += 1
             agree += predicted == winner
@@ -62,7 +63,7 @@ def mode_table(df: pd.DataFrame) -> tuple[str, list[str]]:
         ])  # fmt: skip
     if not rows:
         return "", []
-    header = ["target", "size", "inputs → outputs", "jacfwd", "jacrev", "t_fwd / t_rev", "model",
+    header = ["target", "size", "inputs → outputs", FORWARD, REVERSE, "t_fwd / t_rev", "model",
               "winner", "model's pick"]  # fmt: skip
     ratios = np.array([float(r[5]) / float(r[6]) for r in rows])
     sentences = [
@@ -120,11 +121,11 @@ def textbook_table(df: pd.DataFrame) -> tuple[str, list[str]]:
     rows, gaps = [], []
     for _, case in t.groupby(CASE, sort=False):
         by = case.drop_duplicates("method", keep="last").set_index("method")["time_median_s"]
-        if {"analytic", "analytic_textbook"} <= set(by.index):
+        if {CLOSED_FORM, TEXTBOOK} <= set(by.index):
             first = case.iloc[0]
-            gap = float(by["analytic_textbook"]) / float(by["analytic"])
+            gap = float(by[TEXTBOOK]) / float(by[CLOSED_FORM])
             gaps.append((gap, first))
-            fast, textbook = float(by["analytic"]), float(by["analytic_textbook"])
+            fast, textbook = float(by[CLOSED_FORM]), float(by[TEXTBOOK])
             rows.append([f"{first['problem']} / {first['wrt']}", size_label(first),
                          format_seconds(fast), format_seconds(textbook), f"{gap:.3g}×"])  # fmt: skip
     if not rows:
@@ -168,7 +169,7 @@ def roofline_section(df: pd.DataFrame) -> str:
         rows.append(
             [f"{first['problem']} / {first['wrt']}", size_label(first), format_seconds(floor),
              f"{best} {by[best] / floor:.3g}×"]
-            + [f"{by[m] / floor:.3g}×" if m in by else "–" for m in ("analytic", "jacfwd", "jacrev")]
+            + [f"{by[m] / floor:.3g}×" if m in by else "–" for m in (CLOSED_FORM, FORWARD, REVERSE)]
         )  # fmt: skip
     ceilings = t.groupby(["run_id", "dtype"], sort=False)[
         ["ceiling_bytes_per_s", "ceiling_flops_per_s"]
@@ -186,4 +187,4 @@ def roofline_section(df: pd.DataFrame) -> str:
         "XLA's flops are counted before optimisation (the work asked for), its bytes after (what "
         "fusion leaves crossing memory); `roofline_frac` in the CSV uses both."
     )
-    return note + "\n\n" + table(["target", "size", "floor", "fastest", "analytic", "jacfwd", "jacrev"], rows)
+    return note + "\n\n" + table(["target", "size", "floor", "fastest", CLOSED_FORM, FORWARD, REVERSE], rows)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, backend_of, frontier_methods
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import KEY, timed_rows
 
@@ -30,7 +31,7 @@ def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
         return "error"
     t = float(row["time_median_s"])
     text = format_seconds(t)
-    if analytic and method_label(row) != "analytic":
+    if analytic and method_label(row) != CLOSED_FORM:
         text += f" ({t / analytic:.2g}×)"
     if fastest:
         text = f"**{text}**"
@@ -74,10 +75,10 @@ def summary_table(df: pd.DataFrame) -> str:
                 size_label(best),
                 method_label(best),
                 format_seconds(best["time_median_s"]),
-                *(format_seconds(by.get(m, math.nan)) for m in ("analytic", "jacfwd", "jacrev")),
+                *(format_seconds(by.get(m, math.nan)) for m in (CLOSED_FORM, FORWARD, REVERSE)),
             ]
         )
-    header = ["problem", "wrt", "size", "fastest", "time", "analytic", "jacfwd", "jacrev"]
+    header = ["problem", "wrt", "size", "fastest", "time", CLOSED_FORM, FORWARD, REVERSE]
     return table(header, rows)
 
 
@@ -88,7 +89,7 @@ def _target_table(group: pd.DataFrame, floor: float) -> str:
         by = {method_label(r): r for r in case.to_dict("records")}
         timed = _timed(case)
         fastest = method_label(timed.loc[timed["time_median_s"].idxmin()]) if not timed.empty else None
-        a = by.get("analytic")
+        a = by.get(CLOSED_FORM)
         analytic = float(a["time_median_s"]) if a is not None and a["status"] == "ok" else None
         first = next(iter(by.values()))
         rows.append(
@@ -170,13 +171,9 @@ def markdown_report(
     return "\n".join(header + body) + "\n"
 
 
-def _backend(method: str) -> str:
-    return "torch" if str(method).startswith("torch_") else "jax"
-
-
 def peer_table(df: pd.DataFrame) -> str:
     """Per problem, wrt and size: the best JAX method, the best PyTorch method, and their time ratio."""
-    timed = _timed(df).assign(backend=lambda d: d["method"].map(_backend))
+    timed = _timed(df).assign(backend=lambda d: d["method"].map(backend_of))
     if timed.empty or set(timed["backend"]) != {"jax", "torch"}:
         return ""
     rows = []
@@ -214,8 +211,7 @@ def frontier_section(df: pd.DataFrame) -> str:
     Pareto-optimal points marked; and, per method, the largest size that ran within the budget."""
     if "chunk_size" not in df.columns or not (df["chunk_size"].fillna(0) > 0).any():
         return ""
-    family = {"jacrev": "rev", "jacrev_chunked": "rev", "map_vjp": "rev",
-              "jacfwd": "fwd", "jacfwd_chunked": "fwd", "map_jvp": "fwd"}  # fmt: skip
+    family = frontier_methods()
     parts = []
     chunked = df[df["chunk_size"].fillna(0) > 0]
     for (problem, wrt, m, n, batch, dtype), _ in chunked.groupby(

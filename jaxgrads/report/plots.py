@@ -23,13 +23,14 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.report.analysis import crossover, measured_crossover
+from jaxgrads.report.roles import CLOSED_FORM, TEXTBOOK
 from jaxgrads.results.labels import method_label
 from jaxgrads.results.schema import timed_rows
 
-__all__ = ["iter_figures", "crossover", "measured_crossover", "plot_all", "require_matplotlib"]
+__all__ = ["iter_figures", "plot_all", "require_matplotlib"]
 
 FORMATS = ("png", "svg")
-CLOSED_FORMS = ("analytic", "analytic_textbook")
 
 
 def require_matplotlib():
@@ -67,9 +68,9 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 
 
 def _style(label: str) -> dict:
-    if label == "analytic":
+    if label == CLOSED_FORM:
         return dict(color="black", linestyle="--", linewidth=2.2, marker="s", zorder=5)
-    if label == "analytic_textbook":
+    if label == TEXTBOOK:
         return dict(color="dimgray", linestyle=":", linewidth=2.0, marker="s", zorder=5)
     return dict(marker="o", linewidth=1.3, markersize=4)
 
@@ -113,16 +114,16 @@ def _target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
         _legend(ax)
         yield f"time-{suffix}", fig
 
-        base = g[g["label"] == "analytic"].groupby("elements")["time_median_s"].median()
+        base = g[g["label"] == CLOSED_FORM].groupby("elements")["time_median_s"].median()
         if base.empty:
             continue
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        for label, line in g[g["label"] != "analytic"].groupby("label", sort=False):
+        for label, line in g[g["label"] != CLOSED_FORM].groupby("label", sort=False):
             line = line.groupby("elements")["time_median_s"].median()
             ratio = (line / base).dropna().sort_index()
             if len(ratio):
                 ax.plot(ratio.index, ratio.values, label=label, **_style(label))
-        ax.axhline(1.0, color="black", linestyle="--", linewidth=1.5, label="analytic (= 1)")
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1.5, label=f"{CLOSED_FORM} (= 1)")
         ax.set(xscale="log", yscale="log", xlabel="Jacobian size (elements)",
                ylabel="time ÷ analytic closed form's time")  # fmt: skip
         ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time against the closed form's")
@@ -156,44 +157,6 @@ def _roofline(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
     ax.grid(True, which="both", alpha=0.3)
     _legend(ax)
     yield "roofline", fig
-
-
-def crossover(df: pd.DataFrame) -> pd.DataFrame | None:
-    r"""``matvec`` w.r.t. x, jacfwd and jacrev at one $m \cdot n$ and several aspect ratios.
-
-    Returns a frame with ``aspect`` (m/n), ``ratio`` ($t_\text{jacfwd}/t_\text{jacrev}$) and
-    ``model`` (n/m), sorted by aspect, for the $m \cdot n$ with the most aspect ratios; None when no
-    $m \cdot n$ has three or more.
-    """
-    t = df[(df["status"] == "ok") & (df["problem"] == "matvec") & (df["wrt"] == "x")]
-    t = t[t["method"].isin(("jacfwd", "jacrev")) & t["time_median_s"].notna()]
-    if t.empty:
-        return None
-    t = t.assign(mn=t["m"].astype(int) * t["n"].astype(int))
-    wide = t.pivot_table(index=["dtype", "mn", "m", "n"], columns="method", values="time_median_s")
-    if not {"jacfwd", "jacrev"} <= set(wide.columns):
-        return None
-    wide = wide.dropna().reset_index()
-    counts = wide.groupby(["dtype", "mn"]).size()
-    if counts.empty or counts.max() < 3:
-        return None
-    dtype, mn = counts.idxmax()
-    sel = wide[(wide["dtype"] == dtype) & (wide["mn"] == mn)].copy()
-    sel["aspect"] = sel["m"] / sel["n"]
-    sel["ratio"] = sel["jacfwd"] / sel["jacrev"]
-    sel["model"] = sel["n"] / sel["m"]
-    return sel.sort_values("aspect").reset_index(drop=True)
-
-
-def measured_crossover(sel: pd.DataFrame) -> float | None:
-    """The aspect ratio where t_jacfwd / t_jacrev first crosses 1, interpolated in log-log; None if never."""
-    a, r = np.log(sel["aspect"].to_numpy()), np.log(sel["ratio"].to_numpy())
-    for i in range(len(a) - 1):
-        if r[i] == 0:
-            return float(np.exp(a[i]))
-        if r[i] * r[i + 1] < 0:
-            return float(np.exp(a[i] - r[i] * (a[i + 1] - a[i]) / (r[i + 1] - r[i])))
-    return None
 
 
 def _crossover(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:

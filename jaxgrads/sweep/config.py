@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jaxgrads.measure.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES
-from jaxgrads.methods.registry import METHODS
+from jaxgrads.methods import METHODS
 from jaxgrads.validation import parse_size
 
 __all__ = [
@@ -84,9 +84,9 @@ SCALING_SWEEP = Sweep(
 )
 PRESETS = {
     "default": DEFAULT_SWEEP,
-    "scaling": SCALING_SWEEP,
     "quick": QUICK_SWEEP,
     "gate": GATE_SWEEP,
+    "scaling": SCALING_SWEEP,
     "crossover": CROSSOVER_SWEEP,
 }
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
-from jaxgrads.methods.registry import METHODS, Method, applicable_methods, expand_methods
+from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.peers.torch import require_torch
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
 from jaxgrads.results.labels import kernel_id

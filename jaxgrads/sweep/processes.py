@@ -1,9 +1,9 @@
-"""A/B mode and confirmation runs: sweeps in fresh child processes, possibly of other interpreters.
+"""Sweeps in fresh child processes: baseline rounds, A/B rounds and confirmation runs.
 
 On a shared runner one job drifts 10-30% against another, so a baseline recorded last week is weak
 evidence. A/B mode measures both sides now, in alternating fresh processes (A B A B ...), so drift
 hits both alike; the rounds' samples are pooled per side and judged by the gate's rule
-(:func:`jaxgrads.gate.comparison`). Each side is an interpreter with jaxgrads installed: two virtualenvs
+(:func:`jaxgrads.gate.compare`). Each side is an interpreter with jaxgrads installed: two virtualenvs
 with different jax versions, or one with two ``--problems-from`` checkouts of a user's problems.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jaxgrads.errors import JaxgradsError
 from jaxgrads.gate import Run, load_run
 from jaxgrads.results.schema import samples_path
-from jaxgrads.validation import JaxgradsError
+from jaxgrads.sweep.options import rerun_args
 
-__all__ = ["Side", "check_side", "pool_csvs", "pooled_run", "remeasure", "rerun_args", "run_child"]
+__all__ = [
+    "Side",
+    "ab_confirm",
+    "ab_rounds",
+    "baseline_rounds",
+    "check_side",
+    "fresh_confirm",
+    "pool_csvs",
+    "pooled_run",
+    "remeasure",
+    "run_child",
+]
 
 
 @dataclass(frozen=True)
@@ -112,35 +125,6 @@ def pooled_run(paths: Sequence[Path], out: Path, role: str) -> Run:
     return load_run(pool_csvs(paths, out), role=role)
 
 
-def rerun_args(rows: pd.DataFrame) -> list[str]:
-    """``jaxgrads run`` options whose sweep covers every kernel in ``rows`` (and maybe a few more).
-
-    The sweep is a cross product, so rows of two problems at two sizes rerun four (problem, size)
-    pairs; the caller picks out the ones it asked for.
-    """
-    sizes = {f"{int(r.m) or int(r.n)}x{int(r.n)}" for r in rows.itertuples()}
-    batches = {str(int(b)) for b in rows["batch"] if int(b)}
-    chunks = {str(int(c)) for c in rows["chunk_size"] if int(c)}
-    args = ["--problems", *sorted(set(rows["problem"]))]
-    args += ["--wrt", *sorted(set(rows["wrt"]))]
-    args += ["--methods", *sorted(set(rows["method"]))]
-    args += ["--sizes", *sorted(sizes)]
-    args += ["--dtypes", *sorted(set(rows["dtype"]))]
-    args += ["--samples", str(int(rows["samples"].max()))]
-    if batches:
-        args += ["--batch", *sorted(batches)]
-    if chunks:
-        args += ["--chunk-sizes", *sorted(chunks)]
-    precision = str(rows["matmul_precision"].iloc[0]) if "matmul_precision" in rows else ""
-    if precision in ("default", "high", "highest"):
-        args += ["--matmul-precision", precision]
-    if "x64" in rows and str(rows["x64"].iloc[0]).lower() == "false":
-        args += ["--no-x64"]
-    if "cpus_used" in rows and pd.notna(rows["cpus_used"].iloc[0]):
-        args += ["--cpus", str(int(rows["cpus_used"].iloc[0]))]  # pinned as the measured run was
-    return args
-
-
 def remeasure(sides: Sequence[Side], rows: pd.DataFrame, workdir: Path, tag: str) -> list[Run]:
     """Runs the kernels of ``rows`` once on each side, in order; returns each side's run."""
     args = rerun_args(rows)
@@ -148,3 +132,53 @@ def remeasure(sides: Sequence[Side], rows: pd.DataFrame, workdir: Path, tag: str
         load_run(run_child(s, args, workdir / f"{tag}-{s.name.lower()}.csv"), role=f"side {s.name}")
         for s in sides
     ]
+
+
+def fresh_confirm(side: Side, current: Run, workdir: Path | None = None):
+    """The gate's confirmation for a stored baseline: the tripped kernels of ``current`` measured
+    again in one fresh process of ``side`` (the baseline's samples are kept)."""
+
+    def confirm(keys):
+        print(f"confirming {len(keys)} tripped kernel(s) in a fresh process ...", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="jaxgrads-confirm-") as tmp:
+            (fresh,) = remeasure([side], current.rows.loc[keys], Path(workdir or tmp), "confirm")
+        return {k: (None, fresh.samples[k]) for k in keys if k in fresh.samples}
+
+    return confirm
+
+
+def ab_confirm(sides: Sequence[Side], b: Run, out_dir: Path):
+    """The gate's confirmation in A/B mode: one more A/B round of the tripped kernels."""
+
+    def confirm(keys):
+        print(f"confirming {len(keys)} tripped kernel(s): one more A/B round", file=sys.stderr)
+        fa, fb = remeasure(sides, b.rows.loc[keys], out_dir, "confirm")
+        return {k: (fa.samples[k], fb.samples[k]) for k in keys if k in fa.samples and k in fb.samples}
+
+    return confirm
+
+
+def ab_rounds(sides: Sequence[Side], run_args: Sequence[str], rounds: int, out_dir: Path) -> tuple[Run, Run]:
+    """``rounds`` A/B pairs in alternating order (A B, B A, ...: neither side always goes first),
+    each side's rounds pooled into ``<side>-pooled.csv``; returns the two pooled runs."""
+    rounds_of = {s.name: [] for s in sides}
+    for r in range(1, rounds + 1):
+        for side in sides if r % 2 else sides[::-1]:
+            print(f"round {r}/{rounds}: {side.name} ({side.python})", file=sys.stderr)
+            rounds_of[side.name].append(run_child(side, run_args, out_dir / f"{side.name.lower()}{r}.csv"))
+    a, b = (
+        pooled_run(rounds_of[s.name], out_dir / f"{s.name.lower()}-pooled.csv", f"side {s.name}")
+        for s in sides
+    )
+    return a, b
+
+
+def baseline_rounds(run_args: Sequence[str], rounds: int, out: Path) -> Path:
+    """``rounds`` fresh processes of this interpreter pooled into the baseline ``out``."""
+    side = Side("baseline", sys.executable)
+    with tempfile.TemporaryDirectory(prefix="jaxgrads-baseline-") as tmp:
+        paths = []
+        for r in range(1, rounds + 1):
+            print(f"baseline round {r}/{rounds}", file=sys.stderr)
+            paths.append(run_child(side, run_args, Path(tmp) / f"round{r}.csv"))
+        return pool_csvs(paths, out)

@@ -1,0 +1,27 @@
+"""``jaxgrads import-pytest-benchmark``: pytest-benchmark JSON as a results CSV and its samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["add", "run"]
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "import-pytest-benchmark", help="convert pytest-benchmark JSON (make bench-pytest) to a results CSV"
+    )
+    p.add_argument("json", help="a --benchmark-json file of bench/test_benchmarks.py")
+    p.add_argument("--output", "-o", required=True, metavar="CSV", help="the results CSV to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def run(args) -> int:
+    from jaxgrads.results.files import check_output
+    from jaxgrads.results.pytest_import import import_pytest_benchmark
+
+    out = Path(args.output)
+    check_output(out, resume=False, overwrite=args.overwrite)
+    rows = import_pytest_benchmark(args.json, out)
+    print(f"{rows} rows -> {out} (samples beside it)")
+    return 0

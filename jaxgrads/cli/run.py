@@ -1,0 +1,135 @@
+"""``jaxgrads run``: a sweep into a CSV; and the set-up the commands that forward to it share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from jaxgrads.cli.parsing import with_examples
+from jaxgrads.errors import JaxgradsError
+
+__all__ = ["add", "configure_jax", "forwarded_sweep", "pin", "run", "summarize", "sweep_of"]
+
+EPILOG = """examples:
+  jaxgrads run                                  the default sweep, results/<host>-<backend>-<date>.csv
+  jaxgrads run --quick                          a short sweep (under a minute on 2 cores)
+  jaxgrads run --problems quadratic --wrt x --methods jacfwd jacrev analytic --sizes 256 1024
+  jaxgrads run --problems matvec --sizes 4096x64 64x4096 --dtypes float32 float64
+  jaxgrads run --problems-from bench/user_problems.py --problems softplus_layer
+  jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
+  jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
+"""
+
+
+def add(sub) -> None:
+    from jaxgrads.sweep.options import add_sweep_options
+
+    p = with_examples(sub, "run", "run a sweep and write a CSV", EPILOG)
+    add_sweep_options(p.add_argument)
+    p.add_argument("--output", "-o", metavar="CSV", help="default results/<host>-<backend>-<date>.csv")
+    p.add_argument("--report", metavar="MD", help="also write the markdown report here")
+    p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
+
+
+def configure_jax(args) -> None:
+    import jax
+
+    if not args.no_x64:
+        jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_default_matmul_precision", args.matmul_precision)
+
+
+def pin(args) -> None:
+    """Pins the process before JAX starts, when ``--cpus`` or the preset asks for it."""
+    from jaxgrads.measure.machine import cpus_used, pin_cpus
+    from jaxgrads.sweep import PRESETS
+    from jaxgrads.validation import positive_int
+
+    cpus = args.cpus if args.cpus is not None else PRESETS["quick" if args.quick else args.preset].cpus
+    if cpus is not None:
+        cpus, available = positive_int("--cpus", cpus), cpus_used()
+        if args.cpus is not None and cpus > available:
+            raise JaxgradsError(
+                f"--cpus {cpus}: this process may run on {available} CPUs; valid: 1-{available}"
+            )
+        pin_cpus(cpus)
+
+
+def sweep_of(args):
+    """The sweep the options ask for, and its cases: the preset, with each given option replacing
+    its field; every name and dtype is checked here, before any file is touched."""
+    from jaxgrads.problems.plugins import load_problems
+    from jaxgrads.sweep import PRESETS, plan
+    from jaxgrads.sweep.options import sweep_from
+
+    load_problems(args.problems_from)
+    sweep = sweep_from(vars(args), PRESETS["quick" if args.quick else args.preset])
+    if getattr(args, "save_arrays", None) is not None:
+        sweep = type(sweep)(**{**sweep.__dict__, "save_arrays": Path(args.save_arrays)})
+    return sweep, plan(sweep)
+
+
+def summarize(out: Path, report: str | None = None) -> None:
+    from jaxgrads.report.markdown import markdown_report, status_counts, summary_table
+    from jaxgrads.results.files import atomic_write_text
+    from jaxgrads.results.schema import read_results
+
+    df = read_results(out)
+    if report:
+        atomic_write_text(report, markdown_report(df))
+    print(summary_table(df))
+    print(f"\n{len(df)} rows ({status_counts(df)}) -> {out}" + (f"; report {report}" if report else ""))
+
+
+def _default_output(device_spec: str) -> Path:
+    from jaxgrads.validation import resolve_device
+
+    backend = resolve_device(device_spec).platform
+    return Path("results") / f"{socket.gethostname()}-{backend}-{dt.date.today().isoformat()}.csv"
+
+
+def run(args) -> int:
+    from jaxgrads.results.files import check_output
+    from jaxgrads.sweep import run_sweep
+
+    pin(args)
+    configure_jax(args)
+    sweep, cases = sweep_of(args)
+    for flag, value in (("-o/--output", args.output), ("--report", args.report)):
+        if value is not None and not value.strip():
+            raise JaxgradsError(f"{flag}: the path is empty; give a file path")
+    out = Path(args.output) if args.output is not None else _default_output(args.device)
+    if args.output is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if args.report is not None:
+        check_output(Path(args.report), resume=False, overwrite=True)
+    run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases)
+    summarize(out, args.report)
+    return 0
+
+
+def forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: Sequence[str] = ()):
+    """Checks the sweep options ``command`` forwards to ``jaxgrads run``, before any child starts.
+
+    ``load``: plug-ins the children load (A/B's per-side ones), so their problem names resolve here.
+    """
+    from jaxgrads.cli.main import make_parser
+    from jaxgrads.problems.plugins import load_problems
+
+    sweep_args = make_parser().parse_args(["run", *run_args])
+    pin(sweep_args)  # the children inherit it (and pin themselves the same way)
+    for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
+        if getattr(sweep_args, flag):
+            raise JaxgradsError(
+                f"{command} forwards sweep options only; --{flag.replace('_', '-')} is not one"
+            )
+    if sweep_args.problems_from and not plugins:
+        raise JaxgradsError(f"{command}: give plug-ins per side with --a-problems-from / --b-problems-from")
+    configure_jax(sweep_args)
+    load_problems(list(load))
+    sweep_of(sweep_args)
+    return sweep_args

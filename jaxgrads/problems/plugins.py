@@ -1,0 +1,41 @@
+"""Loading user problems: a plug-in file or dotted module registers problems when it is imported."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from jaxgrads.errors import JaxgradsError
+
+__all__ = ["load_problems"]
+
+
+def load_problems(sources: Iterable[str]) -> None:
+    """Imports each plug-in file or dotted module; they register problems on import.
+
+    A missing file or module, or one that raises, is a one-line JaxgradsError naming it.
+    """
+    for source in sources:
+        path = Path(source)
+        try:
+            if source.endswith(".py") or path.exists():
+                if not path.is_file():
+                    raise JaxgradsError(f"--problems-from {source}: no such file")
+                spec = importlib.util.spec_from_file_location(f"jaxgrads_user_{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(source)
+        except JaxgradsError:
+            raise
+        except ModuleNotFoundError as exc:
+            raise JaxgradsError(f"--problems-from {source}: {exc}") from None
+        except Exception as exc:
+            first = (str(exc).splitlines() or [""])[0]
+            raise JaxgradsError(
+                f"--problems-from {source}: import failed: {type(exc).__name__}: {first}"
+            ) from None

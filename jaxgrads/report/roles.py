@@ -1,0 +1,30 @@
+"""The methods a report singles out, by their role in the registry (family and mode), not by name."""
+
+from __future__ import annotations
+
+from jaxgrads.methods import METHODS, representative
+
+__all__ = ["CLOSED_FORM", "CLOSED_FORMS", "FORWARD", "REVERSE", "TEXTBOOK", "backend_of", "frontier_methods"]
+
+CLOSED_FORM = representative("closed_form")  # what every time is divided by
+TEXTBOOK = representative("closed_form", textbook=True)
+CLOSED_FORMS = (CLOSED_FORM, TEXTBOOK)
+FORWARD = representative("vectorized", "forward")  # the cost model's forward mode
+REVERSE = representative("vectorized", "reverse")  # ... and reverse mode
+
+
+def backend_of(method: str) -> str:
+    """``jax`` or the peer's name that ran ``method`` (``jax`` for a name this version lacks)."""
+    m = METHODS.get(str(method))
+    return m.backend if m is not None else "jax"
+
+
+def frontier_methods() -> set[str]:
+    """The chunked methods and their unchunked twins: the vectorized method and the ``lax.map``
+    walk of the same mode."""
+    chunked = [m for m in METHODS.values() if m.chunked and m.backend == "jax"]
+    modes = {m.mode for m in chunked}
+    twins = {representative("vectorized", mode) for mode in modes}
+    walks = {n for n, m in METHODS.items() if m.family == "walk" and m.kind == "jit" and m.backend == "jax"
+             and m.mode in modes}  # fmt: skip
+    return {m.name for m in chunked} | twins | walks
