@@ -88,8 +88,8 @@ def require_x64(dtype: np.dtype) -> None:
     if dtype == np.float64 and not jax.config.jax_enable_x64:
         raise JaxgradsError(
             "float64 needs JAX's x64 mode: set JAX_ENABLE_X64=1 or "
-            "jax.config.update('jax_enable_x64', True) (the CLI: --x64); valid without it: "
-            "float32, bfloat16"
+            "jax.config.update('jax_enable_x64', True) (the CLI turns it on unless --no-x64); "
+            "valid without it: float32, bfloat16"
         )
 
 

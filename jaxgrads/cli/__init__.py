@@ -1,1 +1,3 @@
 """The ``jaxgrads`` command."""
+
+__all__ = []

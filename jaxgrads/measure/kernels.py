@@ -154,6 +154,16 @@ def _compile_loop(problem, derivative, method, args, device):
     return ((init, 1), (fill_c, count)), run
 
 
+def _host_inputs(prob: Problem, size: Size, dtype: np.dtype, seed: int, inputs) -> dict[str, np.ndarray]:
+    """The problem's seeded inputs in ``dtype``, or the given ones checked and cast."""
+    if inputs is None:
+        return prob.inputs(size, dtype, seed)
+    missing = set(prob.args) - set(inputs)
+    if missing:
+        raise JaxgradsError(f"inputs for {prob.name} lack {sorted(missing)}; needed: {prob.args}")
+    return {a: np.asarray(inputs[a]).astype(dtype) for a in prob.args}
+
+
 def build_kernel(
     problem: str | Problem,
     wrt: str,
@@ -202,13 +212,7 @@ def build_kernel(
     np_dtype = resolve_dtype(dtype)
     require_x64(np_dtype)
     dev = resolve_device(device)
-    if inputs is None:
-        host = prob.inputs(size, np_dtype, seed)
-    else:
-        missing = set(prob.args) - set(inputs)
-        if missing:
-            raise JaxgradsError(f"inputs for {prob.name} lack {sorted(missing)}; needed: {prob.args}")
-        host = {a: np.asarray(inputs[a]).astype(np_dtype) for a in prob.args}
+    host = _host_inputs(prob, size, np_dtype, seed, inputs)
     chunk = 0
     if meth.chunked:
         basis = basis_size(prob, derivative, meth, {a: v.shape for a, v in host.items()})

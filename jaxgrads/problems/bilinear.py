@@ -6,6 +6,8 @@ $\partial\alpha/\partial x = y^T A$; $\partial\alpha/\partial y = x^T A^T$ (proo
 
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
+__all__ = []  # registers its problem on import
+
 
 def bilinear(xp, y, A, x):  # y: shape=(m,); A: shape=(m, n); x: shape=(n,)
     r"""$\alpha = y^T A x = \sum_{ij} y_i A_{ij} x_j$."""

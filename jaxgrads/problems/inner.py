@@ -2,6 +2,8 @@ r"""Inner product $y = v^T x$; $\partial y/\partial x = v^T$, $\partial y/\parti
 
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
+__all__ = []  # registers its problem on import
+
 
 def inner(xp, v, x):  # v, x: shape=(n,)
     r"""$y = v^T x = \sum_i v_i x_i$."""

@@ -13,6 +13,8 @@ B×m×n products; the fast forms reduce first and broadcast.
 
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
+__all__ = []  # registers its problem on import
+
 
 def linear(xp, x, W, b):  # x: shape=(batch, n); W: shape=(n, m); b: shape=(m,)
     r"""$z = xW + b$, shape (batch, m)."""

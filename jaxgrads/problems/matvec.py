@@ -6,6 +6,8 @@ $J_{ikl} = \partial y_i/\partial A_{kl} = \delta_{ik} x_l$: row i of A alone fee
 
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
+__all__ = []  # registers its problem on import
+
 
 def matvec(xp, A, x):  # A: shape=(m, n); x: shape=(n,)
     r"""$y = Ax$, $y_i = \sum_k A_{ik} x_k$."""

@@ -10,6 +10,8 @@ the fast form $Ax + x^T A$ is two matrix-vector products and never forms $A^T$.
 
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
+__all__ = []  # registers its problem on import
+
 
 def quadratic(xp, A, x):  # A: shape=(n, n); x: shape=(n,)
     r"""$\alpha = x^T A x = \sum_{ij} x_i A_{ij} x_j$."""

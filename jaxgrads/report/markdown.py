@@ -99,6 +99,28 @@ def _target_table(group: pd.DataFrame, floor: float) -> str:
     return table(["size"] + methods, rows)
 
 
+def _run_header(df: pd.DataFrame, title: str) -> list[str]:
+    """The title and the run's machine, software, dispatch floor and row counts; how to read cells."""
+    first = df.iloc[0]
+    floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
+    runs = ", ".join(dict.fromkeys(df["run_id"].astype(str)))
+    return [
+        f"# {title}",
+        "",
+        f"- run: {runs}, started {first['started_at']}, commit {first['git_commit'] or 'unknown'}",
+        f"- machine: {first['host']}, {first['cpu_model']}, {first.get('cpu_count', '?')} cores",
+        f"- device: {first['backend']} ({first['device_kind']}); matmul precision "
+        f"{first.get('matmul_precision', '?')}; x64 {first['x64']}",
+        f"- software: jax {first['jax_version']}, jaxlib {first['jaxlib_version']}; "
+        f"persistent compilation cache: {first.get('compile_cache', '?')}",
+        f"- dispatch floor (compiled no-op): {format_seconds(floor)}; rows: {len(df)} ({status_counts(df)})",
+        "",
+        f"Cells: median time per Jacobian (time ÷ the `{CLOSED_FORM}` closed form's). **Bold**: fastest "
+        f"in the row. †: within {DISPATCH_BOUND_FACTOR}× the dispatch floor (dispatch-bound). "
+        "✗acc: outside the dtype's tolerance.",
+    ]
+
+
 def markdown_report(
     df: pd.DataFrame,
     title: str = "jaxgrads results",
@@ -116,28 +138,8 @@ def markdown_report(
     """
     from jaxgrads.report.findings import findings_section, roofline_section  # they format with this module
 
-    first = df.iloc[0]
+    header = [*_run_header(df, title), "", "## Summary", "", summary_table(df)]
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
-    runs = ", ".join(dict.fromkeys(df["run_id"].astype(str)))
-    header = [
-        f"# {title}",
-        "",
-        f"- run: {runs}, started {first['started_at']}, commit {first['git_commit'] or 'unknown'}",
-        f"- machine: {first['host']}, {first['cpu_model']}, {first.get('cpu_count', '?')} cores",
-        f"- device: {first['backend']} ({first['device_kind']}); matmul precision "
-        f"{first.get('matmul_precision', '?')}; x64 {first['x64']}",
-        f"- software: jax {first['jax_version']}, jaxlib {first['jaxlib_version']}; "
-        f"persistent compilation cache: {first.get('compile_cache', '?')}",
-        f"- dispatch floor (compiled no-op): {format_seconds(floor)}; rows: {len(df)} ({status_counts(df)})",
-        "",
-        "Cells: median time per Jacobian (time ÷ the `analytic` closed form's). **Bold**: fastest "
-        f"in the row. †: within {DISPATCH_BOUND_FACTOR}× the dispatch floor (dispatch-bound). "
-        "✗acc: outside the dtype's tolerance.",
-        "",
-        "## Summary",
-        "",
-        summary_table(df),
-    ]
     body = ["", "## Findings", "", findings_section(df)]
     roof = roofline_section(df)
     if roof:
@@ -208,7 +210,7 @@ def _pareto(points: pd.DataFrame) -> pd.Series:
 
 def frontier_section(df: pd.DataFrame) -> str:
     """Time against XLA's peak memory for the chunked methods and their unchunked twins, with the
-    Pareto-optimal points marked; and, per method, the largest size that ran within the budget."""
+    Pareto-optimal points marked (each method's reach is the findings' reach table)."""
     if "chunk_size" not in df.columns or not (df["chunk_size"].fillna(0) > 0).any():
         return ""
     family = frontier_methods()
@@ -234,21 +236,7 @@ def frontier_section(df: pd.DataFrame) -> str:
         ]  # fmt: skip
         parts += [f"{problem} / {wrt}, {size_label(case.iloc[0])}:", "",
                   table(["method", "peak (XLA)", "time", "on the frontier"], rows), ""]  # fmt: skip
-    reach = []
-    for (problem, wrt, method), g in df.groupby(["problem", "wrt", "method"], sort=False):
-        ok = g[g["status"] == "ok"]
-        if ok.empty:
-            continue
-        largest = ok.loc[(ok["m"].fillna(0).clip(lower=1) * ok["n"]).idxmax()]
-        over = g[(g["status"] == "skipped") & g["message"].astype(str).str.contains("budget")]
-        reach.append(
-            [problem, wrt, method, size_label(largest),
-             ", ".join(size_label(r) for r in over.to_dict("records")) or "–"]
-        )  # fmt: skip
-    budget = pd.to_numeric(df["memory_budget_bytes"], errors="coerce").max()
-    parts += [
-        f"Largest size each method ran within the memory budget ({budget / 2**30:.3g} GiB):",
-        "",
-        table(["problem", "wrt", "method", "largest size run", "skipped over budget"], reach),
-    ]
+    parts.append(
+        "The largest size each method ran within the memory budget is the reach table under Findings."
+    )
     return "\n".join(parts)

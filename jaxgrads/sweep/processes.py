@@ -21,6 +21,7 @@ import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.gate import Run, load_run
+from jaxgrads.measure.timing import Timing
 from jaxgrads.results.schema import samples_path
 from jaxgrads.sweep.options import rerun_args
 
@@ -101,13 +102,12 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     for i, r in enumerate(rows.to_dict("records")):
         key = row_key(r)
         if r["status"] == "ok" and key in pooled.index:
-            t = pooled[key]
-            q1, q3 = np.percentile(t, [25, 75])
+            t = Timing(tuple(pooled[key]), 0)
             rows.loc[i, ["time_median_s", "time_iqr_s", "time_min_s", "samples"]] = [
-                repr(float(np.median(t))),
-                repr(float(q3 - q1)),
-                repr(float(t.min())),
-                str(len(t)),
+                repr(t.median),
+                repr(t.iqr),
+                repr(t.min),
+                str(len(t.samples)),
             ]
     # the machine's probes (the gate's machine-state check reads them): the median over the rounds
     firsts = [pd.read_csv(p, nrows=1) for p in paths]
