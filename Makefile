@@ -37,7 +37,7 @@ bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md
 
 bench-pytest: $(STAMP)  ## The pytest-benchmark suite: results/pytest-benchmark.json, and as a results CSV
-	$(PY) -m pytest bench/test_benchmarks.py -q -p no:cacheprovider --benchmark-save-data \
+	$(PY) -m pytest bench/suite/test_benchmarks.py -q -p no:cacheprovider --benchmark-save-data \
 	  --benchmark-json results/pytest-benchmark.json \
 	  --benchmark-storage file://results/.benchmarks --benchmark-autosave
 	$(PY) -m jaxgrads import-pytest-benchmark results/pytest-benchmark.json --overwrite \
@@ -52,14 +52,14 @@ baseline: $(STAMP)  ## Record this machine's gate baseline (3 pooled processes) 
 	$(PY) -m jaxgrads baseline --overwrite
 
 calibrate-gate: $(STAMP)  ## The gate's false alarms and detection on this machine into README.md
-	$(PY) bench/calibrate_gate.py
+	$(PY) bench/studies/calibrate_gate.py
 
 budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
-	$(PY) bench/budgets.py
+	$(PY) bench/studies/budgets.py
 
 peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch
-	$(PY) bench/peers.py
+	$(PY) bench/studies/peers.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

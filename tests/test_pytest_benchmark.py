@@ -1,4 +1,4 @@
-"""The pytest-benchmark suite (bench/test_benchmarks.py): ids, its JSON in pytest-benchmark's own
+"""The pytest-benchmark suite (bench/suite/test_benchmarks.py): ids, its JSON in pytest-benchmark's own
 tools, --benchmark-compare-fail, and `jaxgrads import-pytest-benchmark` into the runner's CSV."""
 
 import json
@@ -23,7 +23,7 @@ IDS = {"inner-x-jacrev-16-float32", "inner-x-analytic-16-float32", "quadratic-x-
 
 def bench_pytest(*args):
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_benchmarks.py", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "bench/suite/test_benchmarks.py", "-q", "-p", "no:cacheprovider",
          *SUITE, *args],
         capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=600,
     )  # fmt: skip

@@ -11,7 +11,7 @@ def add(sub) -> None:
     p = sub.add_parser(
         "import-pytest-benchmark", help="convert pytest-benchmark JSON (make bench-pytest) to a results CSV"
     )
-    p.add_argument("json", help="a --benchmark-json file of bench/test_benchmarks.py")
+    p.add_argument("json", help="a --benchmark-json file of bench/suite/test_benchmarks.py")
     p.add_argument("--output", "-o", required=True, metavar="CSV", help="the results CSV to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
 

@@ -17,7 +17,7 @@ EPILOG = """examples:
   jaxgrads run --quick                          a short sweep (under a minute on 2 cores)
   jaxgrads run --problems quadratic --wrt x --methods jacfwd jacrev analytic --sizes 256 1024
   jaxgrads run --problems matvec --sizes 4096x64 64x4096 --dtypes float32 float64
-  jaxgrads run --problems-from bench/user_problems.py --problems softplus_layer
+  jaxgrads run --problems-from bench/examples/user_problems.py --problems softplus_layer
   jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
   jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
 """

@@ -21,7 +21,7 @@ __all__ = ["AB_RULE", "Rule", "Verdict", "cv", "judge", "mann_whitney_p", "parse
 
 @dataclass(frozen=True)
 class Rule:
-    """The decision rule's knobs; the defaults come from bench/calibrate_gate.py (see README)."""
+    """The decision rule's knobs; the defaults come from bench/studies/calibrate_gate.py (see README)."""
 
     # θ: a median ratio above 1 + θ trips. Against a stored baseline on a shared runner, the same code
     # held up to ~1.4x in two processes in a row (time-correlated drift), hence 75% here; A/B mode

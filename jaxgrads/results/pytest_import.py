@@ -1,4 +1,4 @@
-"""pytest-benchmark JSON (from bench/test_benchmarks.py) to the runner's results CSV and samples.
+"""pytest-benchmark JSON (from bench/suite/test_benchmarks.py) to the runner's results CSV and samples.
 
 Each benchmark of the suite carries the row the runner would have written in
 ``extra_info["jaxgrads"]``; its timing columns are replaced by pytest-benchmark's own statistics
@@ -48,8 +48,8 @@ def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
     row = (bench.get("extra_info") or {}).get("jaxgrads")
     if not isinstance(row, dict):
         raise JaxgradsError(
-            f"{path}: benchmark {name} has no extra_info['jaxgrads'] row; only bench/test_benchmarks.py's "
-            "JSON can be imported"
+            f"{path}: benchmark {name} has no extra_info['jaxgrads'] row; only "
+            "bench/suite/test_benchmarks.py's JSON can be imported"
         )
     stats = bench.get("stats")
     if not isinstance(stats, dict):

@@ -65,7 +65,7 @@ GATE_SWEEP = Sweep(
     min_sample_s=0.005,
     max_call_s=0.1,
     # one CPU: XLA's threads on a shared VM land differently in every process; pinned, a kernel's
-    # time moves less from one process to the next (bench/normalization.py)
+    # time moves less from one process to the next (bench/studies/normalization.py)
     cpus=1,
 )
 # forward against reverse: matvec w.r.t. x at m·n = 65536, aspect m/n from 1/64 to 64

@@ -2,7 +2,7 @@
 
 :data:`SWEEP_OPTIONS` is read by ``jaxgrads run`` (and ``baseline`` and ``ab``, which forward to it)
 through :func:`add_sweep_options` on an argparse parser, by the pytest-benchmark suite through the
-same function on pytest's ``addoption`` (``bench/conftest.py``, with the prefix ``--jaxgrads-``), and
+same function on pytest's ``addoption`` (``bench/suite/conftest.py``, with the prefix ``--jaxgrads-``), and
 in reverse by :func:`rerun_args`, which writes the options of a child ``jaxgrads run`` that measures
 given rows again. A new option is one :class:`SweepOption` here.
 """

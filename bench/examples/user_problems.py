@@ -1,4 +1,5 @@
-r"""An example plug-in: ``jaxgrads run --problems-from bench/user_problems.py --problems softplus_layer``.
+r"""An example plug-in:
+``jaxgrads run --problems-from bench/examples/user_problems.py --problems softplus_layer``.
 
 A file like this registers problems through the same call the built-ins use. The layer
 $y = \mathrm{softplus}(Ax)$ has $\partial y/\partial x = \mathrm{diag}(\sigma(Ax))\,A$; its Jacobian in A

@@ -7,7 +7,7 @@
 2. For ``matvec`` w.r.t. A: the largest n whose unchunked ``jacrev`` fits in 8 GiB by XLA's own peak
    (``memory_analysis``), and there the peak and time of ``jacrev`` and ``jacrev_chunked``.
 
-    .venv/bin/python bench/peers.py [--no-readme]     (needs the [torch] extra)
+    .venv/bin/python bench/studies/peers.py [--no-readme]     (needs the [torch] extra)
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     text = "\n".join(
         [
-            f"Measured by `bench/peers.py` on {cpu_model()}, {platform.node()}, {time.strftime('%Y-%m-%d')}, "
+            f"Measured by `bench/studies/peers.py` on {cpu_model()}, {platform.node()}, "
+            f"{time.strftime('%Y-%m-%d')}, "
             "float32, every JAX and PyTorch method side by side in one process:",
             "",
             peers(),

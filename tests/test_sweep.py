@@ -156,7 +156,7 @@ def test_saved_arrays_check_independently(tmp_path):
 def test_user_problem_without_closed_form_is_checked_against_jacrev(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("user_problems", "bench/user_problems.py")
+    spec = importlib.util.spec_from_file_location("user_problems", "bench/examples/user_problems.py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
     try:
         out = run(tmp_path, problems=("softplus_layer",), methods=("jacfwd", "analytic"), sizes=((6, 4),))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jaxgrads.results.files import atomic_write_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def publish(name: str, text: str, *, readme: bool = True) -> None:

@@ -3,9 +3,9 @@
 * wall time of ``jaxgrads run --quick`` and of the default sweep (``make bench``'s), install excluded;
 * repeatability: two back-to-back default sweeps, median |time ratio - 1| over kernels of 100 µs or
   more in both;
-* harness fidelity: ``bench/fidelity.py``'s table.
+* harness fidelity: ``bench/studies/fidelity.py``'s table.
 
-    .venv/bin/python bench/budgets.py [--no-readme]
+    .venv/bin/python bench/studies/budgets.py [--no-readme]
 
 Everything quoted comes from this run; results/budgets.md keeps the full output.
 """
@@ -26,7 +26,7 @@ from figures import publish
 from jaxgrads.measure.machine import cpu_model
 from jaxgrads.results.schema import KEY, read_results
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LONG_KERNEL_S = 100e-6
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     fidelity_table = fidelity[fidelity.index("| kernel") :].strip()
     text = "\n".join(
         [
-            f"Measured by `make budgets` (`bench/budgets.py`) on {cpu_model()}, "
+            f"Measured by `make budgets` (`bench/studies/budgets.py`) on {cpu_model()}, "
             f"{platform.node()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}:",
             "",
             "| budget | target | measured |",
@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
             f"| repeatability: median \\|t₂/t₁ − 1\\| over {count} kernels ≥ 100 µs | ≤ 5% | {med:.1%} "
             f"(90th percentile {p90:.1%}) |",
             "",
-            "Harness fidelity (`bench/fidelity.py`), the same compiled callables timed by jaxgrads and by "
+            "Harness fidelity (`bench/studies/fidelity.py`), the same compiled callables timed by jaxgrads "
+            "and by "
             "pytest-benchmark's pedantic mode:",
             "",
             fidelity_table,

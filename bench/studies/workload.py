@@ -3,7 +3,7 @@ r"""The gate's calibration workload: ``TERMS`` stacked tanh layers, so its work 
 $y = \sum_{k<K} \tanh(A_k x)$ with $A$ of shape (K, m, n), and
 $\partial y/\partial x = \sum_k \mathrm{diag}(1 - \tanh^2(A_k x))\,A_k$. Every method's work is K
 times one layer's (jacrev: m VJPs through K layers; XLA's flop count is exactly proportional),
-so ``bench/calibrate_gate.py`` injects an honest 10% or 20% slowdown by loading a copy of this file
+so ``bench/studies/calibrate_gate.py`` injects an honest 10% or 20% slowdown by loading a copy of this file
 with ``TERMS = 11`` or ``12`` through ``--problems-from``.
 """
 

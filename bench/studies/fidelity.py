@@ -7,7 +7,7 @@ interleaved and the order of the two harnesses alternating, so that drift on a s
 warm caches reach both alike. Prints a markdown table
 of the two medians (over the repeats) and their ratio.
 
-    .venv/bin/python bench/fidelity.py [--json OUT.json]
+    .venv/bin/python bench/studies/fidelity.py [--json OUT.json]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Options and session fixtures of the pytest-benchmark suite (bench/test_benchmarks.py).
+"""Options and session fixtures of the pytest-benchmark suite (bench/suite/test_benchmarks.py).
 
-    pytest bench/test_benchmarks.py --benchmark-json results/pytest-benchmark.json --benchmark-save-data
-    pytest bench/test_benchmarks.py --jaxgrads-problems quadratic --jaxgrads-sizes 1024 -k jacrev
+    pytest bench/suite/test_benchmarks.py --benchmark-json results/pytest-benchmark.json --benchmark-save-data
+    pytest bench/suite/test_benchmarks.py --jaxgrads-problems quadratic --jaxgrads-sizes 1024 -k jacrev
 
 The sweep options mirror ``jaxgrads run``'s and build the same :class:`jaxgrads.sweep.Sweep`, so the
 cases, their ids and their guards are the runner's.

@@ -5,9 +5,10 @@ Each scenario runs ``jaxgrads run`` / ``jaxgrads ab`` as a user would and applie
 every kernel that could trip at any threshold in :data:`THRESHOLDS` has its confirmation run; the
 table then evaluates each threshold from the recorded ratios, p-values and confirmations.
 
-- **Baseline mode**: ``jaxgrads baseline`` (with ``bench/workload.py``: 3 pooled processes) is the baseline;
+- **Baseline mode**: ``jaxgrads baseline`` (with ``bench/studies/workload.py``: 3 pooled processes) is
+  the baseline;
   then ``RUNS`` A/A runs of the same code, and ``RUNS`` runs with the workload doing 1.2× the work (a
-  copy of bench/workload.py with ``TERMS = 12``), each gated against it.
+  copy of bench/studies/workload.py with ``TERMS = 12``), each gated against it.
 - **A/B mode**: ``RUNS`` ``jaxgrads ab`` of the workload against itself (A/A) and ``RUNS`` against a
   1.1× copy (``TERMS = 11``), ``ROUNDS`` alternating rounds each.
 
@@ -18,7 +19,7 @@ The slowed workload also costs 10% / 20% more XLA flops, which the gate's determ
 catches at zero noise; the tables count the timing rule alone, which is what has to hold for a
 slowdown XLA cannot see (a jaxlib upgrade that keeps the program and slows its kernels).
 
-    .venv/bin/python bench/calibrate_gate.py [--runs 10] [--rounds 3] [--no-readme]
+    .venv/bin/python bench/studies/calibrate_gate.py [--runs 10] [--rounds 3] [--no-readme]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from figures import ROOT, publish
 from jaxgrads.gate import AB_RULE, Rule, compare, load_run
 
 PY = sys.executable
-WORKLOAD = ROOT / "bench" / "workload.py"
+WORKLOAD = ROOT / "bench" / "studies" / "workload.py"
 THRESHOLDS = (0.05, 0.10, 0.20, 0.30, 0.50, 0.75)
 MARGIN = 1.1  # a default threshold clears the worst A/A kernel by 10%
 MAX_CVS = (0.05, 0.10, 0.15, 0.25)
@@ -257,7 +258,7 @@ def footer(records: pd.DataFrame) -> str:
         f"{runs} runs per scenario; A/B with {records['rounds'].iloc[0]} alternating rounds per side; "
         f"alpha {ALPHA}; max CV {Rule().max_cv:.0%}; a kernel counts only when its confirmation run trips "
         f"too; ← marks the default threshold. {records['calibration_s'].iloc[0]} s on this machine: "
-        "`.venv/bin/python bench/calibrate_gate.py` (records in results/gate-calibration.csv)."
+        "`.venv/bin/python bench/studies/calibrate_gate.py` (records in results/gate-calibration.csv)."
     )
 
 

@@ -11,7 +11,7 @@ each compared with the first, kernel by kernel (kernels above 10x the dispatch f
    machine and leave the code. The premise is tested where it is easiest to hold, on one machine:
    normalization earns its place only if it shrinks the spread of these A/A ratios.
 
-    .venv/bin/python bench/normalization.py [--runs 6] [--no-readme]
+    .venv/bin/python bench/studies/normalization.py [--runs 6] [--no-readme]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main() -> None:
     text = "\n".join(lines) + (
         f"\n\n{opts.runs} runs each; "
         + "; ".join(notes)
-        + f". {time.perf_counter() - start:.0f} s, `.venv/bin/python bench/normalization.py`."
+        + f". {time.perf_counter() - start:.0f} s, `.venv/bin/python bench/studies/normalization.py`."
     )
     publish("gate-normalization", text, readme=not opts.no_readme)
 
