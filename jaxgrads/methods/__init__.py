@@ -7,36 +7,16 @@ the peers (which register themselves when imported).
 
 import importlib
 
+from jaxgrads.methods import registry
 from jaxgrads.methods.closed_forms import CLOSED_FORMS
 from jaxgrads.methods.common import partial_fn
 from jaxgrads.methods.hessians import HESSIANS
-from jaxgrads.methods.registry import (
-    BACKENDS,
-    METHODS,
-    Method,
-    applicable_methods,
-    expand_methods,
-    get_method,
-    method_names,
-    register_method,
-    representative,
-)
+from jaxgrads.methods.registry import *  # noqa: F403  (the surface: the registry's __all__)
 from jaxgrads.methods.vectorized import VECTORIZED
 from jaxgrads.methods.walks import WALKS
 
-__all__ = [
-    "BACKENDS",
-    "METHODS",
-    "Method",
-    "applicable_methods",
-    "expand_methods",
-    "get_method",
-    "method_names",
-    "partial_fn",
-    "register_method",
-    "representative",
-]
+__all__ = [*registry.__all__, "partial_fn"]
 
 for _method in (*VECTORIZED, *WALKS, *HESSIANS, *CLOSED_FORMS):
-    register_method(_method)
+    registry.register_method(_method)
 importlib.import_module("jaxgrads.peers")

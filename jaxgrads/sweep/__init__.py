@@ -1,38 +1,15 @@
-"""Running many cases: what to run (``config``), the cases and their memory (``plan``), measuring and
-writing them (``run``), continuing an interrupted run (``resume``), and sweeps in child processes:
-A/B rounds, baseline rounds, confirmation runs (``processes``)."""
+"""Running many cases: what to run (``config``, ``options``), the cases and their memory (``plan``),
+measuring and writing them (``run``), continuing an interrupted run (``resume``), and sweeps in child
+processes: A/B rounds, baseline rounds, confirmation runs (``processes``)."""
+# ruff: noqa: F403  (the public surface is the submodules' __all__, listed once there)
 
-from jaxgrads.sweep.config import (
-    CROSSOVER_SWEEP,
-    DEFAULT_SWEEP,
-    GATE_SWEEP,
-    PRESETS,
-    QUICK_SWEEP,
-    SCALING_SWEEP,
-    Sweep,
-    sizes_from,
-)
-from jaxgrads.sweep.plan import Case, estimate_bytes, plan
-from jaxgrads.sweep.resume import prepare_resume
-from jaxgrads.sweep.run import References, RunContext, machine_probes, run_case, run_sweep, save_arrays
+from jaxgrads.sweep import config as _config
+from jaxgrads.sweep import plan as _plan
+from jaxgrads.sweep import resume as _resume
+from jaxgrads.sweep import run as _run
+from jaxgrads.sweep.config import *
+from jaxgrads.sweep.plan import *
+from jaxgrads.sweep.resume import *
+from jaxgrads.sweep.run import *
 
-__all__ = [
-    "CROSSOVER_SWEEP",
-    "DEFAULT_SWEEP",
-    "GATE_SWEEP",
-    "PRESETS",
-    "QUICK_SWEEP",
-    "SCALING_SWEEP",
-    "Case",
-    "References",
-    "RunContext",
-    "Sweep",
-    "estimate_bytes",
-    "machine_probes",
-    "plan",
-    "prepare_resume",
-    "run_case",
-    "run_sweep",
-    "save_arrays",
-    "sizes_from",
-]
+__all__ = [*_config.__all__, *_plan.__all__, *_resume.__all__, *_run.__all__]
