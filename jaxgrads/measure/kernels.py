@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
-from jaxgrads.results.labels import kernel_id
+from jaxgrads.results.labels import kernel_id, size_text
 from jaxgrads.validation import (
     JaxgradsError,
     parse_size,
@@ -100,7 +100,7 @@ class Kernel:
             self.problem.name,
             self.derivative.name,
             self.method.name,
-            self.size.label(self.problem.dims),
+            size_text(self.size.m, self.size.n, self.size.batch),
             self.dtype.name,
             self.chunk_size,
         )

@@ -40,11 +40,6 @@ class Size:
     n: int = 1  # input length
     batch: int = 1  # rows of x in the linear layer
 
-    def label(self, dims: tuple[str, ...]) -> str:
-        """``1024`` when square, ``4096x64`` when not, ``-b8`` appended when the batch is used."""
-        core = self.n if "m" not in dims or self.m == self.n else f"{self.m}x{self.n}"
-        return f"{core}-b{self.batch}" if "batch" in dims else f"{core}"
-
 
 @dataclass(frozen=True)
 class Derivative:

@@ -16,7 +16,7 @@ from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.peers.torch import require_torch
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
-from jaxgrads.results.labels import kernel_id
+from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import row_key
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.validation import choose, positive_int, require_x64, resolve_dtype
@@ -41,10 +41,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        label = self.size.label(self.problem.dims)
-        return kernel_id(
-            self.problem.name, self.derivative.name, self.method.name, label, self.dtype, self.chunk_size
-        )
+        return row_kernel_id(self.columns())
 
     @cached_property
     def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
