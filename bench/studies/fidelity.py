@@ -22,7 +22,7 @@ import pytest
 
 import jaxgrads as jg
 from jaxgrads.measure.timing import DEFAULT_MIN_SAMPLE_S, DEFAULT_SAMPLES, time_callable
-from jaxgrads.report.markdown import format_seconds
+from jaxgrads.results.labels import format_seconds
 
 CASES = [  # (problem, wrt, method, size)
     ("quadratic", "x", "analytic_textbook", 1024),

@@ -29,7 +29,8 @@ from jaxgrads import sweep as runner  # noqa: E402
 from jaxgrads.measure.machine import cpu_model  # noqa: E402
 from jaxgrads.measure.timing import time_callable  # noqa: E402
 from jaxgrads.measure.xla import cost_and_memory  # noqa: E402
-from jaxgrads.report.markdown import format_seconds, peer_table  # noqa: E402
+from jaxgrads.report.markdown import peer_table  # noqa: E402
+from jaxgrads.results.labels import format_seconds  # noqa: E402
 from jaxgrads.results.schema import read_results  # noqa: E402
 
 SIZES = ((64, 64), (256, 256), (1024, 1024), (2048, 2048))

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Timing", "dispatch_floor", "time_callable"]
+__all__ = ["DEFAULT_MIN_SAMPLE_S", "DEFAULT_SAMPLES", "Timing", "dispatch_floor", "time_callable"]
 
 DEFAULT_SAMPLES = 7
 DEFAULT_MIN_SAMPLE_S = 0.01

@@ -19,7 +19,7 @@ from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, backend_of, fro
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import KEY, timed_rows
 
-__all__ = ["format_seconds", "markdown_report", "status_counts", "summary_table"]
+__all__ = ["markdown_report", "peer_table", "status_counts", "summary_table"]
 
 DISPATCH_BOUND_FACTOR = 10
 
