@@ -274,3 +274,36 @@ def test_a_case_whose_first_call_is_too_slow_is_skipped(tmp_path):
     assert row["status"] == "skipped"
     assert "over the --max-call-time limit of 1e-09 s" in row["message"]
     assert row["compile_s"] > 0
+
+
+def test_each_sweep_option_is_declared_once_for_the_cli_the_suite_and_child_runs():
+    from jaxgrads.cli.main import make_parser
+    from jaxgrads.sweep.options import SWEEP_OPTIONS, add_sweep_options, rerun_args, sweep_from
+
+    run_flags = {a.dest for a in make_parser()._subparsers._group_actions[0].choices["run"]._actions}
+    assert {o.name for o in SWEEP_OPTIONS} <= run_flags
+    suite = []
+    add_sweep_options(lambda flag, **kw: suite.append((flag, kw["dest"])), "--jaxgrads-", fields_only=True)
+    assert suite == [
+        (f"--jaxgrads-{o.name.replace('_', '-')}", f"jaxgrads_{o.name}")
+        for o in SWEEP_OPTIONS
+        if o.sweep_field
+    ]
+    # a child run's arguments, parsed by the CLI, give back a sweep that covers the rows
+    rows = pd.DataFrame([
+        {"problem": "linear", "wrt": "W", "method": "jacrev_chunked", "m": 8, "n": 4, "batch": 2,
+         "dtype": "float64", "chunk_size": 4, "samples": 5, "cpus_used": 1, "x64": "True",
+         "matmul_precision": "highest"},
+    ])  # fmt: skip
+    args = make_parser().parse_args(["run", *rerun_args(rows)])
+    sweep = sweep_from(vars(args), runner.PRESETS["default"])
+    assert (sweep.problems, sweep.wrt, sweep.methods) == (("linear",), ("W",), ("jacrev_chunked",))
+    assert (sweep.sizes, sweep.batches, sweep.dtypes, sweep.chunk_sizes, sweep.samples) == (
+        ((8, 4),),
+        (2,),
+        ("float64",),
+        (4,),
+        5,
+    )
+    assert args.cpus == 1
+    assert not args.no_x64
