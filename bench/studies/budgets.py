@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
         rows = len(pd.read_csv(tmp / "a.csv"))
         quick_rows = len(pd.read_csv(tmp / "quick.csv"))
     fidelity = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "fidelity.py")],
+        [sys.executable, str(ROOT / "bench" / "studies" / "fidelity.py")],
         check=True,
         cwd=ROOT,
         capture_output=True,
