@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import socket
 from collections.abc import Sequence
@@ -69,7 +70,7 @@ def sweep_of(args):
     load_problems(args.problems_from)
     sweep = sweep_from(vars(args), PRESETS["quick" if args.quick else args.preset])
     if getattr(args, "save_arrays", None) is not None:
-        sweep = type(sweep)(**{**sweep.__dict__, "save_arrays": Path(args.save_arrays)})
+        sweep = dataclasses.replace(sweep, save_arrays=Path(args.save_arrays))
     return sweep, plan(sweep)
 
 

@@ -108,11 +108,6 @@ def representative(
     raise JaxgradsError(f"no {backend} method of family {family!r} (mode {mode}) is registered")
 
 
-def backends() -> tuple[str, ...]:
-    """``jax`` and every registered peer's name."""
-    return tuple(dict.fromkeys(m.backend for m in METHODS.values()))
-
-
 BACKENDS = ("jax", "torch")  # the names --methods accepts as groups
 
 

@@ -99,10 +99,9 @@ def _target_table(group: pd.DataFrame, floor: float) -> str:
     return table(["size"] + methods, rows)
 
 
-def _run_header(df: pd.DataFrame, title: str) -> list[str]:
+def _run_header(df: pd.DataFrame, title: str, floor: float) -> list[str]:
     """The title and the run's machine, software, dispatch floor and row counts; how to read cells."""
     first = df.iloc[0]
-    floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
     runs = ", ".join(dict.fromkeys(df["run_id"].astype(str)))
     return [
         f"# {title}",
@@ -138,8 +137,8 @@ def markdown_report(
     """
     from jaxgrads.report.findings import findings_section, roofline_section  # they format with this module
 
-    header = [*_run_header(df, title), "", "## Summary", "", summary_table(df)]
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
+    header = [*_run_header(df, title, floor), "", "## Summary", "", summary_table(df)]
     body = ["", "## Findings", "", findings_section(df)]
     roof = roofline_section(df)
     if roof:

@@ -42,8 +42,15 @@ __all__ = [
     "cut_tail",
     "output_folder",
     "read_text",
+    "samples_path",
     "write_error",
 ]
+
+
+def samples_path(csv_path: str | os.PathLike) -> Path:
+    """The raw samples file beside a results CSV: ``run.csv`` -> ``run.samples.csv``."""
+    p = Path(csv_path)
+    return p.with_name(p.stem + ".samples.csv")
 
 
 def read_text(path: str | os.PathLike, expected: str) -> str:
@@ -301,7 +308,7 @@ class Replacement:
     def __init__(self, out: Path, samples: Path):
         self.out, self.samples_out = out, samples
         self.rows = _temporary_beside(out, ".csv")
-        self.samples = self.rows.with_name(self.rows.stem + ".samples.csv")
+        self.samples = samples_path(self.rows)
         self.rows.unlink()  # the appender creates it with the header
 
     def commit(self) -> None:

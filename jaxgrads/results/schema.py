@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.results.files import read_text
+from jaxgrads.results.files import read_text, samples_path
 
 __all__ = [
     "FIELDS",
@@ -108,12 +108,6 @@ _STR_FIELDS = (
 def row_key(row: Mapping) -> tuple:
     """The identity of a measurement: problem, wrt, method, m, n, batch, dtype."""
     return tuple(str(row[k]) for k in KEY)
-
-
-def samples_path(csv_path: str | os.PathLike) -> Path:
-    """The raw samples file beside a results CSV: ``run.csv`` -> ``run.samples.csv``."""
-    p = Path(csv_path)
-    return p.with_name(p.stem + ".samples.csv")
 
 
 def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.DataFrame:

@@ -174,9 +174,8 @@ def sweep_from(values: Mapping[str, Any], base: Sweep) -> Sweep:
         value = values.get(option.name)
         if option.sweep_field is None or value is None or value == [] or value is False:
             continue
-        if option.name == "device" or value != option.argparse.get("default"):
-            parse = option.parse or (lambda v: tuple(v) if isinstance(v, list) else v)
-            changes[option.sweep_field] = parse(value)
+        parse = option.parse or (lambda v: tuple(v) if isinstance(v, list) else v)
+        changes[option.sweep_field] = parse(value)
     return Sweep(**{**base.__dict__, **changes})
 
 

@@ -110,9 +110,13 @@ def _one_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
+def _blank_row(case: Case, ctx: RunContext) -> dict:
+    return {f: "" for f in FIELDS} | ctx.meta | case.columns()
+
+
 def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
     """The row's columns known before compiling, and why the case is skipped (None: it runs)."""
-    row = {f: "" for f in FIELDS} | ctx.meta | case.columns()
+    row = _blank_row(case, ctx)
     ceilings = ctx.ceilings[case.dtype]
     if ceilings is not None:
         row |= {"ceiling_bytes_per_s": ceilings.bytes_per_s, "ceiling_flops_per_s": ceilings.flops_per_s}
@@ -142,8 +146,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     try:
         row, skip = _planned_row(case, ctx)
     except Exception as exc:  # a plug-in whose shapes cannot be evaluated
-        row = {f: "" for f in FIELDS} | ctx.meta | case.columns()
-        return row | {"status": "error", "message": _one_line(exc)}, ()
+        return _blank_row(case, ctx) | {"status": "error", "message": _one_line(exc)}, ()
     if skip:
         return row | {"status": "skipped", "message": skip}, ()
     sweep = ctx.sweep
