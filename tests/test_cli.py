@@ -217,3 +217,16 @@ def test_the_gate_preset_pins_itself_to_one_cpu(tmp_path):
     df = read_results(out)
     assert df["cpus_used"].tolist() == [1]
     assert df["n"].tolist() == [128]  # the preset's size
+
+
+def test_the_csv_header_and_the_listing_are_the_recorded_ones():
+    """Kept across restructures: a change here is a change to every user's CSVs and scripts."""
+    from pathlib import Path
+
+    from jaxgrads.results.schema import FIELDS
+
+    golden = Path(__file__).parent / "golden"
+    assert ",".join(FIELDS) == (golden / "csv_header.txt").read_text().strip()
+    listing = jaxgrads("list", "--json")
+    assert listing.returncode == 0
+    assert json.loads(listing.stdout) == json.loads((golden / "list.json").read_text())
