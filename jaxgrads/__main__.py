@@ -1,7 +1,5 @@
 """``python -m jaxgrads``: the same entry point as the ``jaxgrads`` console script."""
 
-import sys
+from jaxgrads.cli.main import entry
 
-from jaxgrads.cli.main import main
-
-sys.exit(main())
+entry()

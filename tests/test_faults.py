@@ -448,7 +448,7 @@ def test_plot_of_rows_that_all_took_infinite_time_makes_no_folder(tmp_path, two_
     assert not figs.exists()
 
 
-@pytest.mark.parametrize("delay", [0.15, 0.4, 0.7])
+@pytest.mark.parametrize("delay", [0.05, 0.1, 0.15, 0.4, 0.7])
 def test_ctrl_c_while_jax_is_still_importing_gets_one_line(tmp_path, delay):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jaxgrads", "run", *SMALL, "-o", str(tmp_path / "r.csv")],

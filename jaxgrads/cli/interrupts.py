@@ -5,7 +5,9 @@ callback (JAX registers one), a weakref callback (importlib's module locks) or a
 exception is reported as "ignored", a traceback is printed, and the program carries on as if no
 key had been pressed. So the handler here raises, and also arms a 50 ms timer: until the CLI says
 it has handled the interrupt (:func:`interrupt_handled`), SIGALRM raises it again; and a swallowed
-KeyboardInterrupt is not printed (``sys.unraisablehook``), since the retry delivers it.
+KeyboardInterrupt is not printed (``sys.unraisablehook``), since the retry delivers it. Under an
+import (JAX's takes about a second) the interrupt waits for the import to finish: raised inside a
+native extension's initialization it becomes an ImportError or an abort.
 """
 
 import contextlib
@@ -18,12 +20,24 @@ RETRY_S = 0.05
 _pending = False
 
 
+def _importing(frame) -> bool:
+    """Whether ``frame`` runs under an import: raising there can break a native extension's
+    initialization (jaxlib's turns it into an ImportError, or aborts)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _raise(signum, frame) -> None:
     global _pending
     if signum == signal.SIGALRM and not _pending:
         return
     _pending = True
-    signal.setitimer(signal.ITIMER_REAL, RETRY_S)  # again, in case this one is swallowed
+    signal.setitimer(signal.ITIMER_REAL, RETRY_S)  # again, in case this one is swallowed or deferred
+    if _importing(frame):
+        return  # delivered at the next safe point, once the import has finished
     raise KeyboardInterrupt
 
 

@@ -8,6 +8,7 @@ flag gets its one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -17,7 +18,7 @@ from jaxgrads.cli.interrupts import interrupt_handled, interrupts
 from jaxgrads.cli.parsing import Parser
 from jaxgrads.errors import JaxgradsError
 
-__all__ = ["main", "make_parser"]
+__all__ = ["entry", "main", "make_parser"]
 
 # each command: its module's run(args); ab and baseline also get the sweep options they forward
 COMMANDS = {
@@ -33,6 +34,22 @@ def make_parser() -> argparse.ArgumentParser:
     for module in (listing, run_command, baseline, gate, ab, report, convert):
         module.add(sub)
     return parser
+
+
+def entry() -> None:
+    """The process entry point (``jaxgrads`` and ``python -m jaxgrads``): :func:`main`, then exit.
+
+    An interrupted run leaves at once (``os._exit(130)``, streams flushed, files already synced and
+    closed): interpreter shutdown, with JAX's exit hooks and Python's default SIGINT handling back in
+    force, is where a late second interrupt would otherwise end the process by the signal itself.
+    """
+    code = main()
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
