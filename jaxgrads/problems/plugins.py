@@ -10,7 +10,10 @@ from pathlib import Path
 
 from jaxgrads.errors import JaxgradsError
 
-__all__ = ["load_problems"]
+__all__ = ["LOADED", "load_problems"]
+
+# every plug-in loaded in this process, as given (files made absolute): child processes load them too
+LOADED: list[str] = []
 
 
 def load_problems(sources: Iterable[str]) -> None:
@@ -28,6 +31,7 @@ def load_problems(sources: Iterable[str]) -> None:
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
+                source = str(path.resolve())
             else:
                 importlib.import_module(source)
         except JaxgradsError:
@@ -39,3 +43,5 @@ def load_problems(sources: Iterable[str]) -> None:
             raise JaxgradsError(
                 f"--problems-from {source}: import failed: {type(exc).__name__}: {first}"
             ) from None
+        if source not in LOADED:
+            LOADED.append(source)

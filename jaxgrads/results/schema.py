@@ -90,18 +90,24 @@ FIELDS: tuple[str, ...] = (
     "wrt_elements",
     "out_elements",
     "cpus_used",  # CPUs the process may run on (the gate's sweep pins itself to one)
+    # the instruction tier (sweep.instructions, --instructions): counted under valgrind's callgrind
+    "instructions",  # per Jacobian call, every thread, XLA single-threaded
+    "noop_instructions",  # per call of a compiled no-op in the same process: the dispatch part
+    "instr_calls",  # calls the count was taken over
+    "valgrind_version",
+    "isa_class",  # the CPU the process saw under valgrind (its ISA level and CPUID brand)
 )
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
-    "out_elements", "cpus_used",
+    "out_elements", "cpus_used", "instr_calls",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
-    "matmul_precision", "compile_cache", "compile_kind",
+    "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class",
 )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ class Sweep:
     save_arrays: Path | None = None
     chunk_sizes: tuple[int, ...] = (64,)  # for jacrev_chunked / jacfwd_chunked
     cpus: int | None = None  # pin the process to this many CPUs (the CLI does it before JAX starts)
+    instructions: bool = False  # also count instructions per call under callgrind (sweep.instructions)
 
 
 DEFAULT_SWEEP = Sweep()

@@ -36,6 +36,7 @@ from jaxgrads.results.files import (
 )
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
 from jaxgrads.sweep.config import Sweep
+from jaxgrads.sweep.instructions import add_instructions
 from jaxgrads.sweep.plan import Case, estimate_bytes, plan
 from jaxgrads.sweep.progress import Progress
 from jaxgrads.sweep.resume import prepare_resume
@@ -271,6 +272,9 @@ def run_sweep(
       progress: a progress display (default: a bar on stderr when it is a terminal).
       on_row: called with each finished row.
 
+    With ``sweep.instructions``, the timed rows are then counted under callgrind
+    (:mod:`jaxgrads.sweep.instructions`) and the file is rewritten with their counts.
+
     Returns:
       The CSV path.
     """
@@ -294,6 +298,8 @@ def run_sweep(
         ctx = RunContext.start(sweep, previous)
         todo = [c for c in cases if c.key not in done]
         _write_all(todo, ctx, out, replacement, progress or Progress(len(todo)), on_row)
+        if sweep.instructions:
+            add_instructions(out, sweep, cases)
     return out
 
 

@@ -1,0 +1,279 @@
+r"""The instruction tier of a sweep: every case's instructions per Jacobian call, counted under callgrind.
+
+``jaxgrads run --instructions`` times the sweep as usual, then counts the rows it timed: the rows
+whose native median is at most :data:`MAX_NATIVE_S` (valgrind emulates FMA instructions in software,
+so XLA's matmul kernels run about a thousand times slower under it; costlier kernels are left
+uncounted, and said so). The cases are dealt round-robin to one child process per CPU (counts do not
+move with load, so the children share the machine freely), each started as
+``valgrind --tool=callgrind --instr-atstart=no python -m jaxgrads.sweep.instructions SPEC`` and
+pinned to its own CPU. A child builds each kernel exactly as the runner does
+(:func:`jaxgrads.measure.kernels.build_kernel`, same inputs), calls it once uninstrumented, then
+counts (:meth:`jaxgrads.measure.callgrind.Callgrind.count`): one instrumented warm-up call, one
+counted call ($c_1$ instructions), then $N = \mathrm{clip}(\lceil I_\text{target} / c_1 \rceil, 1,
+N_\text{max})$ counted calls: a costly kernel gets one call (its count barely moves), a
+dispatch-bound one many; ``instructions`` $= c_N / N$. The results file is then rewritten with the
+counts (atomically: an interrupted count leaves the timed rows, and ``--resume`` counts the rest).
+
+Every child also counts a compiled no-op the same way: ``noop_instructions``, the dispatch part of
+every call, so that a dispatch-bound kernel can be told apart (``instructions / noop_instructions``
+near 1). The rows record ``valgrind_version`` and ``isa_class`` (the CPU the process saw under
+Valgrind): with jax and jaxlib, what must match for two counts to be compared.
+
+Without valgrind (or on a CPU other than x86-64) the tier is skipped with one line and the sweep
+runs as without ``--instructions``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from jaxgrads.errors import JaxgradsError
+
+__all__ = ["COLUMNS", "count_instructions", "main"]
+
+COLUMNS: tuple[str, ...] = (
+    "instructions",
+    "noop_instructions",
+    "instr_calls",
+    "valgrind_version",
+    "isa_class",
+)
+TARGET_INSTRUCTIONS = 5e6  # instructions counted per kernel (N calls reach this)
+MAX_CALLS = 50
+NOOP_CALLS = 50
+MAX_NATIVE_S = 1e-3  # rows timed slower than this natively are not counted (FMA is emulated: ~1000x)
+MAX_VALGRIND_CALL_S = 10.0  # nor a case whose one uninstrumented call under valgrind takes longer
+
+
+def add_instructions(out: Path, sweep, cases: Sequence) -> int:
+    """Counts the timed rows of ``out`` that have no count yet and writes the file again with them.
+
+    Returns the number of rows counted.
+    """
+    import pandas as pd
+
+    from jaxgrads.results.files import atomic_write_text
+    from jaxgrads.results.schema import row_key
+
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    if "instructions" not in rows.columns:
+        return 0
+    wanted, slow = set(), 0
+    for r in rows.to_dict("records"):
+        if r["status"] != "ok" or r["instructions"]:
+            continue
+        if float(r["time_median_s"]) <= MAX_NATIVE_S:
+            wanted.add(row_key(r))
+        else:
+            slow += 1
+    if slow:
+        print(
+            f"instructions: {slow} timed rows over {MAX_NATIVE_S * 1e3:g} ms a call are not counted",
+            file=sys.stderr,
+        )
+    todo = [c for c in cases if c.key in wanted]
+    counts = count_instructions(sweep, todo, out.parent)
+    if not counts:
+        return 0
+    for i, r in enumerate(rows.to_dict("records")):
+        columns = counts.get(row_key(r))
+        if columns:
+            rows.loc[i, list(COLUMNS)] = [str(columns[c]) for c in COLUMNS]
+    atomic_write_text(out, rows.to_csv(index=False))
+    return len(counts)
+
+
+def _cases_key(keys: Sequence[Sequence[str]]) -> set[tuple[str, ...]]:
+    return {tuple(str(v) for v in k) for k in keys}
+
+
+def _spec(sweep, keys: Sequence[tuple], out: Path, cpu: int | None) -> dict:
+    import jax
+
+    from jaxgrads.problems.plugins import LOADED
+
+    fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(sweep).items()}
+    return {
+        "sweep": fields | {"instructions": False, "save_arrays": None},
+        "problems_from": list(LOADED),
+        "x64": bool(jax.config.jax_enable_x64),
+        "matmul_precision": str(jax.config.jax_default_matmul_precision or "highest"),
+        "keys": [list(k) for k in keys],
+        "out": str(out),
+        "cpu": cpu,
+    }
+
+
+def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> dict[tuple, dict]:
+    """Counts the instructions of ``cases`` in callgrind children; returns their columns by case key.
+
+    Cases a child could not count (over the time limit, a failure) are left out, with the reason on
+    stderr; so is everything when valgrind is missing (one line, never an error).
+    """
+    from jaxgrads.measure.callgrind import CHILD_XLA_FLAGS, callgrind_command, unavailable
+    from jaxgrads.measure.machine import cpus_used
+
+    why = unavailable()
+    if why is not None:
+        print(f"instructions: not counted: {why}", file=sys.stderr)
+        return {}
+    if not cases:
+        return {}
+    # every CPU of the machine, whatever this process is pinned to: counts do not depend on load
+    cpus = list(range(os.cpu_count() or 1)) if hasattr(os, "sched_setaffinity") else [None] * cpus_used()
+    shards = [list(cases[i :: len(cpus)]) for i in range(min(len(cpus), len(cases)))]
+    env = os.environ | {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {CHILD_XLA_FLAGS}".strip()}
+    start = time.perf_counter()
+    print(
+        f"instructions: counting {len(cases)} cases under callgrind in {len(shards)} processes ...",
+        file=sys.stderr,
+    )
+    with tempfile.TemporaryDirectory(prefix="jaxgrads-callgrind-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        children = []
+        for i, (shard, cpu) in enumerate(zip(shards, cpus, strict=False)):
+            spec_path = folder / f"spec{i}.json"
+            spec_path.write_text(
+                json.dumps(_spec(sweep, [c.key for c in shard], folder / f"counts{i}.csv", cpu))
+            )
+            cmd = [
+                *callgrind_command(folder),
+                sys.executable,
+                "-m",
+                "jaxgrads.sweep.instructions",
+                str(spec_path),
+            ]
+            log = open(folder / f"child{i}.log", "w")  # noqa: SIM115 (closed below)
+            proc = subprocess.Popen(_pinned(cmd, cpu), env=env, stdout=log, stderr=subprocess.STDOUT)
+            children.append((proc, log, i))
+        try:
+            for proc, log, _ in children:
+                proc.wait()
+                log.close()
+        except BaseException:  # Ctrl-C: no child outlives the run
+            for proc, log, _ in children:
+                proc.kill()
+                proc.wait()
+                log.close()
+            raise
+        counts: dict[tuple, dict] = {}
+        for proc, _, i in children:
+            counts |= _read_counts(folder / f"counts{i}.csv")
+            if proc.returncode != 0:
+                lines = (folder / f"child{i}.log").read_text(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else f"exit status {proc.returncode}"
+                print(
+                    f"instructions: callgrind process {i + 1} failed ({last}); "
+                    "its remaining cases are not counted",
+                    file=sys.stderr,
+                )
+    missed = [c for c in cases if c.key not in counts]
+    print(
+        f"instructions: {len(cases) - len(missed)} of {len(cases)} cases counted in "
+        f"{time.perf_counter() - start:.0f} s" + (f" (not counted: {missed[0].id} ...)" if missed else ""),
+        file=sys.stderr,
+    )
+    return {k: v for k, v in counts.items() if "instructions" in v}
+
+
+def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
+    """``cmd`` pinned to ``cpu`` with taskset (valgrind and every thread of its guest), where it can be."""
+    if cpu is None or shutil.which("taskset") is None:
+        return cmd
+    return ["taskset", "-c", str(cpu), *cmd]
+
+
+def _read_counts(path: Path) -> dict[tuple, dict]:
+    from jaxgrads.results.schema import KEY
+
+    if not path.is_file():
+        return {}
+    out = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            key = tuple(r[k] for k in KEY)
+            if r.get("note"):
+                print(f"instructions: {'-'.join(key)} not counted: {r['note']}", file=sys.stderr)
+                continue
+            out[key] = {c: r[c] for c in COLUMNS}
+    return out
+
+
+def _count_case(case, cg, device) -> dict:
+    """One case's columns: build, one uninstrumented call, then the counts (see the module doc)."""
+    import jax
+
+    from jaxgrads.measure.kernels import build_kernel
+
+    kernel = build_kernel(case.problem, case.derivative.name, case.method, case.size, case.dtype, device,
+                          chunk_size=case.chunk_size or None)  # fmt: skip
+    start = time.perf_counter()
+    jax.block_until_ready(kernel())
+    first = time.perf_counter() - start
+    if first > MAX_VALGRIND_CALL_S:
+        return {"note": f"one call took {first:.3g} s under valgrind, over {MAX_VALGRIND_CALL_S:g} s"}
+    total, calls = cg.count(kernel, case.id, TARGET_INSTRUCTIONS, MAX_CALLS)
+    return {"instructions": repr(total / calls), "instr_calls": calls}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child: counts the cases of the spec file ``argv[0]``, one CSV row each, as they finish."""
+    spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
+    import jax
+
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    jax.config.update("jax_enable_x64", spec["x64"])
+    jax.config.update("jax_default_matmul_precision", spec["matmul_precision"])
+    from jaxgrads.measure.callgrind import Callgrind, guest_isa, valgrind_version
+    from jaxgrads.problems.plugins import load_problems
+    from jaxgrads.results.schema import KEY
+    from jaxgrads.sweep.config import Sweep
+    from jaxgrads.sweep.plan import plan
+    from jaxgrads.validation import resolve_device
+
+    load_problems(spec["problems_from"])
+    fields = {k: (tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
+              for k, v in spec["sweep"].items()}  # fmt: skip
+    sweep = Sweep(**fields)
+    wanted = _cases_key(spec["keys"])
+    cases = [c for c in plan(sweep) if c.key in wanted]
+    device = resolve_device(sweep.device)
+    out = Path(spec["out"])
+    cg = Callgrind(out.parent)
+    x = jax.device_put(jax.numpy.zeros((), jax.numpy.float32), device)
+    noop = jax.jit(lambda a: a + 0).lower(x).compile()
+    jax.block_until_ready(noop(x))
+    settings = {
+        "noop_instructions": repr(cg.count(lambda: noop(x), "noop", 0, NOOP_CALLS)[0] / NOOP_CALLS),
+        "valgrind_version": valgrind_version(),
+        "isa_class": guest_isa(),
+    }
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=[*KEY, *COLUMNS, "note"], extrasaction="ignore")
+        writer.writeheader()
+        for case in cases:
+            start = time.perf_counter()
+            try:
+                row = _count_case(case, cg, device)
+            except JaxgradsError as exc:
+                row = {"note": str(exc)}
+            except Exception as exc:  # an XLA failure: the runner records it as an error row
+                row = {"note": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]}
+            writer.writerow(case.columns() | settings | row)
+            f.flush()
+            print(f"{case.id}: {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
