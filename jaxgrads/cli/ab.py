@@ -19,6 +19,7 @@ examples:
 
 def add(sub) -> None:
     from jaxgrads.gate import AB_RULE
+    from jaxgrads.sweep.processes import AB_MODES, DEFAULT_AB_MODE
 
     p = with_examples(
         sub, "ab", "A/B: the same sweep with two interpreters in alternating fresh processes", EPILOG
@@ -28,6 +29,10 @@ def add(sub) -> None:
     p.add_argument("--a-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
     p.add_argument("--b-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
     p.add_argument("--rounds", type=int, default=3, help="A B pairs (%(default)s)")
+    p.add_argument(
+        "--mode", choices=AB_MODES, default=DEFAULT_AB_MODE,
+        help="alternate: A and B one after the other; duet: at once, each on its own CPU (%(default)s)",
+    )  # fmt: skip
     p.add_argument("--out-dir", default="results/ab", metavar="DIR", help="round CSVs (%(default)s)")
     add_rule_options(p, AB_RULE)
     p.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
@@ -37,7 +42,7 @@ def run(args, run_args: list[str]) -> int:
     from jaxgrads import gate
     from jaxgrads.cli.run import forwarded_sweep
     from jaxgrads.results.files import output_folder
-    from jaxgrads.sweep.processes import Side, ab_confirm, ab_rounds, check_side
+    from jaxgrads.sweep.processes import Side, ab_confirm, ab_rounds, check_side, duet_cpus
     from jaxgrads.validation import positive_int
 
     rule = rule_from(args)
@@ -49,9 +54,11 @@ def run(args, run_args: list[str]) -> int:
     if existing and not args.overwrite:
         raise JaxgradsError(f"{out_dir} holds an earlier A/B ({existing[0].name}); pass --overwrite")
     sides = (Side("A", args.a, tuple(args.a_problems_from)), Side("B", args.b, tuple(args.b_problems_from)))
+    if args.mode == "duet":
+        duet_cpus()  # refused before any round on a one-CPU machine
     for side in sides:
         check_side(side)
-    a, b = ab_rounds(sides, run_args, rounds, out_dir)
+    a, b = ab_rounds(sides, run_args, rounds, out_dir, args.mode)
     confirm = None if args.no_confirm else ab_confirm(sides, b, out_dir)
     return publish(
         gate.compare(a, b, rule, confirm=confirm, same_machine=True, strict=args.strict), args.markdown

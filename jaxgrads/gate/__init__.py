@@ -5,7 +5,15 @@ reads them: samples, fingerprints, the closest baseline, machine drift), ``compa
 kernel, with confirmation, into a :class:`GateResult`) and ``render`` (terminal and markdown).
 """
 
-from jaxgrads.gate.comparison import METRICS, ORDER, Confirm, GateResult, compare
+from jaxgrads.gate.comparison import (
+    INSTRUCTION_SETTINGS,
+    METRICS,
+    ORDER,
+    Confirm,
+    GateResult,
+    compare,
+    instructions_verdict,
+)
 from jaxgrads.gate.render import headline, markdown_report, text_report
 from jaxgrads.gate.runs import (
     FINGERPRINT,
@@ -24,6 +32,7 @@ __all__ = [
     "AB_RULE",
     "FINGERPRINT",
     "GATE_KEY",
+    "INSTRUCTION_SETTINGS",
     "METRICS",
     "ORDER",
     "VERSIONS",
@@ -38,6 +47,7 @@ __all__ = [
     "fingerprint",
     "fingerprint_slug",
     "headline",
+    "instructions_verdict",
     "judge",
     "load_run",
     "machine_drift",

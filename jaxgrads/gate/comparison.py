@@ -17,7 +17,15 @@ Two kinds of evidence, strongest first:
    than ``max_drift`` since the baseline, every timing is ``inconclusive``: the machine is not in
    the state the baseline saw.
 
-3. **Kernels that stopped working.** A kernel timed in the baseline that is an ``error`` row now,
+3. **Instruction counts** (``jaxgrads run --instructions``: instructions per call under callgrind),
+   when both runs counted with the same jax, jaxlib, Valgrind version and guest ISA
+   (:data:`INSTRUCTION_SETTINGS`), on any machine: Valgrind shows the guest its own CPU, so a count
+   does not depend on the host's. A kernel fails when its count $I$ rose above
+   $I_b (1 + \tau) + \delta\, N_b$, with $N_b$ the baseline's no-op count (the dispatch part, which
+   moves by up to ~2% of a no-op between processes): ``instr_tolerance`` $\tau$ and
+   ``dispatch_tolerance`` $\delta$ come from ``make calibrate-gate``.
+
+4. **Kernels that stopped working.** A kernel timed in the baseline that is an ``error`` row now,
    has no finite time or no samples, or is missing from the current run is a ``regression`` whatever
    the machine: nothing that broke passes silently. One ``skipped`` now (over the memory budget or
    the call-time limit, which depend on the machine) is ``inconclusive``. A kernel new in the current
@@ -45,9 +53,19 @@ from jaxgrads.gate.runs import FINGERPRINT, VERSIONS, Run, fingerprint, machine_
 from jaxgrads.gate.stats import Rule, Verdict, cv, judge
 from jaxgrads.results.labels import row_kernel_id
 
-__all__ = ["METRICS", "ORDER", "Confirm", "GateResult", "compare"]
+__all__ = [
+    "INSTRUCTION_SETTINGS",
+    "METRICS",
+    "ORDER",
+    "Confirm",
+    "GateResult",
+    "compare",
+    "instructions_verdict",
+]
 
 METRICS: tuple[str, ...] = ("flops", "bytes_accessed", "temp_bytes", "jac_bytes")
+# what must match, besides jax and jaxlib, for two instruction counts to be compared
+INSTRUCTION_SETTINGS: tuple[str, ...] = ("valgrind_version", "isa_class")
 ORDER = ("regression", "inconclusive", "suspect", "pass", "faster", "floor", "new", "not comparable")
 
 
@@ -94,6 +112,28 @@ def _metric_verdict(base: pd.Series, cur: pd.Series, tolerance: float) -> tuple[
     return ("faster" if better else "pass"), ", ".join(better)
 
 
+def _number(row, column: str) -> float:
+    try:
+        return float(row.get(column, math.nan))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def instructions_verdict(base, cur, rule: Rule) -> tuple[str, float]:
+    """(verdict, current / baseline count) of one kernel's instruction counts; ``–`` when either run
+    has no count, ``not comparable`` when the settings differ."""
+    b, c = _number(base, "instructions"), _number(cur, "instructions")
+    if not (math.isfinite(b) and math.isfinite(c) and b > 0):
+        return "–", math.nan
+    if any(str(base.get(k, "")) != str(cur.get(k, "")) for k in (*VERSIONS, *INSTRUCTION_SETTINGS)):
+        return "not comparable", c / b
+    noop = _number(base, "noop_instructions")
+    allowed = rule.instr_tolerance * b + rule.dispatch_tolerance * (noop if math.isfinite(noop) else 0.0)
+    if c - b > allowed:
+        return "regression", c / b
+    return ("faster" if b - c > allowed else "pass"), c / b
+
+
 def compare(
     baseline: Run,
     current: Run,
@@ -135,14 +175,16 @@ def compare(
         )
     versions_match = all(fp_b[k] == fp_c[k] for k in VERSIONS)
     timings, notes = _comparable(baseline, current, rule, same_machine)
+    notes += _instruction_notes(baseline, current)
     floor = max(float(baseline.value("dispatch_floor_s")), float(current.value("dispatch_floor_s")))
     records = [_shared_record(baseline, current, key, rule, timings, versions_match, floor) for key in shared]
     records += [_lost_record(baseline, current, key) for key in lost]
     records += [_new_record(current, key) for key in new]
     if confirm is not None:
         _confirm(records, confirm, baseline, rule, floor)
-    for r in records:  # an XLA-metric regression fails whatever the clock says
-        r.setdefault("verdict", "regression" if r["metrics"] == "regression" else r["timing"])
+    for r in records:  # an XLA-metric or instruction regression fails whatever the clock says
+        deterministic = "regression" in (r["metrics"], r["instructions"])
+        r.setdefault("verdict", "regression" if deterministic else r["timing"])
     table = pd.DataFrame(records)
     table["rank"] = table["verdict"].map(ORDER.index)
     table = table.sort_values(["rank", "ratio"], ascending=[True, False], kind="stable").drop(columns="rank")
@@ -174,6 +216,30 @@ def _comparable(baseline: Run, current: Run, rule: Rule, same_machine: bool | No
     return timings, notes
 
 
+def _instruction_notes(baseline: Run, current: Run) -> list[str]:
+    """Why the instruction counts are not compared, when both runs have some and they are not."""
+    counted = [
+        run
+        for run in (baseline, current)
+        if "instructions" in run.rows and run.rows["instructions"].notna().any()
+    ]
+    if len(counted) < 2:
+        missing = [
+            name for name, run in (("baseline", baseline), ("current run", current)) if run not in counted
+        ]
+        return [f"instructions not gated: the {' and the '.join(missing)} has no counts (--instructions)"]
+    def first(run, k):
+        return (
+            str(run.rows[k].dropna().iloc[0]) if k in run.rows and run.rows[k].notna().any() else ""
+        )
+    differs = [
+        f"{k} {first(baseline, k)!r} -> {first(current, k)!r}"
+        for k in (*VERSIONS, *INSTRUCTION_SETTINGS)
+        if first(baseline, k) != first(current, k)
+    ]
+    return [f"instructions not comparable: {', '.join(differs)}"] if differs else []
+
+
 def _shared_record(
     baseline: Run, current: Run, key: tuple, rule: Rule, timings: bool, versions_match: bool, floor: float
 ) -> dict:
@@ -182,6 +248,7 @@ def _shared_record(
     metric, detail = (
         _metric_verdict(b_row, c_row, rule.metric_tolerance) if versions_match else ("not comparable", "")
     )
+    instr, instr_ratio = instructions_verdict(b_row, c_row, rule)
     b, c = baseline.samples[key], current.samples[key]
     if timings:
         v = judge(b, c, rule, floor=floor)
@@ -192,6 +259,7 @@ def _shared_record(
         "baseline_s": float(np.median(b)), "current_s": float(np.median(c)),
         "ratio": v.ratio, "p": v.p, "cv": v.cv, "timing": v.verdict, "confirm_ratio": math.nan,
         "confirm_p": math.nan, "metrics": metric, "metric_detail": detail,
+        "instructions": instr, "instr_ratio": instr_ratio,
     }  # fmt: skip
 
 
@@ -215,7 +283,7 @@ def _record(row, key, baseline_s: float, current_s: float, timing: str, verdict:
         "key": key, "kernel": row_kernel_id(row), "problem": row["problem"], "wrt": row["wrt"],
         "baseline_s": baseline_s, "current_s": current_s, "ratio": math.nan, "p": math.nan,
         "cv": math.nan, "timing": timing, "confirm_ratio": math.nan, "confirm_p": math.nan,
-        "metrics": "–", "metric_detail": "", "verdict": verdict,
+        "metrics": "–", "metric_detail": "", "instructions": "–", "instr_ratio": math.nan, "verdict": verdict,
     }  # fmt: skip
 
 

@@ -21,14 +21,15 @@ def _rows(result: GateResult) -> list[list[str]]:
         if math.isfinite(r["confirm_ratio"]):
             ratio += f" (again {r['confirm_ratio']:.3f})"
         metrics = r["metrics"] + (f" ({r['metric_detail']})" if r["metric_detail"] else "")
+        instr = r["instructions"] + (f" ({r['instr_ratio']:.4f})" if math.isfinite(r["instr_ratio"]) else "")
         rows.append([
             r["kernel"], format_seconds(r["baseline_s"]), format_seconds(r["current_s"]), ratio,
-            _fmt(r["p"], ".2g"), r["verdict"], r["timing"], metrics,
+            _fmt(r["p"], ".2g"), r["verdict"], r["timing"], metrics, instr,
         ])  # fmt: skip
     return rows
 
 
-HEADER = ["kernel", "baseline", "current", "ratio", "p", "verdict", "timing", "XLA metrics"]
+HEADER = ["kernel", "baseline", "current", "ratio", "p", "verdict", "timing", "XLA metrics", "instructions"]
 
 
 def headline(result: GateResult) -> str:

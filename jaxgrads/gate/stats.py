@@ -35,6 +35,11 @@ class Rule:
     # machine is not the one the baseline saw, whatever its fingerprint: timings are inconclusive
     max_drift: float = 0.25
     floor_factor: float = 10.0  # kernels under this many dispatch floors are not gated
+    # instruction counts (callgrind): a kernel whose count rose by more than
+    # instr_tolerance × its baseline count + dispatch_tolerance × the baseline's no-op count fails;
+    # the second term covers the dispatch part, which moves by up to ~2% of a no-op between processes
+    instr_tolerance: float = 0.01
+    dispatch_tolerance: float = 0.03
 
 
 AB_RULE = Rule(threshold=0.30)  # A/B mode: both sides measured now, interleaved: a tighter threshold

@@ -1,14 +1,22 @@
 """Sweeps in fresh child processes: baseline rounds, A/B rounds and confirmation runs.
 
 On a shared runner one job drifts 10-30% against another, so a baseline recorded last week is weak
-evidence. A/B mode measures both sides now, in alternating fresh processes (A B A B ...), so drift
-hits both alike; the rounds' samples are pooled per side and judged by the gate's rule
-(:func:`jaxgrads.gate.compare`). Each side is an interpreter with jaxgrads installed: two virtualenvs
-with different jax versions, or one with two ``--problems-from`` checkouts of a user's problems.
+evidence. A/B mode measures both sides now, so drift hits both alike, in one of two ways:
+
+- ``alternate``: fresh processes one after the other, A B, B A, ...;
+- ``duet`` (Bulej et al., ICPE 2020): A and B at the same time, each pinned to its own CPU, the CPUs
+  swapped every round, so whatever the machine does during a round it does to both sides.
+
+The rounds' samples are pooled per side and judged by the gate's rule (:func:`jaxgrads.gate.compare`).
+Each side is an interpreter with jaxgrads installed: two virtualenvs with different jax versions, or
+one with two ``--problems-from`` checkouts of a user's problems. With ``--instructions`` among the
+sweep options only the first round counts (counts do not vary from round to round).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,17 +34,25 @@ from jaxgrads.results.schema import samples_path
 from jaxgrads.sweep.options import rerun_args
 
 __all__ = [
+    "AB_MODES",
+    "DEFAULT_AB_MODE",
     "Side",
     "ab_confirm",
     "ab_rounds",
     "baseline_rounds",
     "check_side",
+    "duet_cpus",
     "fresh_confirm",
     "pool_csvs",
     "pooled_run",
     "remeasure",
+    "round_args",
     "run_child",
 ]
+
+
+AB_MODES = ("alternate", "duet")
+DEFAULT_AB_MODE = "alternate"  # make calibrate-gate compares the two on the same workloads
 
 
 @dataclass(frozen=True)
@@ -61,22 +77,49 @@ def check_side(side: Side) -> None:
         raise JaxgradsError(f"side {side.name}: {side.python} cannot import jaxgrads ({last})")
 
 
+def _child_cmd(side: Side, run_args: Sequence[str], out: Path, cpu: int | None = None) -> list[str]:
+    cmd = [side.python, "-m", "jaxgrads", "run", *run_args, "-o", str(out), "--overwrite"]
+    for source in side.problems_from:
+        cmd += ["--problems-from", source]
+    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def _start(side: Side, cmd: list[str]) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise JaxgradsError(f"side {side.name}: cannot run {cmd[0]}: {exc.strerror}") from None
+
+
+def _finish(side: Side, proc: subprocess.Popen, out: Path) -> Path:
+    """Waits for a child; one that failed is a one-line JaxgradsError with its own last error line."""
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise JaxgradsError(f"side {side.name} ({side.python}) failed: {last}")
+    return out
+
+
 def run_child(side: Side, run_args: Sequence[str], out: Path) -> Path:
     """Runs ``python -m jaxgrads run RUN_ARGS -o OUT --overwrite`` for ``side``; returns ``out``.
 
     A child that fails is a one-line JaxgradsError carrying its own last error line (exit 2 here).
     """
-    cmd = [side.python, "-m", "jaxgrads", "run", *run_args, "-o", str(out), "--overwrite"]
-    for source in side.problems_from:
-        cmd += ["--problems-from", source]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise JaxgradsError(f"side {side.name}: cannot run {side.python}: {exc.strerror}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        raise JaxgradsError(f"side {side.name} ({side.python}) failed: {last}")
-    return out
+    return _finish(side, _start(side, _child_cmd(side, run_args, out)), out)
+
+
+def duet_cpus() -> tuple[int, int]:
+    """The two CPUs a duet runs on: the machine's last two (CPU 0 tends to serve interrupts)."""
+    count = os.cpu_count() or 1
+    if count < 2 or shutil.which("taskset") is None:
+        why = f"this machine has {count} CPU" if count < 2 else "taskset (util-linux) is not installed"
+        raise JaxgradsError(f"--mode duet runs A and B on a CPU each; {why}; use --mode alternate")
+    return count - 2, count - 1
+
+
+def round_args(run_args: Sequence[str], round_no: int) -> list[str]:
+    """The sweep options of round ``round_no`` (from 1): ``--instructions`` only in the first."""
+    return [a for a in run_args if round_no == 1 or a != "--instructions"]
 
 
 def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
@@ -158,14 +201,38 @@ def ab_confirm(sides: Sequence[Side], b: Run, out_dir: Path):
     return confirm
 
 
-def ab_rounds(sides: Sequence[Side], run_args: Sequence[str], rounds: int, out_dir: Path) -> tuple[Run, Run]:
-    """``rounds`` A/B pairs in alternating order (A B, B A, ...: neither side always goes first),
-    each side's rounds pooled into ``<side>-pooled.csv``; returns the two pooled runs."""
+def ab_rounds(
+    sides: Sequence[Side], run_args: Sequence[str], rounds: int, out_dir: Path, mode: str = "alternate"
+) -> tuple[Run, Run]:
+    """``rounds`` A/B pairs, each side's rounds pooled into ``<side>-pooled.csv``; returns the two
+    pooled runs.
+
+    ``alternate``: one after the other, in alternating order (A B, B A, ...: neither side always goes
+    first). ``duet``: both at once, each pinned to one of :func:`duet_cpus`, swapped every round.
+    """
     rounds_of = {s.name: [] for s in sides}
+    cpus = duet_cpus() if mode == "duet" else None
     for r in range(1, rounds + 1):
-        for side in sides if r % 2 else sides[::-1]:
-            print(f"round {r}/{rounds}: {side.name} ({side.python})", file=sys.stderr)
-            rounds_of[side.name].append(run_child(side, run_args, out_dir / f"{side.name.lower()}{r}.csv"))
+        args = round_args(run_args, r)
+        outs = {s.name: out_dir / f"{s.name.lower()}{r}.csv" for s in sides}
+        if cpus is None:
+            for side in sides if r % 2 else sides[::-1]:
+                print(f"round {r}/{rounds}: {side.name} ({side.python})", file=sys.stderr)
+                rounds_of[side.name].append(run_child(side, args, outs[side.name]))
+            continue
+        order = cpus if r % 2 else cpus[::-1]
+        print(f"round {r}/{rounds}: A on CPU {order[0]}, B on CPU {order[1]}, at once", file=sys.stderr)
+        procs = [
+            _start(s, _child_cmd(s, args, outs[s.name], cpu)) for s, cpu in zip(sides, order, strict=True)
+        ]
+        try:
+            for side, proc in zip(sides, procs, strict=True):
+                rounds_of[side.name].append(_finish(side, proc, outs[side.name]))
+        finally:
+            for proc in procs:  # a failed or interrupted side: no child outlives the round
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     a, b = (
         pooled_run(rounds_of[s.name], out_dir / f"{s.name.lower()}-pooled.csv", f"side {s.name}")
         for s in sides
@@ -180,5 +247,5 @@ def baseline_rounds(run_args: Sequence[str], rounds: int, out: Path) -> Path:
         paths = []
         for r in range(1, rounds + 1):
             print(f"baseline round {r}/{rounds}", file=sys.stderr)
-            paths.append(run_child(side, run_args, Path(tmp) / f"round{r}.csv"))
+            paths.append(run_child(side, round_args(run_args, r), Path(tmp) / f"round{r}.csv"))
         return pool_csvs(paths, out)
