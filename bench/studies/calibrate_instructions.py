@@ -41,7 +41,7 @@ PLUGINS = ["--problems-from", str(STUDIES / "workload.py"), "--problems-from", s
 SWEEP = ["--preset", "gate", "--problems", "workload", "inner", "matvec", "--wrt", "x",
          "--methods", "jacrev", "analytic", "--sizes", "128", "--samples", "3"]  # fmt: skip
 INJECT_TARGET = 0.03
-PILOT_LOOPS = 20_000
+PILOT_LOOPS = 2_000
 CODEGEN_FLAGS = "--xla_cpu_enable_fast_math=true"
 KEY = ["problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size"]
 
@@ -98,17 +98,20 @@ def measure(opts) -> pd.DataFrame:
     rule = Rule()
     with tempfile.TemporaryDirectory(prefix="jaxgrads-instr-calibration-") as d:
         tmp = Path(d)
+        # the pilot: the loop's instructions per iteration, from workload/jacrev (first: fails fast)
+        plain = counted_run(tmp / "plain.csv", problems=["workload"])
+        pilot = counted_run(tmp / "pilot.csv", loops=PILOT_LOOPS, problems=["workload"])
+        base = plain[plain["method"] == "jacrev"]["instructions"]
+        jacrev = pilot[pilot["method"] == "jacrev"]["instructions"]
+        if base.empty or jacrev.empty:
+            sys.exit("the pilot runs did not count workload/jacrev (over the 1 ms limit of the tier?)")
+        per_loop = (float(jacrev.iloc[0]) - float(base.iloc[0])) / PILOT_LOOPS
+        loops = round(INJECT_TARGET * float(base.iloc[0]) / per_loop)
+        print(f"pilot: {per_loop:.1f} instructions per loop; injecting {loops} loops", file=sys.stderr)
         aa = []
         for i in range(opts.runs):
             aa.append(counted_run(tmp / f"aa{i}.csv"))
             print(f"A/A run {i + 1}/{opts.runs}", file=sys.stderr)
-        # the pilot: the loop's instructions per iteration, from workload/jacrev
-        pilot = counted_run(tmp / "pilot.csv", loops=PILOT_LOOPS, problems=["workload"])
-        base = aa[0].set_index(KEY)["instructions"]
-        jacrev = pilot[pilot["method"] == "jacrev"].set_index(KEY)["instructions"]
-        per_loop = float((jacrev - base.reindex(jacrev.index)).iloc[0]) / PILOT_LOOPS
-        loops = round(INJECT_TARGET * float(base.reindex(jacrev.index).iloc[0]) / per_loop)
-        print(f"pilot: {per_loop:.1f} instructions per loop; injecting {loops} loops", file=sys.stderr)
         injected = []
         for i in range(opts.inject_runs):
             injected.append(counted_run(tmp / f"inj{i}.csv", loops=loops, problems=["workload"]))
