@@ -8,12 +8,13 @@ FAST = ("--samples", "2", "--min-sample-time", "0.001", "--device", "cpu")  # a 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("JAX")}
 
 
-def jaxgrads(*args, cwd=None):
+def jaxgrads(*args, cwd=None, env=None):
+    """``python -m jaxgrads ARGS``; ``env`` adds to (or replaces entries of) the test environment."""
     return subprocess.run(
         [sys.executable, "-m", "jaxgrads", *args],
         capture_output=True,
         text=True,
-        env=ENV,
+        env=ENV | (env or {}),
         cwd=cwd,
         timeout=300,
     )

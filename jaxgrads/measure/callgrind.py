@@ -178,7 +178,7 @@ class Callgrind:
         self._dumps = 0
 
     def count(self, fn: Callable[[], object], label: str, target: float, max_calls: int) -> tuple[int, int]:
-        """(instructions, calls): ``fn`` called (each call waiting for its result) until about
+        r"""(instructions, calls): ``fn`` called (each call waiting for its result) until about
         ``target`` instructions are counted, at most ``max_calls`` times.
 
         After one instrumented warm-up call (not counted), one call is counted ($c_1$); then
