@@ -43,15 +43,17 @@ bench-pytest: $(STAMP)  ## The pytest-benchmark suite: results/pytest-benchmark.
 	$(PY) -m jaxgrads import-pytest-benchmark results/pytest-benchmark.json --overwrite \
 	  -o results/pytest-benchmark.csv
 
-gate: $(STAMP)  ## Regression gate: the gate sweep against results/baselines/<this machine>.csv
+gate: $(STAMP)  ## Regression gate: the gate sweep, timed and counted, against results/baselines/<this machine>.csv
 	@mkdir -p results/gate
-	$(PY) -m jaxgrads run --preset gate --overwrite -o results/gate/current.csv > results/gate/run.log
+	$(PY) -m jaxgrads run --preset gate --instructions --overwrite -o results/gate/current.csv \
+	  > results/gate/run.log
 	$(PY) -m jaxgrads gate results/gate/current.csv --markdown results/gate/summary.md
 
-baseline: $(STAMP)  ## Record this machine's gate baseline (3 pooled processes) in results/baselines/
-	$(PY) -m jaxgrads baseline --overwrite
+baseline: $(STAMP)  ## Record this machine's gate baseline (3 pooled processes, counted once) in results/baselines/
+	$(PY) -m jaxgrads baseline --overwrite --instructions
 
-calibrate-gate: $(STAMP)  ## The gate's false alarms and detection on this machine into README.md
+calibrate-gate: $(STAMP)  ## The gate's false alarms and detection (all three tiers) on this machine into README.md
+	$(PY) bench/studies/calibrate_instructions.py
 	$(PY) bench/studies/calibrate_gate.py
 
 budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md

@@ -71,6 +71,8 @@ def sweep_of(args):
     sweep = sweep_from(vars(args), PRESETS["quick" if args.quick else args.preset])
     if getattr(args, "save_arrays", None) is not None:
         sweep = dataclasses.replace(sweep, save_arrays=Path(args.save_arrays))
+    if args.instructions:
+        sweep = dataclasses.replace(sweep, instructions=True)
     return sweep, plan(sweep)
 
 

@@ -141,9 +141,9 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     SweepOption("max_call_time", {"type": seconds, "metavar": "S",
                                   "help": "skip a case whose first call takes longer (10; gate 0.1)"},
                 "max_call_s"),
+    # the runner's, not the pytest suite's (whose harness is pytest-benchmark's timer): no Sweep field
     SweepOption("instructions", {"action": "store_true",
-                                 "help": "also count instructions per call under valgrind's callgrind"},
-                "instructions"),
+                                 "help": "also count instructions per call under valgrind's callgrind"}),
     SweepOption("problems_from", {"action": "append", "default": [], "metavar": "FILE_OR_MODULE"}),
     SweepOption("cpus", {"type": int, "metavar": "N", "help": "pin the run to N CPUs (gate preset: 1)"},
                 from_rows=_first("cpus_used", lambda v: v.isdigit())),
