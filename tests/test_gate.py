@@ -234,7 +234,7 @@ def test_an_unknown_machine_is_gated_against_the_closest_baseline(real_run, tmp_
     first = result.stdout.splitlines()[0]
     assert first.startswith("gate: no baseline for this machine (cpu-intel-r-xeon-r-processor-")
     assert f"comparing with the closest, {tmp_path / 'bl' / slug}.csv (differs in cpu_model)" in first
-    assert "timings inconclusive, XLA metrics and failed kernels gated" in first
+    assert "timings inconclusive, XLA metrics, instruction counts and failed kernels gated" in first
     assert "gate PASS: 4 kernels compared (4 inconclusive)" in result.stdout
     # what is comparable still fails: more XLA flops on the unknown machine
     more = lambda df: on_another_machine(df).assign(flops=(df["flops"].astype(float) * 1.5).map(repr))  # noqa: E731

@@ -64,11 +64,16 @@ def counted(tmp_path_factory):
     if callgrind.unavailable() is not None:
         pytest.skip(callgrind.unavailable())
     out = tmp_path_factory.mktemp("instr") / "run.csv"
-    result = jaxgrads(
-        "run", "--problems", "matvec", "--wrt", "x", "--methods", "jacfwd", "analytic", "--sizes", "64",
-        *FAST, "--instructions", "-o", str(out),
-    )  # fmt: skip
+    sweep = ("--problems", "matvec", "--wrt", "x", "--methods", "jacfwd", "analytic", "--sizes", "64", *FAST)
+    timed = jaxgrads("run", *sweep, "-o", str(out))
+    assert timed.returncode == 0, timed.stderr
+    before = pd.read_csv(out)
+    assert before["instructions"].isna().all()
+    # an earlier run's timed rows are counted by --resume --instructions (as after an interrupted count)
+    result = jaxgrads("run", *sweep, "--instructions", "--resume", "-o", str(out))
     assert result.returncode == 0, result.stderr
+    after = pd.read_csv(out)
+    assert after["time_median_s"].tolist() == before["time_median_s"].tolist()  # the timings kept
     return out, result
 
 

@@ -70,8 +70,9 @@ def _default_baseline(args, current) -> Path | None:
         print(
             f"gate: no baseline for this machine ({own.name}); comparing with the closest, {closest} "
             f"(differs in {', '.join(differs)}): timings inconclusive, "
-            + ("XLA metrics and failed kernels gated" if not set(differs) & set(gate.VERSIONS) else
-               "failed kernels gated, XLA metrics not comparable")
+            + ("XLA metrics, instruction counts and failed kernels gated"
+               if not set(differs) & set(gate.VERSIONS) else
+               "failed kernels gated, XLA metrics and instruction counts not comparable")
         )  # fmt: skip
     return closest
 
