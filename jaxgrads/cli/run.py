@@ -21,6 +21,7 @@ EPILOG = """examples:
   jaxgrads run --problems-from bench/examples/user_problems.py --problems softplus_layer
   jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
   jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
+  jaxgrads run --preset gate --instructions     also instructions per call, under valgrind's callgrind
 """
 
 
