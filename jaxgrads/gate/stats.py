@@ -42,7 +42,7 @@ class Rule:
     dispatch_tolerance: float = 0.03
 
 
-AB_RULE = Rule(threshold=0.30)  # A/B mode: both sides measured now, interleaved: a tighter threshold
+AB_RULE = Rule(threshold=0.50)  # A/B mode: both sides measured now, interleaved: a tighter threshold
 
 
 @dataclass(frozen=True)
