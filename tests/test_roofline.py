@@ -11,7 +11,7 @@ from jaxgrads.results.schema import read_results
 
 
 def test_achieved_takes_the_binding_ceiling():
-    roof = Ceilings(bytes_per_s=1e10, flops_per_s=1e11)
+    roof = Ceilings.flat(bytes_per_s=1e10, flops_per_s=1e11)
     # 1e6 flops need 10 µs, 4e5 bytes need 40 µs: memory binds; in 80 µs that is half the roof
     row = achieved(1e6, 4e5, 80e-6, roof)
     assert row["achieved_flops_per_s"] == pytest.approx(1e6 / 80e-6)
@@ -22,7 +22,7 @@ def test_achieved_takes_the_binding_ceiling():
 
 
 def test_achieved_is_nan_without_counts_or_time():
-    roof = Ceilings(1e10, 1e11)
+    roof = Ceilings.flat(1e10, 1e11)
     assert math.isnan(achieved(math.nan, math.nan, 1e-3, roof)["roofline_frac"])  # the torch peer
     assert achieved(math.nan, 1e5, 1e-3, roof)["roofline_frac"] == pytest.approx(1e5 / 1e10 / 1e-3)
     assert math.isnan(achieved(1e6, 1e5, math.nan, roof)["achieved_flops_per_s"])

@@ -13,7 +13,15 @@ from pathlib import Path
 import jax
 import jaxlib
 
-__all__ = ["cpu_model", "cpus_used", "default_memory_budget", "git_commit", "pin_cpus", "run_metadata"]
+__all__ = [
+    "cache_sizes",
+    "cpu_model",
+    "cpus_used",
+    "default_memory_budget",
+    "git_commit",
+    "pin_cpus",
+    "run_metadata",
+]
 
 
 def cpu_model() -> str:
@@ -36,6 +44,45 @@ def cpu_model() -> str:
     except Exception:  # py-cpuinfo missing or failing: the platform's best guess
         brand = None
     return brand or platform.processor() or platform.machine()
+
+
+def _size_bytes(text: str) -> int:
+    """sysfs cache sizes: ``32K``, ``1024K``, ``32M``."""
+    text = text.strip().upper()
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def cache_sizes() -> dict[str, int]:
+    """The data caches of CPU 0 in bytes, by level: ``{"L1": 32768, "L2": 1048576, "L3": 33554432}``.
+
+    Read from Linux's sysfs (``/sys/devices/system/cpu/cpu0/cache/index*``: level, type, size; the
+    instruction cache left out), else from py-cpuinfo's ``l1_data_cache_size``, ``l2_cache_size`` and
+    ``l3_cache_size``. A level neither reports is absent: the roofline then has one level fewer.
+    """
+    sizes: dict[str, int] = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            level = f"L{int((index / 'level').read_text())}"
+            sizes[level] = max(sizes.get(level, 0), _size_bytes((index / "size").read_text()))
+        except (OSError, ValueError):
+            continue
+    if sizes:
+        return dict(sorted(sizes.items()))
+    try:
+        import cpuinfo
+
+        info = cpuinfo.get_cpu_info()
+    except Exception:  # py-cpuinfo missing or failing
+        return {}
+    keys = {"L1": "l1_data_cache_size", "L2": "l2_cache_size", "L3": "l3_cache_size"}
+    return {
+        level: int(info[key])
+        for level, key in keys.items()
+        if isinstance(info.get(key), int) and info[key] > 0
+    }
 
 
 def git_commit() -> str:

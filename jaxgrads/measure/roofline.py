@@ -1,80 +1,182 @@
-r"""The device's ceilings, measured in the run itself, in the run's dtype: bandwidth and matmul FLOP/s.
+r"""The device's ceilings, measured in the run itself, in the run's dtype: a cache-aware roofline.
 
-A roofline needs two numbers a spec sheet does not give for a shared VM or a throttled GPU, so every
-run measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.measure.timing`):
+A floor needs numbers a spec sheet does not give for a shared VM or a throttled GPU, so every run
+measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.measure.timing`):
 
-- **bandwidth**: $y = x + 1$ over $N$ elements reads $N$ and writes $N$ elements, so one call moves
-  $2 N \cdot \text{itemsize}$ bytes. $N$ is far past the last-level cache (32 MiB on a CPU, 1 GiB on
-  a GPU), so the copy streams from memory.
-- **FLOP/s**: $C = AB$ with $n \times n$ operands is $2n^3$ flops per call (a multiply and an add per
-  term).
+- **bandwidth per level** (a cache-aware roofline: Ilic, Pratas and Sousa, 2014; Intel Advisor's
+  CARM): for each data cache the machine reports (:func:`jaxgrads.measure.machine.cache_sizes`) a
+  working set of half its size, and for main memory one of at least 4× the last cache, swept $R$
+  times inside one compiled call so the dispatch cost is spread over $R \cdot S$ bytes. Two probes,
+  the faster kept: an update $b \leftarrow b/2 + 1$ ($2RS$ bytes: read and written) and a fill
+  $b \leftarrow i$ ($RS$ bytes). Both donate their buffer and loop on it in place, so no call
+  touches a fresh page: they measure the level, not the kernel's page faults. A working set that
+  fits a level also fits every larger one, so each level's bandwidth is at least the next one's.
+- **first-touch write rate**: XLA allocates every output afresh, and an output too large for the
+  allocator to recycle lands on pages the kernel is the first to touch (on Linux, glibc hands
+  allocations of more than 32 MiB, its largest ``mmap`` threshold, to ``mmap``, and gives them back
+  on free). ``full((N,), s)`` of twice that size, a fresh output per call, measures that rate.
+- **FLOP/s**: $C = AB$ with $n \times n$ operands is $2n^3$ flops per call (a multiply and an add
+  per term).
+- the **dispatch floor** (:func:`jaxgrads.measure.timing.dispatch_floor`) is a probe of its own.
 
-A kernel's place under the roof (Williams et al., 2009) is
+XLA's own counts stay apart from these floors. A kernel's place under XLA's roofline
+(Williams et al., 2009) is
 
 $$\text{roofline\_frac} = \frac{\max(\text{flops} / P,\ \text{bytes} / B)}{t},$$
 
-the fraction of the time the binding ceiling says it needs: 1 is at the roof; 0.01 is 100× above
-its floor. XLA's ``flops`` are counted before optimisation (the work the program asks for, the
-same for every backend's fusion choices) and its ``bytes accessed`` after (fusion changes what
-really crosses memory; the pre-optimisation count charges every intermediate twice).
+with $B$ the main-memory bandwidth. XLA's ``flops`` are counted before optimisation and its ``bytes
+accessed`` after; the latter charges traffic that a cache serves, so ``roofline_frac`` can exceed 1.
+The floor that no kernel beats is :mod:`jaxgrads.measure.floor`'s.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
+from jaxgrads.measure.machine import cache_sizes
 from jaxgrads.measure.timing import time_callable
 
-__all__ = ["Ceilings", "achieved", "measure_ceilings"]
+__all__ = ["LEVELS", "Ceilings", "achieved", "measure_ceilings"]
 
-# elements of the copy and the matmul's side, per platform: past the caches, a few ms per call
-COPY_BYTES = {"cpu": 32 * 2**20, "default": 2**30}
+MEMORY = "memory"
+FIRST_TOUCH = "first-touch"
+LEVELS = ("L1", "L2", "L3", MEMORY)
+# bytes one probe call moves at least (the loop count R grows for small working sets)
+PROBE_BYTES = {"cpu": 32 * 2**20, "default": 2**31}
+# main memory's working set: at least this, and at least 4x the largest cache
+MEMORY_BYTES = {"cpu": 64 * 2**20, "default": 2**30}
+# outputs of at least this many bytes are written to fresh pages (CPU only: glibc's largest mmap
+# threshold on 64-bit Linux); a GPU's allocator pools device memory, so none are
+FIRST_TOUCH_MIN_BYTES = {"cpu": 32 * 2**20}
 MATMUL_N = {"cpu": 1024, "default": 8192}
 
 
 @dataclass(frozen=True)
 class Ceilings:
-    """Measured ceilings of one device in one dtype."""
+    """Measured ceilings of one device in one dtype.
 
-    bytes_per_s: float  # streaming copy, bytes read + written per second
-    flops_per_s: float  # square matmul
+    Attributes:
+      bandwidth: bytes read + written per second for a working set that fits each level (``L1``,
+        ``L2``, ``L3`` where the machine reports them, and ``memory``); never rising with the level.
+      flops_per_s: a square matmul.
+      capacity: bytes of each cache level (``memory`` has none: everything fits).
+      first_touch_bytes_per_s: writing an output on fresh pages (NaN where outputs never are).
+      first_touch_min_bytes: outputs this large or larger are written on fresh pages.
+    """
+
+    bandwidth: Mapping[str, float]
+    flops_per_s: float
+    capacity: Mapping[str, int] = field(default_factory=dict)
+    first_touch_bytes_per_s: float = math.nan
+    first_touch_min_bytes: float = math.inf
+
+    @classmethod
+    def flat(cls, bytes_per_s: float, flops_per_s: float) -> Ceilings:
+        """One memory level and no first-touch penalty: the plain two-ceiling roofline."""
+        return cls({MEMORY: bytes_per_s}, flops_per_s)
+
+    @property
+    def bytes_per_s(self) -> float:
+        """Main-memory bandwidth: the roof of XLA's ``bytes accessed``."""
+        return self.bandwidth[MEMORY]
+
+    def level_of(self, working_set: float) -> str:
+        """The smallest level whose capacity holds ``working_set`` bytes (``memory`` if none)."""
+        for level in LEVELS:
+            if level in self.bandwidth and working_set <= self.capacity.get(level, math.inf):
+                return level
+        return MEMORY
+
+    def columns(self) -> dict[str, float]:
+        """The CSV columns of these ceilings (see :data:`jaxgrads.results.schema.FIELDS`)."""
+        cols = {"ceiling_bytes_per_s": self.bytes_per_s, "ceiling_flops_per_s": self.flops_per_s,
+                "ceiling_first_touch_bytes_per_s": self.first_touch_bytes_per_s}  # fmt: skip
+        for level in LEVELS[:-1]:
+            cols[f"ceiling_{level.lower()}_bytes_per_s"] = self.bandwidth.get(level, math.nan)
+            cols[f"cache_{level.lower()}_bytes"] = self.capacity.get(level, "")
+        return cols
+
+
+def _in_place_rate(device, dtype, size_bytes: int, probe_bytes: int, samples: int, min_sample_s: float):
+    """Bytes per second of the update and fill loops over a donated buffer of ``size_bytes``."""
+    count = max(1, size_bytes // dtype.itemsize)
+    reps = max(1, math.ceil(probe_bytes / (count * dtype.itemsize)))
+    half, one = jnp.asarray(0.5, dtype), jnp.asarray(1, dtype)
+    probes = {
+        2: lambda b: lax.fori_loop(0, reps, lambda i, c: c * half + one, b),
+        1: lambda b: lax.fori_loop(0, reps, lambda i, c: jnp.full_like(c, i.astype(c.dtype)), b),
+    }
+    best = 0.0
+    for passes, body in probes.items():
+        step = jax.jit(body, donate_argnums=0)
+        buf = [jax.device_put(jnp.ones((count,), dtype), device)]
+
+        def call(step=step, buf=buf):
+            buf[0] = step(buf[0])  # the donated buffer comes back as the output: no fresh pages
+            return buf[0]
+
+        t = time_callable(call, samples=samples, min_sample_s=min_sample_s).median
+        best = max(best, passes * reps * count * dtype.itemsize / t)
+        del buf[0]
+    return best
 
 
 def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_s: float = 0.02) -> Ceilings:
-    """Times a large copy and a large matmul on ``device`` in ``dtype``.
+    """Times the bandwidth probes per level, the first-touch write and a large matmul on ``device``.
 
     Args:
       device: where the run's kernels run.
       dtype: the run's dtype (bfloat16 and float64 ceilings differ from float32's).
-      samples: samples per kernel (median taken).
+      samples: samples per probe (median taken).
       min_sample_s: seconds per sample.
 
     Returns:
       :class:`Ceilings`.
     """
     dtype = jnp.dtype(dtype)
-    platform = device.platform if device.platform in COPY_BYTES else "default"
-    count = COPY_BYTES[platform] // dtype.itemsize
-    x = jax.device_put(jnp.ones((count,), dtype), device)
-    copy = jax.jit(lambda a: a + jnp.ones((), a.dtype)).lower(x).compile()
-    t_copy = time_callable(lambda: copy(x), samples=samples, min_sample_s=min_sample_s).median
+    platform = device.platform if device.platform == "cpu" else "default"
+    caches = cache_sizes() if platform == "cpu" else {}
+    timing = {"samples": samples, "min_sample_s": min_sample_s}
+    sets = {level: size // 2 for level, size in caches.items() if level in LEVELS}
+    sets[MEMORY] = max([MEMORY_BYTES[platform], *(4 * s for s in caches.values())])
+    rates = {
+        level: _in_place_rate(device, dtype, ws, PROBE_BYTES[platform], **timing)
+        for level, ws in sets.items()
+    }
+    bandwidth, fastest = {}, 0.0
+    for level in reversed(LEVELS):  # a set that fits L1 fits L2: each level at least the next one
+        if level in rates:
+            fastest = bandwidth[level] = max(fastest, rates[level])
+
+    first_touch, min_bytes = math.nan, FIRST_TOUCH_MIN_BYTES.get(platform, math.inf)
+    if math.isfinite(min_bytes):
+        count = 2 * int(min_bytes) // dtype.itemsize
+        s = jax.device_put(jnp.ones((), dtype), device)
+        fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
+        first_touch = count * dtype.itemsize / time_callable(lambda: fill(s), **timing).median
 
     n = MATMUL_N[platform]
     rng = np.random.default_rng(0)
     a = jax.device_put(jnp.asarray(rng.standard_normal((n, n)), dtype), device)
     b = jax.device_put(jnp.asarray(rng.standard_normal((n, n)), dtype), device)
     matmul = jax.jit(jnp.matmul).lower(a, b).compile()
-    t_mm = time_callable(lambda: matmul(a, b), samples=samples, min_sample_s=min_sample_s).median
-    return Ceilings(bytes_per_s=2 * count * dtype.itemsize / t_copy, flops_per_s=2 * n**3 / t_mm)
+    t_mm = time_callable(lambda: matmul(a, b), **timing).median
+    return Ceilings(
+        bandwidth, 2 * n**3 / t_mm, capacity={k: v for k, v in caches.items() if k in bandwidth},
+        first_touch_bytes_per_s=first_touch, first_touch_min_bytes=min_bytes,
+    )  # fmt: skip
 
 
 def achieved(flops: float, bytes_accessed: float, seconds: float, ceilings: Ceilings) -> dict[str, float]:
-    """A row's achieved FLOP/s and bytes/s and its ``roofline_frac`` (NaN where a count is missing)."""
+    """A row's achieved FLOP/s and bytes/s by XLA's counts, and its ``roofline_frac`` (NaN where a
+    count is missing)."""
     if not (seconds > 0 and math.isfinite(seconds)):
         return {"achieved_flops_per_s": math.nan, "achieved_bytes_per_s": math.nan, "roofline_frac": math.nan}
     floors = [

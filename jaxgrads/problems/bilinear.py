@@ -40,9 +40,17 @@ BILINEAR = register(
         args=("y", "A", "x"),
         make_inputs=gaussian_inputs(lambda s: {"y": (s.m,), "A": (s.m, s.n), "x": (s.n,)}),
         derivatives=(
-            Derivative("x", d_bilinear_dx, linear=True, doc="da/dx = y^T A"),
-            Derivative("y", d_bilinear_dy, linear=True, doc="da/dy = x^T A^T"),
-            Derivative("A", d_bilinear_dA, linear=True, doc="da/dA = y x^T"),
+            Derivative(
+                "x", d_bilinear_dx, linear=True, doc="da/dx = y^T A", min_flops=lambda s: (2 * s.m - 1) * s.n
+            ),
+            Derivative(
+                "y",
+                d_bilinear_dy,
+                linear=True,
+                doc="da/dy = x^T A^T",
+                min_flops=lambda s: (2 * s.n - 1) * s.m,
+            ),
+            Derivative("A", d_bilinear_dA, linear=True, doc="da/dA = y x^T", min_flops=lambda s: s.m * s.n),
         ),
         dims=("m", "n"),
         scalar_output=True,

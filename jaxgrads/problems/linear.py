@@ -103,8 +103,10 @@ LINEAR_LOSS = register(
         args=("x", "W", "b"),
         make_inputs=gaussian_inputs(_shapes),
         derivatives=(
-            Derivative("x", d_loss_dx, textbook=d_loss_dx_textbook, doc="dL/dx = 1 W^T"),
-            Derivative("W", d_loss_dW, textbook=d_loss_dW_textbook, doc="dL/dW = x^T 1"),
+            Derivative("x", d_loss_dx, textbook=d_loss_dx_textbook, doc="dL/dx = 1 W^T",
+                       min_flops=lambda s: s.n * (s.m - 1)),  # row sums of W, then broadcast
+            Derivative("W", d_loss_dW, textbook=d_loss_dW_textbook, doc="dL/dW = x^T 1",
+                       min_flops=lambda s: s.n * (s.batch - 1)),  # column sums of x, then broadcast
             Derivative("b", d_loss_db, textbook=d_loss_db_textbook, doc="dL/db = column sums of 1"),
         ),
         dims=("m", "n", "batch"),

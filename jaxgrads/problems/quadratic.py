@@ -55,6 +55,16 @@ def hessian_quadratic_sym(xp, A, x):
     return 2 * A
 
 
+def _multiply_add_per_entry(s):
+    """Every entry of A meets x in a multiply and an add: $2n^2$ flops at least."""
+    return 2 * s.n**2
+
+
+def _half_of_square(s):
+    """A symmetric n×n result: $n(n+1)/2$ entries, one operation each."""
+    return s.n * (s.n + 1) // 2
+
+
 def _shapes(s):
     return {"A": (s.n, s.n), "x": (s.n,)}
 
@@ -66,9 +76,10 @@ QUADRATIC = register(
         args=("A", "x"),
         make_inputs=gaussian_inputs(_shapes),
         derivatives=(
-            Derivative("x", d_quadratic_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = x^T (A + A^T)"),
-            Derivative("A", d_quadratic_dA, linear=True, doc="da/dA = x x^T"),
-            Derivative("x", hessian_quadratic, order=2, doc="d2a/dx2 = A + A^T"),
+            Derivative("x", d_quadratic_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = x^T (A + A^T)",
+                       min_flops=_multiply_add_per_entry),
+            Derivative("A", d_quadratic_dA, linear=True, doc="da/dA = x x^T", min_flops=lambda s: s.n**2),
+            Derivative("x", hessian_quadratic, order=2, doc="d2a/dx2 = A + A^T", min_flops=_half_of_square),
         ),
         dims=("n",),
         scalar_output=True,
@@ -83,8 +94,9 @@ QUADRATIC_SYM = register(
         args=("A", "x"),
         make_inputs=gaussian_inputs(_shapes, symmetric=("A",)),
         derivatives=(
-            Derivative("x", d_quadratic_sym_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = 2 A x"),
-            Derivative("x", hessian_quadratic_sym, order=2, doc="d2a/dx2 = 2A"),
+            Derivative("x", d_quadratic_sym_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = 2 A x",
+                       min_flops=_multiply_add_per_entry),
+            Derivative("x", hessian_quadratic_sym, order=2, doc="d2a/dx2 = 2A", min_flops=_half_of_square),
         ),
         dims=("n",),
         scalar_output=True,

@@ -53,6 +53,9 @@ class Derivative:
       order: 1 for the Jacobian, 2 for the Hessian.
       linear: whether ``f`` is linear in ``wrt`` with the other inputs fixed (``linear_transpose``).
       doc: the math, one line.
+      min_flops: ``size -> flops``, the fewest floating-point operations that compute the
+        derivative (the closed form's, counted by hand); None counts 0, which is always a lower
+        bound (:mod:`jaxgrads.measure.floor`).
     """
 
     wrt: str
@@ -61,6 +64,7 @@ class Derivative:
     order: int = 1
     linear: bool = False
     doc: str = ""
+    min_flops: Callable[[Size], float] | None = None
 
     @property
     def name(self) -> str:

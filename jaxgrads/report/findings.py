@@ -7,23 +7,21 @@ r"""Findings generated from a results table, for the report: every sentence comp
 - **The crossover**: where, on the ``crossover`` sweep's aspect ratios, the measured ratio crosses 1.
 - **Reach**: the largest Jacobian each method produced within the memory budget.
 - **Textbook against fast closed form**: the cost of writing the math the way the notes do.
-- **Roofline floor**: writing the Jacobian takes at least jac_bytes / bandwidth; each method's
-  distance from that floor.
+
+The floor each kernel is set against has its own section (:mod:`jaxgrads.report.floor`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 
 from jaxgrads.report.analysis import crossover, measured_crossover
 from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, TEXTBOOK
-from jaxgrads.results.labels import format_seconds, method_label, size_label, table
+from jaxgrads.results.labels import format_seconds, size_label, table
 from jaxgrads.results.schema import timed_rows
 
-__all__ = ["findings_section", "roofline_section"]
+__all__ = ["findings_section"]
 
 
 def _timed(df: pd.DataFrame) -> pd.DataFrame:
@@ -151,40 +149,3 @@ def findings_section(df: pd.DataFrame) -> str:
         parts += ["", "The closed forms as the notes write them against the fast forms:", "", textbook]
     parts += ["", reach_table(df)]
     return "\n".join(parts)
-
-
-def roofline_section(df: pd.DataFrame) -> str:
-    """Per target and size: the floor time to write the Jacobian, and each method's distance from it."""
-    t = _timed(df)
-    if "ceiling_bytes_per_s" not in t.columns or t["ceiling_bytes_per_s"].isna().all():
-        return ""
-    rows = []
-    for _, case in t.groupby(CASE, sort=False):
-        first = case.iloc[0]
-        floor = float(first["jac_bytes"]) / float(first["ceiling_bytes_per_s"])
-        if not (math.isfinite(floor) and floor > 0):
-            continue
-        by = {method_label(r): float(r["time_median_s"]) for r in case.to_dict("records")}
-        best = min(by, key=by.get)
-        rows.append(
-            [f"{first['problem']} / {first['wrt']}", size_label(first), format_seconds(floor),
-             f"{best} {by[best] / floor:.3g}×"]
-            + [f"{by[m] / floor:.3g}×" if m in by else "–" for m in (CLOSED_FORM, FORWARD, REVERSE)]
-        )  # fmt: skip
-    ceilings = t.groupby(["run_id", "dtype"], sort=False)[
-        ["ceiling_bytes_per_s", "ceiling_flops_per_s"]
-    ].first()
-    head = "; ".join(
-        f"run {run} {d}: {r.ceiling_bytes_per_s / 1e9:.3g} GB/s copy, "
-        f"{r.ceiling_flops_per_s / 1e9:.3g} GFLOP/s matmul"
-        for (run, d), r in ceilings.iterrows()
-    )
-    note = (
-        f"Ceilings measured in each run ({head}); each row is set against its own run's. "
-        "Floor: the Jacobian's bytes ÷ the copy bandwidth, the "
-        "least time any method can take to write it from memory; cells: median time ÷ that floor "
-        "(below 1: the Jacobian stayed in cache, faster than the streaming copy). "
-        "XLA's flops are counted before optimisation (the work asked for), its bytes after (what "
-        "fusion leaves crossing memory); `roofline_frac` in the CSV uses both."
-    )
-    return note + "\n\n" + table(["target", "size", "floor", "fastest", CLOSED_FORM, FORWARD, REVERSE], rows)

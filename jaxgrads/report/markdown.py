@@ -135,14 +135,15 @@ def markdown_report(
       figures: {name: [png, svg, ...]} from :func:`jaxgrads.report.plots.plot_all`, embedded by their PNG.
       relative_to: the report's folder, so the figure links are relative to it.
     """
-    from jaxgrads.report.findings import findings_section, roofline_section  # they format with this module
+    from jaxgrads.report.findings import findings_section  # they format with this module
+    from jaxgrads.report.floor import floor_section
 
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
     header = [*_run_header(df, title, floor), "", "## Summary", "", summary_table(df)]
     body = ["", "## Findings", "", findings_section(df)]
-    roof = roofline_section(df)
-    if roof:
-        body += ["", "## Roofline", "", roof]
+    floors = floor_section(df)
+    if floors:
+        body += ["", "## Floor", "", floors]
     if figures:
         body += ["", "## Figures", ""]
         for name, paths in figures.items():

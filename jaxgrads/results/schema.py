@@ -81,7 +81,7 @@ FIELDS: tuple[str, ...] = (
     "compile_kind",  # "xla" (ahead-of-time compile) or "first_call" (the eager torch peer)
     "torch_threads",  # PyTorch intra-op threads, "" when PyTorch is not loaded
     # the roofline (measure.roofline): the run's ceilings in the row's dtype, and the row against them
-    "ceiling_bytes_per_s",  # a streaming copy, bytes read + written per second
+    "ceiling_bytes_per_s",  # main memory, in place: bytes read + written per second
     "ceiling_flops_per_s",  # a square matmul
     "achieved_flops_per_s",  # flops / time_median_s
     "achieved_bytes_per_s",  # bytes_accessed / time_median_s
@@ -96,6 +96,20 @@ FIELDS: tuple[str, ...] = (
     "instr_calls",  # calls the count was taken over
     "valgrind_version",
     "isa_class",  # the CPU the process saw under valgrind (its ISA level and CPUID brand)
+    # the floor (measure.floor): the cache-aware ceilings, the compulsory cost, and the row against it
+    "ceiling_l1_bytes_per_s",  # working sets that fit each cache level, in place
+    "ceiling_l2_bytes_per_s",
+    "ceiling_l3_bytes_per_s",
+    "ceiling_first_touch_bytes_per_s",  # writing an output on fresh pages ("" where none are)
+    "cache_l1_bytes",  # the machine's data caches ("" where it reports none)
+    "cache_l2_bytes",
+    "cache_l3_bytes",
+    "traffic_bytes",  # compulsory: the inputs the derivative depends on, read, and the Jacobian, written
+    "traffic_read_bytes",  # the read part of traffic_bytes
+    "min_flops",  # the fewest flops of the closed form
+    "floor_s",  # max(dispatch floor, traffic / bandwidth of its level or first touch, flops / peak)
+    "floor_frac",  # floor_s / time_median_s: 1 at the limit, below 0.9 a defect of the floor
+    "floor_level",  # what binds: dispatch, L1, L2, L3, memory, first-touch, compute
 )
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
@@ -107,7 +121,7 @@ _INT_FIELDS = (
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
-    "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class",
+    "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class", "floor_level",
 )  # fmt: skip
 
 

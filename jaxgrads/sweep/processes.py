@@ -152,6 +152,8 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
                 repr(t.min),
                 str(len(t.samples)),
             ]
+            if r.get("floor_s"):  # the first round's floor against the pooled median
+                rows.loc[i, "floor_frac"] = repr(float(r["floor_s"]) / t.median)
     # the machine's probes (the gate's machine-state check reads them): the median over the rounds
     firsts = [pd.read_csv(p, nrows=1) for p in paths]
     for col in ("dispatch_floor_s", "ceiling_bytes_per_s", "ceiling_flops_per_s"):

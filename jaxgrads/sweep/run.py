@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgrads.measure.accuracy import Reference, accuracy, host_array, reference
+from jaxgrads.measure.floor import Traffic, compulsory, kernel_floor
 from jaxgrads.measure.kernels import Kernel, build_kernel
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
@@ -120,10 +121,14 @@ def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
     row = _blank_row(case, ctx)
     ceilings = ctx.ceilings[case.dtype]
     if ceilings is not None:
-        row |= {"ceiling_bytes_per_s": ceilings.bytes_per_s, "ceiling_flops_per_s": ceilings.flops_per_s}
+        row |= ceilings.columns()
     need, jac_shape, steps = estimate_bytes(case)
     out_shape, wrt_shape, _ = case.shapes
+    traffic = compulsory(case.problem, case.derivative, case.size, case.shapes, case.dtype)
     row |= {
+        "traffic_bytes": traffic.bytes,
+        "traffic_read_bytes": traffic.read_bytes,
+        "min_flops": traffic.flops,
         "jac_shape": "x".join(map(str, jac_shape)) or "1",
         "jac_bytes": math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize,
         "wrt_elements": math.prod(wrt_shape),
@@ -196,6 +201,15 @@ def _timing_columns(case: Case, kernel: Kernel, timing: Timing, ceilings, row: d
     }
     if ceilings is not None:
         columns |= achieved(row["flops"], row["bytes_accessed"], timing.median, ceilings)
+        traffic = Traffic(
+            row["traffic_read_bytes"], row["traffic_bytes"] - row["traffic_read_bytes"], row["min_flops"]
+        )
+        floor = kernel_floor(traffic, ceilings, float(row["dispatch_floor_s"]))
+        columns |= {
+            "floor_s": floor.seconds,
+            "floor_frac": floor.seconds / timing.median,
+            "floor_level": floor.level,
+        }
     return columns
 
 

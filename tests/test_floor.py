@@ -1,0 +1,178 @@
+"""The floor: compulsory traffic and flops per derivative, the cache-aware ceilings, the floor of
+each kernel, and the invariant that no kernel runs faster than 0.9x its floor."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxgrads import sweep as runner
+from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, kernel_floor, reads, regime
+from jaxgrads.measure.roofline import FIRST_TOUCH, Ceilings
+from jaxgrads.measure.xla import cost_and_memory
+from jaxgrads.methods import METHODS
+from jaxgrads.problems import get_problem, list_problems
+from jaxgrads.problems.registry import Size
+from jaxgrads.report.floor import floor_section, floor_violations
+from jaxgrads.results.schema import read_results
+from jaxgrads.sweep.plan import Case
+
+# the inputs each derivative's value depends on, read off the matrix-calculus notes
+NOTES_READS = {
+    ("inner", "x"): ("v",), ("inner", "v"): ("x",),
+    ("matvec", "x"): ("A",), ("matvec", "A"): ("x",),
+    ("bilinear", "x"): ("y", "A"), ("bilinear", "y"): ("A", "x"), ("bilinear", "A"): ("y", "x"),
+    ("quadratic", "x"): ("A", "x"), ("quadratic", "A"): ("x",), ("quadratic", "xx"): ("A",),
+    ("quadratic_sym", "x"): ("A", "x"), ("quadratic_sym", "xx"): ("A",),
+    ("linear", "x"): ("W",), ("linear", "W"): ("x",), ("linear", "b"): (),
+    ("linear_loss", "x"): ("W",), ("linear_loss", "W"): ("x",), ("linear_loss", "b"): (),
+}  # fmt: skip
+TARGETS = [(p, d) for p in list_problems() for d in p.derivatives if (p.name, d.name) in NOTES_READS]
+
+
+def _case(problem, derivative, size, dtype="float32", method="analytic"):
+    return Case(problem, derivative, METHODS[method], problem.canonical(size), dtype)
+
+
+def test_every_builtin_target_is_covered():
+    assert {(p.name, d.name) for p, d in TARGETS} == set(NOTES_READS)
+
+
+@pytest.mark.parametrize(("problem", "derivative"), TARGETS, ids=lambda t: getattr(t, "name", None))
+def test_reads_are_the_inputs_the_notes_say_the_derivative_depends_on(problem, derivative):
+    assert reads(problem, derivative) == NOTES_READS[problem.name, derivative.name]
+
+
+def test_compulsory_traffic_of_dy_dA_reads_x_and_writes_the_tensor():
+    p = get_problem("matvec")
+    d = p.derivative("A")
+    case = _case(p, d, Size(m=8, n=4))
+    t = compulsory(p, d, case.size, case.shapes, "float32")
+    assert (t.read_bytes, t.write_bytes, t.flops) == (4 * 4, 8 * 8 * 4 * 4, 0.0)
+    t64 = compulsory(p, d, case.size, case.shapes, "float64")
+    assert t64.bytes == 2 * t.bytes
+
+
+def test_hessian_traffic_reads_a_and_writes_n_squared():
+    p = get_problem("quadratic")
+    d = p.derivative("xx")
+    case = _case(p, d, Size(n=16))
+    t = compulsory(p, d, case.size, case.shapes, "float32")
+    assert (t.read_bytes, t.write_bytes, t.flops) == (16 * 16 * 4, 16 * 16 * 4, 16 * 17 // 2)
+
+
+@pytest.mark.parametrize(("problem", "derivative"), TARGETS, ids=lambda t: getattr(t, "name", None))
+def test_minimal_flops_never_exceed_what_the_closed_form_compiles_to(problem, derivative):
+    """A reference that shares no code with the declaration: XLA's count of the closed form's flops."""
+    size = problem.canonical(Size(m=48, n=32, batch=8))
+    inputs = problem.inputs(size, np.dtype("float32"))
+    form = derivative.closed_form
+    compiled = (
+        jax.jit(lambda *xs: form(jnp, **dict(zip(problem.args, xs, strict=False))))
+        .lower(*inputs.values())
+        .compile()
+    )
+    xla_flops = cost_and_memory([(compiled, 1)])["flops"]
+    case = _case(problem, derivative, size)
+    minimal = compulsory(problem, derivative, case.size, case.shapes, "float32").flops
+    assert 0 <= minimal <= xla_flops
+
+
+CEILINGS = Ceilings(
+    {"L1": 400e9, "L2": 200e9, "L3": 100e9, "memory": 20e9}, 100e9,
+    capacity={"L1": 32 * 2**10, "L2": 2**20, "L3": 32 * 2**20},
+    first_touch_bytes_per_s=4e9, first_touch_min_bytes=32 * 2**20,
+)  # fmt: skip
+
+
+def test_the_level_is_the_smallest_that_holds_the_working_set():
+    assert CEILINGS.level_of(1000) == "L1"
+    assert CEILINGS.level_of(32 * 2**10 + 1) == "L2"
+    assert CEILINGS.level_of(2**24) == "L3"
+    assert CEILINGS.level_of(2**26) == "memory"
+    assert Ceilings.flat(1e10, 1e11).level_of(1) == "memory"
+
+
+@pytest.mark.parametrize(
+    ("traffic", "level", "seconds"),
+    [
+        (Traffic(64, 64, 0), "dispatch", 5e-6),  # tiny: the dispatch floor binds
+        (Traffic(2**19, 2**19, 0), "L2", 2**20 / 200e9),  # 5.2 µs, just past the dispatch floor
+        (Traffic(2**23, 2**23, 0), "L3", 2**24 / 100e9),
+        (Traffic(2**26, 2**20, 0), "memory", (2**26 + 2**20) / 20e9),  # reads dominate: no first touch
+        (Traffic(2**10, 2**27, 0), FIRST_TOUCH, 2**10 / 400e9 + 2**27 / 4e9),  # a fresh 128 MiB output
+        (Traffic(64, 64, 1e9), "compute", 1e9 / 100e9),
+    ],
+)
+def test_the_floor_is_its_longest_term(traffic, level, seconds):
+    f = kernel_floor(traffic, CEILINGS, 5e-6)
+    assert (f.level, f.seconds) == (level, pytest.approx(seconds))
+
+
+def test_regimes_group_the_levels():
+    assert [regime(x) for x in ("dispatch", "L1", "L3", "memory", FIRST_TOUCH, "compute")] == [
+        "dispatch",
+        "cache",
+        "cache",
+        "memory",
+        "memory",
+        "compute",
+    ]
+
+
+def test_measured_ceilings_never_rise_with_the_level():
+    roof = runner.machine_probes(runner.Sweep(samples=2, min_sample_s=0.001), jax.devices("cpu")[0])[1][
+        "float32"
+    ]
+    levels = [lv for lv in ("L1", "L2", "L3", "memory") if lv in roof.bandwidth]
+    rates = [roof.bandwidth[lv] for lv in levels]
+    assert rates == sorted(rates, reverse=True)
+    assert "memory" in levels
+    assert 1e8 < roof.bandwidth["memory"] < 1e13
+    # fresh pages cost page faults: the first-touch rate is below the in-place memory rate
+    assert 1e7 < roof.first_touch_bytes_per_s < roof.bandwidth["memory"]
+
+
+def _synthetic(times):
+    rows = []
+    for i, t in enumerate(times):
+        rows.append({
+            "run_id": "r", "problem": "matvec", "wrt": "x", "method": "jacrev", "m": 64 * (i + 1), "n": 64,
+            "batch": 0, "dtype": "float32", "chunk_size": 0, "status": "ok", "ok": True,
+            "time_median_s": t, "floor_s": 1e-4, "floor_level": "L2", "traffic_bytes": 2**20,
+            "dispatch_floor_s": 5e-6, "ceiling_bytes_per_s": 2e10, "ceiling_flops_per_s": 1e11,
+            "jac_bytes": 2**19, "wrt_elements": 64, "out_elements": 64,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_kernel_under_its_floor_is_reported_as_a_defect_of_the_floor():
+    df = _synthetic([1e-4, 0.95e-4, 2e-4, 0.8e-4])
+    bad = floor_violations(df)
+    assert list(bad["m"]) == [256]  # 0.8x: the only one under 0.9x; 0.95x is within the timing's spread
+    text = floor_section(df)
+    assert "**Floor defect**: 1 of 4" in text
+    assert "matvec/x/jacrev 256x64" in text
+    assert "Floor defect" not in floor_section(_synthetic([1e-4, 3e-4]))
+
+
+def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
+    """Dispatch-, cache- and first-touch-bound kernels, timed for real: none under 0.9x its floor."""
+    out = tmp_path / "run.csv"
+    sweep = runner.Sweep(
+        problems=("matvec", "quadratic"), wrt=("A", "xx"), methods=("analytic", "jacrev", "linear_transpose"),
+        sizes=((8, 8), (64, 64), (256, 256)), samples=3, min_sample_s=0.005, device="cpu",
+    )  # fmt: skip
+    runner.run_sweep(sweep, out)
+    df = read_results(out)
+    t = df[df["status"] == "ok"]
+    assert len(t) >= 10
+    assert {"dispatch", "first-touch"} <= set(t["floor_level"])
+    assert t["time_median_s"].min() > 0
+    assert (t["floor_frac"] == t["floor_s"] / t["time_median_s"]).all()
+    assert floor_violations(df).empty, floor_section(df)
+    assert (t["floor_frac"] <= 1 / INVARIANT).all()
+    assert math.isfinite(float(t["ceiling_l1_bytes_per_s"].iloc[0]))
