@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets peers calibrate-gate clean
+.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor peers calibrate-gate clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ calibrate-gate: $(STAMP)  ## The gate's false alarms and detection (all three ti
 
 budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
 	$(PY) bench/studies/budgets.py
+
+floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make bench's results into README.md
+	$(PY) bench/studies/floor.py $(RESULTS)
 
 peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch

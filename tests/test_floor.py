@@ -155,7 +155,7 @@ def test_a_kernel_under_its_floor_is_reported_as_a_defect_of_the_floor():
     assert list(bad["m"]) == [256]  # 0.8x: the only one under 0.9x; 0.95x is within the timing's spread
     text = floor_section(df)
     assert "**Floor defect**: 1 of 4" in text
-    assert "matvec/x/jacrev 256x64" in text
+    assert "matvec/x/jacrev 256x64 float32: 0.8× its floor (L2)" in text
     assert "Floor defect" not in floor_section(_synthetic([1e-4, 3e-4]))
 
 

@@ -1,4 +1,4 @@
-"""Figures (headless, Agg), generated findings and the roofline section, on synthetic results tables."""
+"""Figures (headless, Agg), generated findings and the floor section, on synthetic results tables."""
 
 import math
 
@@ -12,7 +12,8 @@ from jaxgrads.results.schema import FIELDS, samples_path
 plots = pytest.importorskip("jaxgrads.report.plots")
 pytest.importorskip("matplotlib", reason="the [plot] extra")
 
-from jaxgrads.report.findings import findings_section, roofline_section  # noqa: E402
+from jaxgrads.report.findings import findings_section  # noqa: E402
+from jaxgrads.report.floor import floor_section  # noqa: E402
 from jaxgrads.report.markdown import markdown_report  # noqa: E402
 
 ROOF = {"ceiling_bytes_per_s": 1e10, "ceiling_flops_per_s": 1e11}
@@ -21,6 +22,8 @@ ROOF = {"ceiling_bytes_per_s": 1e10, "ceiling_flops_per_s": 1e11}
 def row(problem, wrt, method, m, n, t, *, wrt_elements, out_elements, status="ok", **extra):
     base = {f: "" for f in FIELDS} | ROOF
     jac = wrt_elements * out_elements
+    traffic = 8 * jac  # as matvec / x: A read, the Jacobian written, float32
+    floor = max(1e-6, traffic / ROOF["ceiling_bytes_per_s"])
     return base | {
         "run_id": "synthetic", "started_at": "2026-01-01T00:00:00+00:00", "host": "h", "cpu_model": "c",
         "backend": "cpu", "device_kind": "cpu", "jax_version": "0.10.2", "jaxlib_version": "0.10.2",
@@ -29,7 +32,9 @@ def row(problem, wrt, method, m, n, t, *, wrt_elements, out_elements, status="ok
         "status": status, "time_median_s": t if status == "ok" else math.nan, "samples": 3,
         "flops": 2.0 * jac, "bytes_accessed": 8.0 * jac, "ok": True, "dispatch_floor_s": 1e-6,
         "memory_budget_bytes": 2**30, "chunk_size": 0, "wrt_elements": wrt_elements,
-        "out_elements": out_elements, "err_f64": 0.0, "max_abs_err": 0.0,
+        "out_elements": out_elements, "err_f64": 0.0, "max_abs_err": 0.0, "traffic_bytes": traffic,
+        "traffic_read_bytes": 4 * jac, "min_flops": 0.0, "floor_s": floor,
+        "floor_level": "dispatch" if floor == 1e-6 else "memory",
     } | extra  # fmt: skip
 
 
@@ -88,14 +93,15 @@ def test_speedup_is_each_method_over_analytic(figures):
     assert list(lines["analytic_textbook"].get_ydata()) == pytest.approx([5.0, 5.0, 5.0])
 
 
-def test_roofline_has_the_roof_and_every_kernel(figures):
-    ax = figures["roofline"].axes[0]
-    assert len(ax.get_lines()) == 1  # one roof for one dtype
-    roof = ax.get_lines()[0]
-    assert max(roof.get_ydata()) == pytest.approx(1e11)
-    points = sum(len(c.get_offsets()) for c in ax.collections)
-    assert points == (synthetic()["status"] == "ok").sum()
-    assert ax.get_xlabel().startswith("arithmetic intensity")
+def test_floor_figure_has_every_kernel_and_its_floor(figures):
+    ax = figures["floor"].axes[0]
+    floors = [c for c in ax.collections if c.get_label().startswith("floor: ")]
+    kernels = [c for c in ax.collections if not c.get_label().startswith("floor: ")]
+    ok = (synthetic()["status"] == "ok").sum()
+    assert sum(len(c.get_offsets()) for c in floors) == ok
+    assert sum(len(c.get_offsets()) for c in kernels) == ok
+    assert {c.get_label() for c in floors} == {"floor: dispatch", "floor: memory"}
+    assert ax.get_xlabel().startswith("compulsory traffic")
 
 
 def test_crossover_marks_model_and_measurement(figures):
@@ -124,11 +130,17 @@ def test_findings_are_computed_from_the_rows():
     assert "| matvec / A | jacrev | 64 float32 (1 MiB) | – |" in text  # 64 x 4096 float32
 
 
-def test_roofline_section_gives_floor_and_distances():
-    text = roofline_section(synthetic())
-    # matvec/x at 512: 512*512*4 bytes / 1e10 B/s = 104.9 µs floor; analytic took 262 µs
-    assert "| matvec / x | 512 float32 | 105 µs | analytic 2.5× | 2.5× | 7.5× | 5× |" in text
-    assert "10 GB/s copy, 100 GFLOP/s matmul" in text
+def test_floor_section_gives_floor_bound_and_distances():
+    text = floor_section(synthetic())
+    # matvec/x at 512: 2 MiB of traffic at 10 GB/s = 210 µs; analytic took 262 µs
+    row = "| matvec / x | 512 float32 | 2048 KiB | 210 µs | memory | analytic 1.25× | 1.25× | 3.75× | 2.5× |"
+    assert row in text
+    assert "memory 10 GB/s; 100 GFLOP/s; dispatch 1 µs" in text
+    # the crossover's jacfwd at 4096x1 is set at 1 µs, under its 3.3 µs floor: named as a defect
+    assert "**Floor defect**: 1 of 23 timed kernels" in text
+    assert "matvec/x/jacfwd 4096x1 float32: 0.305× its floor (memory)" in text
+    assert "Within 2× of the floor (cases): analytic" in text
+    assert "Regimes of the 23 timed kernels, by the term that bounds each floor: memory" in text
 
 
 def test_report_embeds_figures_relative_to_itself(tmp_path):
@@ -139,7 +151,7 @@ def test_report_embeds_figures_relative_to_itself(tmp_path):
     text = markdown_report(df, figures=made, relative_to=tmp_path)
     assert "![crossover](figs/crossover.png)" in text
     assert "## Findings" in text
-    assert "## Roofline" in text
+    assert "## Floor" in text
 
 
 def write_run(path, df):
@@ -165,7 +177,7 @@ def test_report_command_with_plots(tmp_path):
     md.parent.mkdir()
     result = jaxgrads("report", str(run), "--plots", str(md.parent / "figures"), "-o", str(md))
     assert result.returncode == 0, result.stderr
-    assert "![roofline](figures/roofline.png)" in md.read_text()
+    assert "![floor](figures/floor.png)" in md.read_text()
 
 
 BAD_FILES = {

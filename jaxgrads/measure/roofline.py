@@ -1,7 +1,9 @@
 r"""The device's ceilings, measured in the run itself, in the run's dtype: a cache-aware roofline.
 
 A floor needs numbers a spec sheet does not give for a shared VM or a throttled GPU, so every run
-measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.measure.timing`):
+measures them next to its kernels, timed by the same protocol (:mod:`jaxgrads.measure.timing`), each
+rate from the probe's fastest sample (as STREAM reports its best time: a ceiling is what the machine
+can do, and a busy moment during a probe must not raise the floor):
 
 - **bandwidth per level** (a cache-aware roofline: Ilic, Pratas and Sousa, 2014; Intel Advisor's
   CARM): for each data cache the machine reports (:func:`jaxgrads.measure.machine.cache_sizes`) a
@@ -122,7 +124,7 @@ def _in_place_rate(device, dtype, size_bytes: int, probe_bytes: int, samples: in
             buf[0] = step(buf[0])  # the donated buffer comes back as the output: no fresh pages
             return buf[0]
 
-        t = time_callable(call, samples=samples, min_sample_s=min_sample_s).median
+        t = time_callable(call, samples=samples, min_sample_s=min_sample_s).min
         best = max(best, passes * reps * count * dtype.itemsize / t)
         del buf[0]
     return best
@@ -160,14 +162,14 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
         count = 2 * int(min_bytes) // dtype.itemsize
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
-        first_touch = count * dtype.itemsize / time_callable(lambda: fill(s), **timing).median
+        first_touch = count * dtype.itemsize / time_callable(lambda: fill(s), **timing).min
 
     n = MATMUL_N[platform]
     rng = np.random.default_rng(0)
     a = jax.device_put(jnp.asarray(rng.standard_normal((n, n)), dtype), device)
     b = jax.device_put(jnp.asarray(rng.standard_normal((n, n)), dtype), device)
     matmul = jax.jit(jnp.matmul).lower(a, b).compile()
-    t_mm = time_callable(lambda: matmul(a, b), **timing).median
+    t_mm = time_callable(lambda: matmul(a, b), **timing).min
     return Ceilings(
         bandwidth, 2 * n**3 / t_mm, capacity={k: v for k, v in caches.items() if k in bandwidth},
         first_touch_bytes_per_s=first_touch, first_touch_min_bytes=min_bytes,

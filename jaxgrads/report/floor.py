@@ -60,6 +60,12 @@ def floor_violations(df: pd.DataFrame) -> pd.DataFrame:
     return t[t["time_median_s"] < INVARIANT * t["floor_s"]]
 
 
+def _num(row, key: str) -> float:
+    """A row's number, NaN where the cell is missing or blank (a results CSV read as text)."""
+    value = pd.to_numeric(pd.Series([row.get(key)]), errors="coerce").iloc[0]
+    return float(value) if pd.notna(value) else math.nan
+
+
 def gap_reason(row) -> str:
     """Why a kernel is far from its floor, from what the row measured (never a guess by name)."""
     method = METHODS.get(str(row["method"]))
@@ -71,13 +77,14 @@ def gap_reason(row) -> str:
         reasons.append(
             f"{count} sequential steps ({format_seconds(row['time_median_s'] / max(count, 1))} each)"
         )
-    jac, temp = float(row.get("jac_bytes", math.nan)), float(row.get("temp_bytes", math.nan))
+    jac, temp = _num(row, "jac_bytes"), _num(row, "temp_bytes")
     if method is not None and method.basis is not None and temp >= jac > 0:
         reasons.append(f"basis materialized: temporaries {temp / jac:.3g}× the Jacobian")
-    traffic, xla_bytes = float(row["traffic_bytes"]), float(row.get("bytes_accessed", math.nan))
+    traffic, xla_bytes = _num(row, "traffic_bytes"), _num(row, "bytes_accessed")
     if traffic > 0 and xla_bytes >= 2 * traffic:
         reasons.append(f"XLA moves {xla_bytes / traffic:.3g}× the compulsory bytes")
-    minimal, flops = float(row.get("min_flops", 0) or 0), float(row.get("flops", math.nan))
+    minimal, flops = _num(row, "min_flops"), _num(row, "flops")
+    minimal = 0.0 if math.isnan(minimal) else minimal
     if minimal == 0 and flops > 0:
         reasons.append(f"XLA counts {flops:.3g} flops where placing entries needs none")
     elif flops >= 2 * minimal > 0:
@@ -160,7 +167,7 @@ def floor_section(df: pd.DataFrame) -> str:
         check = f"Floor check: all {len(t)} timed kernels take at least {INVARIANT:g}× their floor."
     else:
         names = "; ".join(
-            f"{r['problem']}/{r['wrt']}/{method_label(r)} {size_label(r)} {r['dtype']}: "
+            f"{r['problem']}/{r['wrt']}/{method_label(r)} {size_label(r)}: "
             f"{r['time_median_s'] / r['floor_s']:.3g}× its floor ({r['floor_level']})"
             for _, r in bad.iterrows()
         )

@@ -4,8 +4,9 @@ r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG
   form drawn black and dashed.
 - ``speedup-<problem>-<wrt>``: each method's time over ``analytic``'s, vs size (above 1: slower than
   the closed form).
-- ``roofline``: achieved FLOP/s against arithmetic intensity (flops / bytes accessed) under the
-  run's two measured ceilings, $\min(P, B \cdot I)$.
+- ``floor``: every kernel's time against its compulsory traffic, above its floor
+  (:mod:`jaxgrads.measure.floor`), which is marked by the term that bounds it (dispatch, a cache
+  level, memory, first touch, compute).
 - ``crossover``: for ``matvec`` w.r.t. x at one fixed $m \cdot n$, $t_\text{jacfwd} / t_\text{jacrev}$
   against the aspect ratio $m/n$. The cost model (n JVPs against m VJPs of the same cost) predicts
   $n/m$, and the crossover at $m = n$; both are drawn with the measured one.
@@ -31,6 +32,8 @@ from jaxgrads.results.schema import timed_rows
 __all__ = ["iter_figures", "plot_all", "require_matplotlib"]
 
 FORMATS = ("png", "svg")
+FLOOR_MARKERS = {"dispatch": "_", "L1": "1", "L2": "2", "L3": "3", "memory": "v", "first-touch": "^",
+                 "compute": "s"}  # fmt: skip
 
 
 def require_matplotlib():
@@ -132,31 +135,28 @@ def _target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
         yield f"speedup-{suffix}", fig
 
 
-def _roofline(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    cols = ("flops", "bytes_accessed", "ceiling_flops_per_s", "ceiling_bytes_per_s")
-    if any(c not in timed.columns for c in cols):
+def _floor(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    if any(c not in timed.columns for c in ("floor_s", "traffic_bytes", "floor_level")):
         return
-    pts = timed.dropna(subset=list(cols))
-    pts = pts[(pts["flops"] > 0) & (pts["bytes_accessed"] > 0)]
+    pts = timed.assign(
+        floor_s=pd.to_numeric(timed["floor_s"], errors="coerce"),
+        traffic=pd.to_numeric(timed["traffic_bytes"], errors="coerce"),
+    ).dropna(subset=["floor_s", "traffic"])
+    pts = pts[(pts["floor_s"] > 0) & (pts["traffic"] > 0)]
     if pts.empty:
         return
     fig, ax = plt.subplots(figsize=(8.5, 5))
-    intensity = pts["flops"] / pts["bytes_accessed"]
-    ridge = float((pts["ceiling_flops_per_s"] / pts["ceiling_bytes_per_s"]).max())  # where the roofs meet
-    span = np.logspace(np.log10(intensity.min()) - 1, np.log10(max(intensity.max(), ridge)) + 1, 200)
-    for dtype, g in pts.groupby("dtype", sort=False):
-        peak, bw = float(g["ceiling_flops_per_s"].iloc[0]), float(g["ceiling_bytes_per_s"].iloc[0])
-        ax.plot(span, np.minimum(peak, bw * span), color="black", linewidth=1.5,
-                label=f"roof {dtype}: {peak / 1e9:.3g} GFLOP/s, {bw / 1e9:.3g} GB/s")  # fmt: skip
+    for level, g in pts.groupby("floor_level", sort=True):
+        ax.scatter(g["traffic"], g["floor_s"], marker=FLOOR_MARKERS.get(level, "x"), s=70, color="black",
+                   linewidths=1.2, label=f"floor: {level}")  # fmt: skip
     for problem, g in pts.groupby("problem", sort=False):
-        ax.scatter(g["flops"] / g["bytes_accessed"], g["flops"] / g["time_median_s"], s=14, alpha=0.75,
-                   label=problem)  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (flops / byte, XLA)",
-           ylabel="achieved FLOP/s")  # fmt: skip
-    ax.set_title("Roofline: every timed kernel under the run's measured ceilings")
+        ax.scatter(g["traffic"], g["time_median_s"], s=12, alpha=0.7, label=problem)
+    ax.set(xscale="log", yscale="log", xlabel="compulsory traffic (inputs read + Jacobian written, bytes)",
+           ylabel="seconds per call")  # fmt: skip
+    ax.set_title("Every timed kernel above its floor, marked by what bounds the floor")
     ax.grid(True, which="both", alpha=0.3)
     _legend(ax)
-    yield "roofline", fig
+    yield "floor", fig
 
 
 def _crossover(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
@@ -188,7 +188,7 @@ def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
     timed = _timed(df)
     yield from _target_figures(plt, timed)
-    yield from _roofline(plt, timed)
+    yield from _floor(plt, timed)
     yield from _crossover(plt, df)
 
 

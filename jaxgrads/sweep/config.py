@@ -44,9 +44,12 @@ class Sweep:
     chunk_sizes: tuple[int, ...] = (64,)  # for jacrev_chunked / jacfwd_chunked
     cpus: int | None = None  # pin the process to this many CPUs (the CLI does it before JAX starts)
     instructions: bool = False  # also count instructions per call under callgrind (sweep.instructions)
+    # per target, a square size whose compulsory traffic reaches each of these regimes ("cache",
+    # "memory"), for the closed form, jacfwd and jacrev (sweep.plan.regime_size)
+    regimes: tuple[str, ...] = ()
 
 
-DEFAULT_SWEEP = Sweep()
+DEFAULT_SWEEP = Sweep(regimes=("cache", "memory"))
 # the quick sweep leaves out the chunked variants (at these sizes they equal map_vjp / map_jvp)
 QUICK_SWEEP = Sweep(
     methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and not m.chunked),

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from jaxgrads.sweep.config import PRESETS, Sweep, sizes_from
+from jaxgrads.sweep.plan import REGIMES
 from jaxgrads.validation import DTYPES, positive_int, resolve_dtype
 
 __all__ = ["MAX_SECONDS", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args", "sweep_from"]
@@ -121,6 +122,10 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     SweepOption("sizes", {"nargs": "+", "metavar": "N|MxN", "help": "e.g. 1024 4096x64"}, "sizes",
                 sizes_from,
                 from_rows=_sizes),
+    SweepOption("regimes", {"nargs": "+", "choices": (*REGIMES, "none"),
+                            "help": "per target, add the size that reaches each regime's traffic "
+                                    "(default: cache memory; none with --sizes)"},
+                "regimes", lambda v: tuple(r for r in v if r != "none"), from_rows=lambda rows: ["none"]),
     SweepOption("batch", {"nargs": "+", "metavar": "B", "help": "batch rows for the linear layer"},
                 "batches", lambda v: tuple(positive_int("--batch", b) for b in v),
                 from_rows=_nonzero("batch")),
@@ -173,6 +178,8 @@ def add_sweep_options(add: Callable[..., Any], prefix: str = "--", *, fields_onl
 def sweep_from(values: Mapping[str, Any], base: Sweep) -> Sweep:
     """``base`` with each given option (``values`` by option name; None or empty: not given) set."""
     changes = {}
+    if values.get("sizes") and not values.get("regimes"):  # sizes given: those sizes alone
+        changes["regimes"] = ()
     for option in SWEEP_OPTIONS:
         value = values.get(option.name)
         if option.sweep_field is None or value is None or value == [] or value is False:

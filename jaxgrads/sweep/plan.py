@@ -12,7 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.measure.floor import compulsory
 from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
+from jaxgrads.measure.machine import cache_sizes
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.peers.torch import require_torch
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
@@ -21,7 +23,15 @@ from jaxgrads.results.schema import row_key
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.validation import choose, positive_int, require_x64, resolve_dtype
 
-__all__ = ["Case", "estimate_bytes", "plan"]
+__all__ = ["REGIMES", "Case", "estimate_bytes", "plan", "regime_size"]
+
+# the compulsory traffic (bytes) a regime's size reaches: between the second-level and last cache
+# (geometric mean), and twice the last cache (past the first-touch threshold too); without cache
+# sizes (a GPU), a fixed share of device memory
+REGIMES = ("cache", "memory")
+GPU_REGIME_BYTES = {"cache": 16 * 2**20, "memory": 2**30}
+# the square sizes searched: multiples of 16 growing by about sqrt(2)
+SIZE_GRID = tuple(sorted({16 * round(2 ** (k / 2)) for k in range(0, 41)}))
 
 
 @dataclass(frozen=True)
@@ -46,17 +56,7 @@ class Case:
     @cached_property
     def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
         """(output shape, wrt shape, input shapes), evaluated once, without building any array."""
-        p = self.problem
-        specs = {
-            k: jax.ShapeDtypeStruct(v.shape, v.dtype)
-            for k, v in p.make_inputs(self.size, np.dtype(np.float32), _ShapeOnlyRng()).items()
-        }
-        out = jax.eval_shape(lambda kw: p.fn(jnp, **kw), specs)
-        return (
-            tuple(out.shape),
-            tuple(specs[self.derivative.wrt].shape),
-            {k: v.shape for k, v in specs.items()},
-        )
+        return shapes_of(self.problem, self.derivative, self.size)
 
     def columns(self) -> dict[str, object]:
         s = self.size
@@ -70,6 +70,16 @@ class Case:
             "dtype": self.dtype,
             "chunk_size": self.chunk_size,
         }
+
+
+def shapes_of(problem: Problem, derivative: Derivative, size: Size):
+    """(output shape, wrt shape, input shapes) at ``size``, without building any array."""
+    specs = {
+        k: jax.ShapeDtypeStruct(v.shape, v.dtype)
+        for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()
+    }
+    out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
+    return tuple(out.shape), tuple(specs[derivative.wrt].shape), {k: v.shape for k, v in specs.items()}
 
 
 def plan(sweep: Sweep) -> list[Case]:
@@ -100,19 +110,63 @@ def plan(sweep: Sweep) -> list[Case]:
             if wrts and d.name not in wrts:
                 continue
             usable = [m for m in methods if m in applicable_methods(problem, d.name)]
-            for m, n in sweep.sizes:
+            sizes = [
+                (problem.canonical(Size(m, n, b)), usable) for m, n in sweep.sizes for b in sweep.batches
+            ]
+            vectorized = [m for m in usable if m in _regime_methods()]
+            for regime in sweep.regimes:
                 for batch in sweep.batches:
-                    size = problem.canonical(Size(m, n, batch))
-                    for dtype in sweep.dtypes:
-                        for name in usable:
-                            for chunk in _chunks(problem, d, METHODS[name], size, chunks):
-                                case = Case(problem, d, METHODS[name], size, dtype, chunk)
-                                if case.key not in seen:
-                                    seen.add(case.key)
-                                    cases.append(case)
+                    size = regime_size(problem, d, regime, batch, sweep.dtypes[0])
+                    sizes += [(size, vectorized)] if size is not None else []
+            for size, names in sizes:
+                for dtype in sweep.dtypes:
+                    for name in names:
+                        for chunk in _chunks(problem, d, METHODS[name], size, chunks):
+                            case = Case(problem, d, METHODS[name], size, dtype, chunk)
+                            if case.key not in seen:
+                                seen.add(case.key)
+                                cases.append(case)
     if not cases:
         raise JaxgradsError("the sweep is empty: no chosen method applies to the chosen problems and wrt")
     return cases
+
+
+def _regime_methods() -> set[str]:
+    """The methods a regime's size runs: the closed form and jacfwd and jacrev (the floor table's)."""
+    from jaxgrads.methods import representative
+
+    return {representative("closed_form"), representative("vectorized", "forward"),
+            representative("vectorized", "reverse")}  # fmt: skip
+
+
+def regime_bytes(regime: str) -> int:
+    """The compulsory traffic that puts a kernel in ``regime`` on this machine (see REGIMES)."""
+    choose("regime", regime, REGIMES)
+    caches = cache_sizes() if jax.devices()[0].platform == "cpu" else {}
+    if not caches:
+        return GPU_REGIME_BYTES[regime]
+    last = max(caches.values())
+    if regime == "memory":
+        return 2 * last
+    inner = sorted(caches.values())[-2] if len(caches) > 1 else last // 8
+    return int(math.sqrt(inner * last))
+
+
+def regime_size(problem: Problem, derivative: Derivative, regime: str, batch: int, dtype: str) -> Size | None:
+    """The smallest square size of :data:`SIZE_GRID` whose compulsory traffic (inputs read, Jacobian
+    written: :func:`jaxgrads.measure.floor.compulsory`) reaches ``regime``'s bytes; None where the
+    inputs would outgrow twice that traffic first (``dL/db`` of the linear layer reads nothing and
+    writes m numbers, while W grows as m²)."""
+    target = regime_bytes(regime)
+    itemsize = resolve_dtype(dtype).itemsize
+    for k in SIZE_GRID:
+        size = problem.canonical(Size(k, k, batch))
+        shapes = shapes_of(problem, derivative, size)
+        if sum(math.prod(s) for s in shapes[2].values()) * itemsize > 2 * target:
+            return None
+        if compulsory(problem, derivative, size, shapes, dtype).bytes >= target:
+            return size
+    return None
 
 
 def _chunks(problem: Problem, derivative: Derivative, method: Method, size: Size, chunks) -> list[int]:
