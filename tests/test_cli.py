@@ -92,6 +92,7 @@ def test_malformed_sizes(tmp_path, size):
         (["--sizes", "8x" + "9" * 26], ["each dimension at most 2147483647"]),
         (["--samples", "9" * 26], ["--samples must be at most 2147483647"]),
         (["--cpus", "4096"], ["--cpus 4096: this process may run on", "valid: 1-"]),
+        (["--regimes", "disk"], ["invalid choice: 'disk'", "'cache', 'memory', 'none'"]),
     ],
 )
 def test_bad_input_gets_one_line_and_no_file(tmp_path, args, needles):

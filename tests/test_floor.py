@@ -18,7 +18,9 @@ from jaxgrads.problems import get_problem, list_problems
 from jaxgrads.problems.registry import Size
 from jaxgrads.report.floor import floor_section, floor_violations
 from jaxgrads.results.schema import read_results
-from jaxgrads.sweep.plan import Case
+from jaxgrads.sweep import DEFAULT_SWEEP, plan
+from jaxgrads.sweep.options import sweep_from
+from jaxgrads.sweep.plan import REGIMES, SIZE_GRID, Case, regime_bytes, regime_size, shapes_of
 
 # the inputs each derivative's value depends on, read off the matrix-calculus notes
 NOTES_READS = {
@@ -176,3 +178,38 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
     assert floor_violations(df).empty, floor_section(df)
     assert (t["floor_frac"] <= 1 / INVARIANT).all()
     assert math.isfinite(float(t["ceiling_l1_bytes_per_s"].iloc[0]))
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize(("problem", "derivative"), TARGETS, ids=lambda t: getattr(t, "name", None))
+def test_a_regime_size_is_the_smallest_that_reaches_its_traffic(problem, derivative, regime):
+    target = regime_bytes(regime)
+    size = regime_size(problem, derivative, regime, 4, "float32")
+
+    def traffic(k):
+        s = problem.canonical(Size(k, k, 4))
+        return compulsory(problem, derivative, s, shapes_of(problem, derivative, s), "float32").bytes
+
+    if size is None:  # the inputs outgrow the traffic first: dL/db reads nothing, writes m numbers
+        assert (problem.name, derivative.name) in {("linear_loss", "b")}
+        return
+    k = max(size.m, size.n)
+    assert traffic(k) >= target
+    smaller = [g for g in SIZE_GRID if g < k]
+    assert not smaller or traffic(smaller[-1]) < target
+
+
+def test_the_default_sweep_adds_regime_sizes_for_the_closed_form_and_both_modes():
+    cases = plan(DEFAULT_SWEEP)
+    given = {(m, n) for m, n in DEFAULT_SWEEP.sizes}
+    extra = [c for c in cases if (c.size.m, c.size.n) not in given and c.problem.name == "matvec"]
+    assert {c.method.name for c in extra} == {"analytic", "jacfwd", "jacrev"}
+    memory = regime_size(get_problem("matvec"), get_problem("matvec").derivative("x"), "memory", 4, "float32")
+    assert any(c.size == memory and c.derivative.name == "x" for c in extra)
+
+
+def test_given_sizes_leave_the_regimes_out_unless_asked():
+    assert sweep_from({"sizes": ["64"]}, DEFAULT_SWEEP).regimes == ()
+    assert sweep_from({"sizes": ["64"], "regimes": ["memory"]}, DEFAULT_SWEEP).regimes == ("memory",)
+    assert sweep_from({"regimes": ["none"]}, DEFAULT_SWEEP).regimes == ()
+    assert sweep_from({}, DEFAULT_SWEEP).regimes == ("cache", "memory")
