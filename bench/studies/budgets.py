@@ -76,7 +76,8 @@ def main(argv: list[str]) -> int:
             "",
             "| budget | target | measured |",
             "|---|---|---|",
-            f"| `jaxgrads run --quick` wall time ({quick_rows} rows) | ≤ {QUICK_BUDGET_S} s | {quick_s:.0f} s |",
+            f"| `jaxgrads run --quick` wall time ({quick_rows} rows) | ≤ {QUICK_BUDGET_S} s "
+            f"| {quick_s:.0f} s |",
             f"| default sweep (`make bench`) wall time ({rows} rows), first run | ≤ {DEFAULT_BUDGET_S} s "
             f"| {first_s:.0f} s |",
             f"| default sweep, second run | ≤ {DEFAULT_BUDGET_S} s | {second_s:.0f} s |",
