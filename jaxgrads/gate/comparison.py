@@ -13,7 +13,7 @@ Two kinds of evidence, strongest first:
    tripped kernel is measured again (the confirmation run), and only a kernel that trips again
    fails the gate. A baseline whose samples vary more than ``max_cv`` (coefficient of variation) is
    ``inconclusive``; a kernel within ``floor_factor``× of the dispatch floor is reported, never gated.
-   When the machine's own probes (dispatch floor, copy, matmul: timed in every run) moved by more
+   When the machine's own probes (dispatch floor, memory, matmul: timed in every run) moved by more
    than ``max_drift`` since the baseline, every timing is ``inconclusive``: the machine is not in
    the state the baseline saw.
 

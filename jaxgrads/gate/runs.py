@@ -177,9 +177,9 @@ def fingerprint_slug(fp: Mapping[str, str]) -> str:
 
 def machine_drift(baseline: Run, current: Run) -> dict[str, float]:
     """The current run's time for the machine's own probes over the baseline's: dispatch floor,
-    copy and matmul (the roofline's ceilings, inverted to times). Probes missing from either run are
-    left out."""
-    probes = {"dispatch floor": ("dispatch_floor_s", False), "copy": ("ceiling_bytes_per_s", True),
+    memory bandwidth and matmul (the roofline's ceilings, inverted to times). Probes missing from
+    either run are left out."""
+    probes = {"dispatch floor": ("dispatch_floor_s", False), "memory": ("ceiling_bytes_per_s", True),
               "matmul": ("ceiling_flops_per_s", True)}  # fmt: skip
     out = {}
     for name, (col, rate) in probes.items():

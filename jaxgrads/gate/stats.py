@@ -30,8 +30,8 @@ class Rule:
     alpha: float = 0.01  # ... with a one-sided Mann-Whitney p below this
     max_cv: float = 0.25  # a baseline noisier than this (std / mean of its samples) is inconclusive
     metric_tolerance: float = 0.01  # deterministic metrics: relative change allowed
-    # the machine's own state: when the run's dispatch floor, copy or matmul (timed in every run)
-    # took more than 1 + max_drift times (or less than 1 / (1 + max_drift) of) the baseline's, the
+    # the machine's own state: when the run's dispatch floor, memory bandwidth or matmul (timed in
+    # every run) took more than 1 + max_drift times (or less than 1 / (1 + max_drift) of) the baseline's, the
     # machine is not the one the baseline saw, whatever its fingerprint: timings are inconclusive
     max_drift: float = 0.25
     floor_factor: float = 10.0  # kernels under this many dispatch floors are not gated

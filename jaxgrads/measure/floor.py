@@ -85,7 +85,10 @@ def _reads(name, args, make_inputs, dims, derivative: Derivative) -> tuple[str, 
         closed = jax.make_jaxpr(lambda *xs: form(jnp, **dict(zip(problem.args, xs, strict=False))))(*specs)
     except Exception:  # noqa: BLE001 - a plug-in's closed form: charged the Jacobian alone
         return ()
-    from jax.extend.core import Literal  # constants in a jaxpr: not arguments, and unhashable
+    try:
+        from jax.extend.core import Literal  # constants in a jaxpr: not arguments, and unhashable
+    except ImportError:  # an older jax
+        from jax.core import Literal
 
     variables = [*(v for eqn in closed.jaxpr.eqns for v in eqn.invars), *closed.jaxpr.outvars]
     used = {v for v in variables if not isinstance(v, Literal)}
