@@ -20,7 +20,7 @@ import pandas as pd
 from figures import publish
 
 from jaxgrads.measure.floor import INVARIANT, regime
-from jaxgrads.report.floor import CEILING_COLUMNS, floor_rows, floor_violations
+from jaxgrads.report.floor import CEILING_COLUMNS, floor_rows, floor_violations, regime_coverage
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import read_results
 
@@ -80,7 +80,7 @@ def main() -> None:
         ),
         "- Regimes (the term that bounds each floor): "
         + ", ".join(f"{k} {v} ({v / len(t):.0%})" for k, v in regimes.items())
-        + f" of {len(t)} timed kernels.",
+        + f" of {len(t)} timed kernels; {regime_coverage(t)}",
         "- Within 2× of the floor: "
         + ", ".join(f"{m} {int(r['sum'])}/{int(r['count'])}" for m, r in near.iterrows() if r["sum"] > 0)
         + ".",

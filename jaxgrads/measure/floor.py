@@ -24,7 +24,6 @@ fast kernel, and the report names the kernel.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -62,27 +61,31 @@ class Floor:
     level: str  # the binding term (module docstring)
 
 
+_READS: dict[tuple, tuple[str, ...]] = {}
+
+
 def reads(problem: Problem, derivative: Derivative) -> tuple[str, ...]:
     """The arguments the derivative's value depends on: those its closed form's jaxpr reads.
 
     Traced once per target at a small size; () without a closed form or where tracing fails (a
     plug-in's closed form that needs particular sizes): the floor then charges the Jacobian alone.
     """
-    return _reads(problem.name, problem.args, problem.make_inputs, problem.dims, derivative)
+    key = (problem.name, problem.args, derivative)
+    if key not in _READS:
+        _READS[key] = _traced_reads(problem, derivative)
+    return _READS[key]
 
 
-@functools.lru_cache(maxsize=256)
-def _reads(name, args, make_inputs, dims, derivative: Derivative) -> tuple[str, ...]:
+def _traced_reads(problem: Problem, derivative: Derivative) -> tuple[str, ...]:
     import jax.numpy as jnp
 
     if derivative.closed_form is None:
         return ()
-    problem = Problem(name, None, args, make_inputs, (), dims, False)
     try:
         small = problem.inputs(problem.canonical(Size(3, 2, 2)), np.dtype("float32"))
         specs = [jax.ShapeDtypeStruct(small[a].shape, small[a].dtype) for a in problem.args]
         form = derivative.closed_form
-        closed = jax.make_jaxpr(lambda *xs: form(jnp, **dict(zip(problem.args, xs, strict=False))))(*specs)
+        closed = jax.make_jaxpr(lambda *xs: form(jnp, **dict(zip(problem.args, xs, strict=True))))(*specs)
     except Exception:  # noqa: BLE001 - a plug-in's closed form: charged the Jacobian alone
         return ()
     try:
@@ -92,7 +95,7 @@ def _reads(name, args, make_inputs, dims, derivative: Derivative) -> tuple[str, 
 
     variables = [*(v for eqn in closed.jaxpr.eqns for v in eqn.invars), *closed.jaxpr.outvars]
     used = {v for v in variables if not isinstance(v, Literal)}
-    return tuple(a for a, v in zip(args, closed.jaxpr.invars, strict=False) if v in used)
+    return tuple(a for a, v in zip(problem.args, closed.jaxpr.invars, strict=True) if v in used)
 
 
 def compulsory(problem: Problem, derivative: Derivative, size: Size, shapes, dtype) -> Traffic:

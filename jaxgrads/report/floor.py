@@ -27,7 +27,7 @@ from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import timed_rows
 
-__all__ = ["floor_rows", "floor_section", "floor_violations", "gap_reason"]
+__all__ = ["floor_rows", "floor_section", "floor_violations", "gap_reason", "regime_coverage"]
 
 CASE = ["problem", "wrt", "m", "n", "batch", "dtype"]
 NEAR = 2.0  # "within 2x of the floor"
@@ -107,6 +107,19 @@ def _ceilings_note(t: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def regime_coverage(t: pd.DataFrame) -> str:
+    """Which targets' kernels span the dispatch, cache and memory regimes, and which do not."""
+    spans = t.assign(regime=t["floor_level"].astype(str).map(regime)).groupby(["problem", "wrt"], sort=False)
+    spans = spans["regime"].agg(lambda s: set(s))
+    wanted = {"dispatch", "cache", "memory"}
+    short = [f"{p}/{w} ({', '.join(sorted(r & wanted)) or 'none'} only)" for (p, w), r in spans.items()
+             if not wanted <= r]  # fmt: skip
+    text = (
+        f"{len(spans) - len(short)} of {len(spans)} targets have kernels in all of dispatch, cache and memory"
+    )
+    return text + (f"; not: {'; '.join(short)}." if short else ".")
+
+
 def _regimes(t: pd.DataFrame) -> str:
     regimes = t["floor_level"].astype(str).map(regime)
     counts = regimes.value_counts()
@@ -114,7 +127,8 @@ def _regimes(t: pd.DataFrame) -> str:
     near = t["time_median_s"] < DISPATCH_BOUND * pd.to_numeric(t["dispatch_floor_s"], errors="coerce")
     return (
         f"Regimes of the {len(t)} timed kernels, by the term that bounds each floor: {shares}. "
-        f"{int(near.sum())} ({near.mean():.0%}) run within {DISPATCH_BOUND:g}× the dispatch floor."
+        f"{int(near.sum())} ({near.mean():.0%}) run within {DISPATCH_BOUND:g}× the dispatch floor. "
+        f"{regime_coverage(t)}"
     )
 
 
