@@ -57,6 +57,9 @@ MEMORY_BYTES = {"cpu": 64 * 2**20, "default": 2**30}
 # outputs of at least this many bytes are written to fresh pages (CPU only: glibc's largest mmap
 # threshold on 64-bit Linux); a GPU's allocator pools device memory, so none are
 FIRST_TOUCH_MIN_BYTES = {"cpu": 32 * 2**20}
+# page faults vary by ±20% from one call to the next (here: fastest 4.25, median 3.3 GB/s over 15
+# calls), so the first-touch rate takes the fastest of at least this many single-call samples
+FIRST_TOUCH_SAMPLES = 21
 MATMUL_N = {"cpu": 1024, "default": 8192}
 
 
@@ -162,7 +165,10 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
         count = 2 * int(min_bytes) // dtype.itemsize
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
-        first_touch = count * dtype.itemsize / time_callable(lambda: fill(s), **timing).min
+        fastest = time_callable(
+            lambda: fill(s), samples=max(samples, FIRST_TOUCH_SAMPLES), min_sample_s=0
+        ).min
+        first_touch = count * dtype.itemsize / fastest
 
     n = MATMUL_N[platform]
     rng = np.random.default_rng(0)
