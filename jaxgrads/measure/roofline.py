@@ -16,7 +16,9 @@ can do, and a busy moment during a probe must not raise the floor):
 - **first-touch write rate**: XLA allocates every output afresh, and an output too large for the
   allocator to recycle lands on pages the kernel is the first to touch (on Linux, glibc hands
   allocations of more than 32 MiB, its largest ``mmap`` threshold, to ``mmap``, and gives them back
-  on free). ``full((N,), s)`` of twice that size, a fresh output per call, measures that rate.
+  on free). ``full((N,), s)`` of 256 MiB, a fresh output per call, measures that rate (its fastest of
+  three times the run's samples: page faults vary by ±20% from call to call, and larger outputs fault
+  a little faster per byte, so the probe is larger than most Jacobians that pay the rate).
 - **FLOP/s**: $C = AB$ with $n \times n$ operands is $2n^3$ flops per call (a multiply and an add
   per term).
 - the **dispatch floor** (:func:`jaxgrads.measure.timing.dispatch_floor`) is a probe of its own.
@@ -57,9 +59,12 @@ MEMORY_BYTES = {"cpu": 64 * 2**20, "default": 2**30}
 # outputs of at least this many bytes are written to fresh pages (CPU only: glibc's largest mmap
 # threshold on 64-bit Linux); a GPU's allocator pools device memory, so none are
 FIRST_TOUCH_MIN_BYTES = {"cpu": 32 * 2**20}
-# page faults vary by ±20% from one call to the next (here: fastest 4.25, median 3.3 GB/s over 15
-# calls), so the first-touch rate takes the fastest of at least this many single-call samples
-FIRST_TOUCH_SAMPLES = 21
+# the first-touch probe's output: the rate rises with the size (here, fastest of 7 calls: 3.6 GB/s
+# at 64 MiB, 3.8 at 256 MiB, 4.1 at 512 MiB), and a 512 MiB Jacobian beat a 64 MiB probe by 10%
+FIRST_TOUCH_PROBE_BYTES = 256 * 2**20
+# page faults vary by ±20% from one call to the next (fastest 4.25, median 3.3 GB/s over 15 calls
+# at 64 MiB), so the rate takes the fastest of 3x the run's samples, each a single call
+FIRST_TOUCH_SAMPLES_PER_SAMPLE = 3
 MATMUL_N = {"cpu": 1024, "default": 8192}
 
 
@@ -162,12 +167,11 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
 
     first_touch, min_bytes = math.nan, FIRST_TOUCH_MIN_BYTES.get(platform, math.inf)
     if math.isfinite(min_bytes):
-        count = 2 * int(min_bytes) // dtype.itemsize
+        count = FIRST_TOUCH_PROBE_BYTES // dtype.itemsize
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
-        fastest = time_callable(
-            lambda: fill(s), samples=max(samples, FIRST_TOUCH_SAMPLES), min_sample_s=0
-        ).min
+        probe_samples = FIRST_TOUCH_SAMPLES_PER_SAMPLE * samples
+        fastest = time_callable(lambda: fill(s), samples=probe_samples, min_sample_s=0).min
         first_touch = count * dtype.itemsize / fastest
 
     n = MATMUL_N[platform]
