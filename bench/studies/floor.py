@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 from figures import publish
 
+from jaxgrads.cli.report import read_all
 from jaxgrads.measure.floor import INVARIANT, regime
 from jaxgrads.report.floor import CEILING_COLUMNS, floor_rows, floor_violations, regime_coverage
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
-from jaxgrads.results.schema import read_results
 
 
 def _bytes(n: float) -> str:
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("csvs", nargs="+", type=Path)
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
-    df = pd.concat([read_results(p) for p in args.csvs], ignore_index=True)
+    df = read_all([str(p) for p in args.csvs])  # as `jaxgrads report` merges them
     t = floor_rows(df)
     if t.empty:
         raise SystemExit("floor.py: no timed row carries a floor (results from before the floor columns?)")
@@ -68,8 +68,8 @@ def main() -> None:
         "",
         f"- Invariant (no kernel under {INVARIANT:g}× its floor): "
         + (
-            f"held for all {len(t)} timed kernels; the fastest came to "
-            f"{t['over'].min():.3g}× its floor."
+            f"held for all {len(t)} timed kernels; the one closest to its floor took "
+            f"{t['over'].min():.3g}× it."
             if bad.empty
             else f"**broken by {len(bad)} of {len(t)}**: "
             + "; ".join(
