@@ -144,7 +144,7 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
     Args:
       device: where the run's kernels run.
       dtype: the run's dtype (bfloat16 and float64 ceilings differ from float32's).
-      samples: samples per probe (median taken).
+      samples: samples per probe (the fastest taken; the first-touch probe takes three times as many).
       min_sample_s: seconds per sample.
 
     Returns:
@@ -171,8 +171,8 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
         probe_samples = FIRST_TOUCH_SAMPLES_PER_SAMPLE * samples
-        fastest = time_callable(lambda: fill(s), samples=probe_samples, min_sample_s=0).min
-        first_touch = count * dtype.itemsize / fastest
+        t_fill = time_callable(lambda: fill(s), samples=probe_samples, min_sample_s=0).min
+        first_touch = count * dtype.itemsize / t_fill
 
     n = MATMUL_N[platform]
     rng = np.random.default_rng(0)

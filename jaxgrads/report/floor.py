@@ -23,13 +23,13 @@ import pandas as pd
 
 from jaxgrads.measure.floor import INVARIANT, regime
 from jaxgrads.methods import METHODS
+from jaxgrads.report.findings import CASE
 from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import timed_rows
 
 __all__ = ["floor_rows", "floor_section", "floor_violations", "gap_reason", "regime_coverage"]
 
-CASE = ["problem", "wrt", "m", "n", "batch", "dtype"]
 NEAR = 2.0  # "within 2x of the floor"
 DISPATCH_BOUND = 10.0  # "within 10x the dispatch floor"
 LARGE = 512  # the closed forms with every dimension this large are checked against their floors
