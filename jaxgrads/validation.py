@@ -100,11 +100,11 @@ def resolve_device(device: str | jax.Device = "auto") -> jax.Device:
     choose("device", str(device), DEVICES)
     if device in ("gpu", "auto"):
         try:
-            return jax.devices("gpu")[0]
+            return jax.local_devices(backend="gpu")[0]
         except RuntimeError:
             if device == "gpu":
                 raise JaxgradsError(
                     f"--device gpu: JAX sees no GPU (backend: {jax.default_backend()}); "
                     "install the CUDA build with pip install '.[cuda]', or use --device cpu"
                 ) from None
-    return jax.devices("cpu")[0]
+    return jax.local_devices(backend="cpu")[0]  # this process's own (jax.distributed: each has some)

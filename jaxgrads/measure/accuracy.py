@@ -176,7 +176,7 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
       J: its result.
       ref: the case's references (computed here, without the same-dtype one, when None).
     """
-    actual = host_array(J)
+    actual = kernel.host_jacobian(J)
     ref = ref if ref is not None else reference(kernel, same_dtype=False)
     untrusted = {"ok": False, "message": ref.closed_form_error}
     if not (ref.closed_form_error and kernel.method.needs == "closed_form"):

@@ -1,7 +1,10 @@
 """Compiled Jacobian kernels: (problem, wrt, method, size, dtype, device) -> a callable on the device.
 
 Compilation is ahead of time (``jax.jit(f).lower(*args).compile()``) and timed on its own, and the
-inputs are on the device before the kernel exists, so calling a kernel times the Jacobian alone.
+inputs are on the device before the kernel exists, so calling a kernel times the Jacobian alone. A
+sharded method's kernel runs on a 1-D mesh of devices (``devices``), its inputs replicated there and
+its result a padded block split over it (:mod:`jaxgrads.methods.sharded`); ``host_jacobian`` gathers
+any kernel's result into the closed form's layout.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgrads.methods import Method, applicable_methods, get_method
+from jaxgrads.methods.sharded import assemble, basis_mesh, gather, replicated
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem
 from jaxgrads.results.labels import kernel_id, size_text
 from jaxgrads.validation import (
@@ -74,6 +78,8 @@ class Kernel:
       compile_s: seconds to trace, lower and compile every executable.
       jac_shape: shape of the returned Jacobian.
       chunk_size: basis vectors per step of a chunked method (clamped to the basis), else 0.
+      mesh: the device mesh of a sharded method (``args`` replicated on it), else None.
+      out_shape, wrt_shape: the shapes of f(inputs) and of the differentiated argument.
     """
 
     problem: Problem
@@ -89,10 +95,31 @@ class Kernel:
     jac_shape: tuple[int, ...]
     run: Callable[[], jax.Array]
     chunk_size: int = 0
+    mesh: jax.sharding.Mesh | None = None
+    out_shape: tuple[int, ...] = ()
+    wrt_shape: tuple[int, ...] = ()
 
     def __call__(self) -> jax.Array:
         """Computes the Jacobian (asynchronously: block on the result to time it)."""
         return self.run()
+
+    @property
+    def devices(self) -> int:
+        """How many devices compute the Jacobian: the mesh's, or 1."""
+        return self.mesh.size if self.mesh is not None else 1
+
+    def host_jacobian(self, J) -> np.ndarray:
+        """``J``, this kernel's result, on the host in float64 and in the closed form's layout.
+
+        A sharded kernel's block is gathered from every device first (across processes this is a
+        collective: every process must call it) and its padding dropped.
+        """
+        from jaxgrads.measure.accuracy import host_array
+
+        if self.mesh is None:
+            return host_array(J)
+        block = np.asarray(gather(J), np.float64)
+        return assemble(block, self.method.mode, self.out_shape, self.wrt_shape)
 
     @property
     def id(self) -> str:
@@ -176,6 +203,7 @@ def build_kernel(
     seed: int = 0,
     inputs: dict[str, np.ndarray] | None = None,
     chunk_size: int | None = None,
+    devices: int | None = None,
 ) -> Kernel:
     """Builds and compiles the kernel computing ``problem``'s derivative ``wrt`` by ``method``.
 
@@ -191,6 +219,8 @@ def build_kernel(
       inputs: explicit host inputs by argument name (then ``size`` only labels the case).
       chunk_size: basis vectors per step for ``jacrev_chunked``/``jacfwd_chunked`` (default 64); a
         chunk larger than the basis is clamped to it.
+      devices: the mesh size of a sharded method: the first ``devices`` devices of the device's
+        platform (default: all of them, in every process); ignored by the other methods.
 
     Returns:
       A :class:`Kernel`; ``kernel()`` returns the Jacobian on the device.
@@ -218,9 +248,25 @@ def build_kernel(
         basis = basis_size(prob, derivative, meth, {a: v.shape for a, v in host.items()})
         chunk = resolve_chunk_size(meth, chunk_size, basis)
 
+    out = jax.eval_shape(lambda kw: prob.fn(jnp, **kw), {a: jax.ShapeDtypeStruct(v.shape, v.dtype)
+                                                           for a, v in host.items()})  # fmt: skip
+    out_shape, wrt_shape = tuple(out.shape), tuple(host[derivative.wrt].shape)
+    mesh = None
     if meth.compile is not None:  # a peer compiles (or first-calls) its own way
         args, run, compile_s = meth.compile(prob, derivative, meth, host, dev.platform)
         executables, jac_shape = (), tuple(run().shape)
+    elif meth.family == "sharded":
+        mesh = basis_mesh(dev.platform, devices)
+        where = replicated(mesh)
+        args = tuple(
+            jax.make_array_from_callback(host[a].shape, where, lambda i, a=a: host[a][i]) for a in prob.args
+        )
+        start = time.perf_counter()
+        jac = _positional(prob, meth.build(prob, derivative, mesh))
+        compiled = jax.jit(jac).lower(*args).compile()
+        compile_s = time.perf_counter() - start
+        executables, run = ((compiled, 1),), lambda: compiled(*args)
+        jac_shape = (*out_shape, *wrt_shape)
     else:
         args = tuple(jax.device_put(host[a], dev) for a in prob.args)
         start = time.perf_counter()
@@ -244,4 +290,7 @@ def build_kernel(
         jac_shape=jac_shape,
         run=run,
         chunk_size=chunk,
+        mesh=mesh,
+        out_shape=out_shape,
+        wrt_shape=wrt_shape,
     )

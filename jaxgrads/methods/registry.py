@@ -55,6 +55,11 @@ class Method:
         sequential steps, which the runner caps.
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
       backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
+      family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``hessian`` or ``closed_form``; a
+        ``sharded`` method's ``build`` takes the device mesh (``build(problem, derivative, mesh)``),
+        returns its padded block of rows or columns split over it (:mod:`jaxgrads.methods.sharded`),
+        and runs in a sweep when named or when the run has more than one device.
+      mode: ``forward`` or ``reverse`` where the method has one.
       doc: one line.
     """
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.measure.accuracy import Reference, accuracy, host_array, reference
+from jaxgrads.measure.accuracy import Reference, accuracy, reference
 from jaxgrads.measure.floor import Traffic, compulsory, kernel_floor
 from jaxgrads.measure.kernels import Kernel, build_kernel
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
@@ -188,7 +188,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
         return row | {"status": "error", "message": _one_line(exc)}, ()
     if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
-        save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, J)
+        save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
     return row | _timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
 
@@ -230,7 +230,7 @@ def save_arrays(path: Path, inputs: dict, J) -> None:
     arrays = {k: (np.asarray(v, np.float32) if np.asarray(v).dtype == bf16 else np.asarray(v))
               for k, v in inputs.items()}  # fmt: skip
     arrays["dtype"] = np.array(str(np.asarray(next(iter(inputs.values()))).dtype))
-    arrays["jacobian"] = host_array(J)
+    arrays["jacobian"] = np.asarray(J, np.float64)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
