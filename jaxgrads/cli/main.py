@@ -62,6 +62,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         parser = make_parser()
         args, extra = parser.parse_known_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # a command that restarts itself
         if args.command in FORWARDING:  # the rest goes to `jaxgrads run`
             return FORWARDING[args.command](args, extra)
         if extra:

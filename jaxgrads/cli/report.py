@@ -26,13 +26,14 @@ def add(sub) -> None:
 
 
 def read_all(paths: Sequence[str]):
-    """The results CSVs as one table; a case measured in several keeps the row of the last file."""
+    """The results CSVs as one table; a case measured in several keeps the row of the last file (a
+    case on a different number of devices or processes is another measurement: both are kept)."""
     import pandas as pd
 
-    from jaxgrads.results.schema import KEY, read_results
+    from jaxgrads.results.schema import MERGE_KEY, read_results
 
     df = pd.concat([read_results(p, require_timed=True) for p in paths], ignore_index=True)
-    return df.drop_duplicates(list(KEY), keep="last").reset_index(drop=True)
+    return df.drop_duplicates(list(MERGE_KEY), keep="last").reset_index(drop=True)
 
 
 def _draw(df, path: str, flag: str) -> dict:

@@ -22,6 +22,12 @@ EPILOG = """examples:
   jaxgrads run --problems matvec --wrt A --methods jacrev jacrev_chunked torch --chunk-sizes 8 64 512
   jaxgrads run --output results/big.csv --resume    continue an interrupted sweep
   jaxgrads run --preset gate --instructions     also instructions per call, under valgrind's callgrind
+  jaxgrads run --devices 4 --problems matvec --wrt A --methods jacrev_sharded analytic --sizes 256
+                                                the sharded methods on 4 host devices
+  jaxgrads run --processes 2 --methods jacrev_sharded --sizes 64
+                                                2 processes joined by jax.distributed, one result file
+  jaxgrads run --shard 2/4 -o results/part2.csv the 2nd of 4 machines' parts (jaxgrads report merges)
+  srun -N 4 jaxgrads run --distributed ...      one process per host; JAX reads SLURM's variables
 """
 
 
@@ -35,6 +41,52 @@ def add(sub) -> None:
     p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
+    d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
+    d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
+    d.add_argument("--distributed", action="store_true",
+                   help="join a run whose launcher JAX detects (SLURM srun, Open MPI mpirun)")
+    d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (default with "
+                                                               "--processes: a free port on 127.0.0.1)")
+    d.add_argument("--num-processes", type=int, metavar="N", help="with --coordinator: the run's processes")
+    d.add_argument("--process-id", type=int, metavar="K", help="with --coordinator: this one's (0 ... N-1)")
+
+
+def join(args) -> None:
+    """Joins a ``jax.distributed`` run when the options ask for it (before JAX starts a backend)."""
+    from jaxgrads.sweep.distributed import initialize, parse_address
+    from jaxgrads.validation import positive_int
+
+    given = [args.coordinator, args.num_processes, args.process_id]
+    asked = args.distributed or any(v is not None for v in given)
+    if getattr(args, "processes", None) is not None or not asked:  # --processes: the launcher's children join
+        return
+    if args.distributed and any(v is not None for v in given):
+        raise JaxgradsError("--distributed finds the run's processes itself; drop --coordinator and the rest")
+    if not args.distributed:
+        if any(v is None for v in given):
+            raise JaxgradsError("--coordinator, --num-processes and --process-id go together")
+        parse_address(args.coordinator)
+        count = positive_int("--num-processes", args.num_processes)
+        if not 0 <= args.process_id < count:
+            raise JaxgradsError(f"--process-id {args.process_id}: valid: 0-{count - 1}")
+    initialize(args.coordinator, args.num_processes, args.process_id)
+
+
+def set_devices(args) -> bool:
+    """Makes ``--devices N`` host (CPU) devices before JAX starts; False when JAX has already
+    started in this process with another count (the run then restarts itself in a child)."""
+    import jax
+
+    if getattr(args, "devices", None) is None:
+        return True
+    from jaxgrads.validation import positive_int
+
+    count = positive_int("--devices", args.devices)
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # a backend is up (jaxgrads called in-process): fine if it has the count
+        return len(jax.local_devices(backend="cpu")) == count or jax.default_backend() != "cpu"
+    return True
 
 
 def configure_jax(args) -> None:
@@ -97,10 +149,20 @@ def _default_output(device_spec: str) -> Path:
 
 
 def run(args) -> int:
+    import subprocess
+    import sys
+
     from jaxgrads.results.files import check_output
     from jaxgrads.sweep import run_sweep
+    from jaxgrads.sweep.distributed import launch
+    from jaxgrads.validation import positive_int
 
     pin(args)
+    if args.processes is not None and positive_int("--processes", args.processes) > 1 and args.instructions:
+        raise JaxgradsError("--instructions counts one process under valgrind; leave out --processes")
+    if not set_devices(args):
+        return subprocess.call([sys.executable, "-m", "jaxgrads", *args.argv])
+    join(args)
     configure_jax(args)
     sweep, cases = sweep_of(args)
     for flag, value in (("-o/--output", args.output), ("--report", args.report)):
@@ -111,8 +173,14 @@ def run(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     if args.report is not None:
         check_output(Path(args.report), resume=False, overwrite=True)
+    if args.processes is not None and args.processes > 1:
+        check_output(out, resume=args.resume, overwrite=args.overwrite)
+        return launch(args.argv, args.processes, args.coordinator)
     run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases)
-    summarize(out, args.report)
+    from jaxgrads.sweep.distributed import is_lead
+
+    if is_lead():
+        summarize(out, args.report)
     return 0
 
 

@@ -70,6 +70,7 @@ def time_callable(
     samples: int = DEFAULT_SAMPLES,
     min_sample_s: float = DEFAULT_MIN_SAMPLE_S,
     warmup: bool = True,
+    agree: Callable[[tuple[float, ...]], tuple[float, ...]] | None = None,
 ) -> Timing:
     """Times ``fn()`` by the protocol above.
 
@@ -78,6 +79,9 @@ def time_callable(
       samples: number of samples kept.
       min_sample_s: the shortest a sample may last; the loop count grows until it does.
       warmup: make the untimed first call here (False: the caller already made it).
+      agree: across processes running one SPMD kernel, the elementwise maximum over them
+        (:func:`jaxgrads.sweep.distributed.agree`): the loop count and the end of calibration are
+        agreed, so every process calls ``fn`` as often, and each sample is the slowest process's.
 
     Returns:
       A :class:`Timing`.
@@ -89,15 +93,23 @@ def time_callable(
         warm = time.perf_counter() - warm_start
         # first guess from the warm-up (an overestimate: it pays the first-call costs)
         loops = min(MAX_LOOPS, max(1, math.ceil(min_sample_s / max(warm, 1e-9))))
+        if agree is not None:
+            loops = int(agree((loops,))[0])
     while True:
         per_call = _sample(fn, loops)
-        if per_call * loops >= min_sample_s or loops >= MAX_LOOPS:
-            break
+        short = not (per_call * loops >= min_sample_s or loops >= MAX_LOOPS)
         # aim 20% past the target from the estimate, at least doubling (timeit's autorange grows too)
-        loops = min(MAX_LOOPS, max(2 * loops, math.ceil(1.2 * min_sample_s / max(per_call, 1e-9))))
+        grown = min(MAX_LOOPS, max(2 * loops, math.ceil(1.2 * min_sample_s / max(per_call, 1e-9))))
+        if agree is not None:
+            flag, most = agree((float(short), grown))
+            short, grown = bool(flag), int(most)
+        if not short:
+            break
+        loops = grown
     # the calibration sample that met the target is a sample like the others
     rest = tuple(_sample(fn, loops) for _ in range(samples - 1))
-    return Timing((per_call, *rest), loops)
+    times = (per_call, *rest)
+    return Timing(times if agree is None else agree(times), loops)
 
 
 def dispatch_floor(device: jax.Device, samples: int = 15, min_sample_s: float = 0.02) -> float:

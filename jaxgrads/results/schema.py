@@ -21,6 +21,7 @@ from jaxgrads.results.files import read_text, samples_path
 __all__ = [
     "FIELDS",
     "KEY",
+    "MERGE_KEY",
     "SAMPLE_FIELDS",
     "STATUSES",
     "read_results",
@@ -110,18 +111,27 @@ FIELDS: tuple[str, ...] = (
     "floor_s",  # max(dispatch floor, traffic / bandwidth of its level or first touch, flops / peak)
     "floor_frac",  # floor_s / time_median_s: 1 at the limit, below 0.9 a defect of the floor
     "floor_level",  # what binds: dispatch, L1, L2, L3, memory, first-touch, compute
+    # devices (methods.sharded): a sharded method's mesh; peak_bytes and the XLA memory columns are
+    # then one device's (memory_analysis of the partitioned program)
+    "devices",  # devices computing the Jacobian: the mesh's size, 1 for the other methods
+    "mesh_shape",  # e.g. "basis=4"; "" for a one-device method
+    "processes",  # processes of the run (jax.distributed), 1 for one
 )
+# a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
+MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
+MERGE_KEY: tuple[str, ...] = (*KEY, *MERGE_KEY_DEFAULTS)  # KEY is unique within one run
 SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
-    "out_elements", "cpus_used", "instr_calls",
+    "out_elements", "cpus_used", "instr_calls", "devices", "processes",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
     "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class", "floor_level",
+    "mesh_shape",
 )  # fmt: skip
 
 
@@ -162,6 +172,11 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
             df[col] = _integers(df[col])
     if "chunk_size" not in df.columns:
         df["chunk_size"] = pd.array([0] * len(df), dtype="Int64")
+    for col, default in MERGE_KEY_DEFAULTS.items():  # files from before these columns: one device
+        if col not in df.columns:
+            df[col] = pd.array([default] * len(df), dtype="Int64")
+        else:
+            df[col] = df[col].fillna(default)
     for col in ("m", "n", "batch", "chunk_size"):
         if df[col].isna().any():
             raise JaxgradsError(f"{path}: column {col} has a non-integer value (truncated file?)")

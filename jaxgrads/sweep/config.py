@@ -47,6 +47,11 @@ class Sweep:
     # per target, a square size whose compulsory traffic reaches each of these regimes ("cache",
     # "memory"), for the closed form, jacfwd and jacrev (sweep.plan.regime_size)
     regimes: tuple[str, ...] = ()
+    # the sharded methods' mesh: this many devices (on a CPU, host devices made before JAX starts:
+    # the CLI's --devices); None: every device JAX sees
+    devices: int | None = None
+    # (K, N): only every N-th case, from the K-th (1-based), to split a sweep across machines
+    shard: tuple[int, int] | None = None
 
 
 DEFAULT_SWEEP = Sweep(regimes=("cache", "memory"))

@@ -17,11 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from jaxgrads.errors import JaxgradsError
 from jaxgrads.sweep.config import PRESETS, Sweep, sizes_from
 from jaxgrads.sweep.plan import REGIMES
 from jaxgrads.validation import DTYPES, positive_int, resolve_dtype
 
-__all__ = ["MAX_SECONDS", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args", "sweep_from"]
+__all__ = [
+    "MAX_SECONDS", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args", "shard_of",
+    "sweep_from",
+]  # fmt: skip
 
 MAX_SECONDS = 3600.0  # a sample or a first call longer than an hour is a typo, not a benchmark
 
@@ -54,6 +58,14 @@ def memory(text: str) -> int:
             f"expected a memory size of at least 1 byte like 8GiB or 512MiB, got {text!r}"
         )
     return int(value)
+
+
+def shard_of(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N) as (K, N); a one-line JaxgradsError naming what is valid otherwise."""
+    k, _, n = str(text).partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise JaxgradsError(f"--shard {text}: expected K/N with 1 <= K <= N, e.g. 1/4 ... 4/4")
+    return int(k), int(n)
 
 
 def _names(column: str) -> Callable[[pd.DataFrame], list[str]]:
@@ -133,6 +145,14 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
                 lambda v: tuple(resolve_dtype(d).name for d in v), from_rows=_names("dtype")),
     SweepOption("device", {"default": "auto", "help": "cpu, gpu, or auto (the GPU if JAX sees one)"},
                 "device"),
+    SweepOption("devices", {"type": int, "metavar": "N",
+                            "help": "the sharded methods' mesh: N devices (a CPU gets N host devices; "
+                                    "default: all JAX sees)"},
+                "devices", lambda v: positive_int("--devices", v),
+                from_rows=_first("devices", lambda v: v.isdigit() and int(v) > 1)),
+    SweepOption("shard", {"metavar": "K/N", "help": "run only every N-th case, from the K-th (1 <= K <= N): "
+                                                    "one machine's part of a sweep split across N"},
+                "shard", lambda v: shard_of(v)),
     SweepOption("samples", {"type": int, "help": "samples per row (default 7; quick 5; gate 9)"}, "samples",
                 lambda v: positive_int("--samples", v),
                 from_rows=lambda rows: [str(int(rows["samples"].max()))]),

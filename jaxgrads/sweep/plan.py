@@ -44,6 +44,7 @@ class Case:
     size: Size
     dtype: str
     chunk_size: int = 0
+    devices: int = 1  # a sharded method's mesh size (not part of the key: one run has one mesh)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -86,8 +87,9 @@ def plan(sweep: Sweep) -> list[Case]:
     """Expands a sweep into its cases; names are checked here, before anything runs.
 
     Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case), and so
-    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method; the
-    PyTorch peer runs when named (``--methods torch`` names all of its methods).
+    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method (the
+    sharded ones when the run has more than one device); the PyTorch peer runs when named
+    (``--methods torch`` names all of its methods). With ``shard`` (K, N), the K-th of every N cases.
     """
     problems = [get_problem(p) for p in (sweep.problems or problem_names())]
     wrts = sweep.wrt
@@ -98,12 +100,14 @@ def plan(sweep: Sweep) -> list[Case]:
     if sweep.methods:
         methods = expand_methods(sweep.methods)
     else:
-        methods = [name for name, m in METHODS.items() if m.backend == "jax"]
+        multi = (sweep.devices or len(jax.devices())) > 1
+        methods = [n for n, m in METHODS.items() if m.backend == "jax" and (multi or m.family != "sharded")]
     if any(METHODS[m].backend == "torch" for m in methods):
         require_torch()
     chunks = tuple(positive_int("chunk size", c) for c in sweep.chunk_sizes)
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
+    mesh = sweep.devices or len(jax.devices())
     cases, seen = [], set()
     for problem in problems:
         for d in problem.derivatives:
@@ -122,12 +126,18 @@ def plan(sweep: Sweep) -> list[Case]:
                 for dtype in sweep.dtypes:
                     for name in names:
                         for chunk in _chunks(problem, d, METHODS[name], size, chunks):
-                            case = Case(problem, d, METHODS[name], size, dtype, chunk)
+                            devices = mesh if METHODS[name].family == "sharded" else 1
+                            case = Case(problem, d, METHODS[name], size, dtype, chunk, devices)
                             if case.key not in seen:
                                 seen.add(case.key)
                                 cases.append(case)
     if not cases:
         raise JaxgradsError("the sweep is empty: no chosen method applies to the chosen problems and wrt")
+    if sweep.shard is not None:
+        k, n = sweep.shard
+        total, cases = len(cases), cases[k - 1 :: n]
+        if not cases:
+            raise JaxgradsError(f"--shard {k}/{n}: the sweep has {total} cases, none in this shard")
     return cases
 
 
@@ -199,8 +209,9 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
 
     The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
     jacrev's vmap output and the result), and the identity basis the method materializes
-    (``Method.basis``). On a CPU the host also holds the float64 reference, its error scale, and the
-    float64 autodiff Jacobian that checks the closed form.
+    (``Method.basis``); a sharded method's device holds its share of the last two. On a CPU (whose
+    host devices share one memory) the host also holds the float64 reference, its error scale, and
+    the float64 autodiff Jacobian that checks the closed form.
     """
     out, wrt, inputs = case.shapes
     out_size, in_size = math.prod(out), math.prod(wrt)
@@ -209,8 +220,10 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
     jac = math.prod(jac_shape)
     width = {"in": in_size, "out": out_size, None: 0}[case.method.basis]
     basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
-    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + 2 * jac + basis)
-    if jax.devices()[0].platform == "cpu":
+    cpu = jax.devices()[0].platform == "cpu"
+    share = 1 if cpu else case.devices
+    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + (2 * jac + basis) // share)
+    if cpu:
         # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
         total += 8 * 4 * jac
     steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]

@@ -26,6 +26,7 @@ from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
 from jaxgrads.measure.timing import Timing, dispatch_floor, time_callable
 from jaxgrads.measure.xla import cost_and_memory
+from jaxgrads.methods.sharded import AXIS, basis_mesh
 from jaxgrads.peers.torch import torch_threads
 from jaxgrads.results.files import (
     CsvAppender,
@@ -37,6 +38,7 @@ from jaxgrads.results.files import (
 )
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
 from jaxgrads.sweep.config import Sweep
+from jaxgrads.sweep.distributed import agree, is_lead
 from jaxgrads.sweep.instructions import add_instructions
 from jaxgrads.sweep.plan import Case, estimate_bytes, plan
 from jaxgrads.sweep.progress import Progress
@@ -139,6 +141,9 @@ def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
         "jac_bytes": math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize,
         "wrt_elements": math.prod(wrt_shape),
         "out_elements": math.prod(out_shape) if case.derivative.order == 1 else math.prod(wrt_shape),
+        "devices": case.devices,
+        "mesh_shape": f"{AXIS}={case.devices}" if case.method.family == "sharded" else "",
+        "processes": jax.process_count(),
     }
     budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
     if need > budget:
@@ -154,6 +159,10 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     ``timer`` times the compiled, warmed-up kernel (default: :func:`jaxgrads.measure.timing.time_callable`
     with the sweep's samples); the pytest-benchmark suite passes ``benchmark.pedantic`` here, so
     both harnesses time the same callable after the same preparation.
+
+    In a run of several processes a sharded kernel's calls are kept in step
+    (:mod:`jaxgrads.sweep.distributed`): the skip, the loop count and each sample are agreed, its
+    Jacobian is gathered by all, and only the lead checks it.
     """
     try:
         row, skip = _planned_row(case, ctx)
@@ -165,11 +174,14 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     try:
         kernel = build_kernel(
             case.problem, case.derivative.name, case.method, case.size, case.dtype, ctx.device,
-            inputs=ctx.inputs(case),
+            inputs=ctx.inputs(case), devices=case.devices if case.method.family == "sharded" else None,
         )  # fmt: skip
+        step = agree if kernel.mesh is not None else None  # in step with the other processes
         start = time.perf_counter()
         J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
         first_call = time.perf_counter() - start
+        if step is not None:
+            (first_call,) = step((first_call,))
         if first_call > sweep.max_call_s:
             msg = (
                 f"one call took {first_call:.3g} s, over the --max-call-time limit of {sweep.max_call_s:g} s"
@@ -177,17 +189,21 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
             return row | {"status": "skipped", "message": msg, "compile_s": kernel.compile_s}, ()
         if timer is None:
             timing = time_callable(
-                kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False
+                kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False, agree=step
             )
         else:
             timing = timer(kernel)
         row |= cost_and_memory(kernel.executables)
-        row |= accuracy(kernel, J, ctx.references.get(kernel))
+        if is_lead():
+            row |= accuracy(kernel, J, ctx.references.get(kernel))
+        elif kernel.mesh is not None:
+            kernel.host_jacobian(J)  # the lead's gather is a collective: take part
+
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
         return row | {"status": "error", "message": _one_line(exc)}, ()
-    if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES:
+    if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES and is_lead():
         save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
     return row | _timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
@@ -303,7 +319,7 @@ def run_sweep(
     spath = samples_path(out)
     check_output(spath, resume=True, overwrite=True)
     cases = plan(sweep) if cases is None else cases
-    resolve_device(sweep.device)
+    basis_mesh(resolve_device(sweep.device).platform, sweep.devices)  # enough devices, or one line
     if sweep.save_arrays is not None:
         output_folder(sweep.save_arrays, "--save-arrays")
     with OutputLock(out):
