@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor peers calibrate-gate clean
+.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor devices peers calibrate-gate clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -26,12 +26,15 @@ test: $(STAMP)  ## The test suite
 	$(PY) -m pytest -q
 
 RESULTS := results/latest.csv results/scaling.csv results/crossover.csv
+DEVICE_COUNTS := 1 2 4 8
+DEVICE_RESULTS := $(foreach d,$(DEVICE_COUNTS),results/devices/d$(d)-x.csv results/devices/d$(d)-A.csv)
 
-bench: $(STAMP)  ## Default, scaling and fwd/rev crossover sweeps; results/latest.md with figures beside it
+bench: $(STAMP)  ## Default, scaling, fwd/rev crossover and devices sweeps; results/latest.md with figures beside it
 	$(PY) -m jaxgrads run --overwrite -o results/latest.csv
 	$(PY) -m jaxgrads run --preset scaling --overwrite -o results/scaling.csv
 	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
-	$(PY) -m jaxgrads report $(RESULTS) --plots results/figures -o results/latest.md
+	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
+	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md
 
 bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md
@@ -61,6 +64,9 @@ budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budg
 
 floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make bench's results into README.md
 	$(PY) bench/studies/floor.py $(RESULTS)
+
+devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into README.md
+	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS)
 
 peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch

@@ -17,6 +17,9 @@ for precision in default highest; do
   $PY -m jaxgrads run --device gpu --problems matvec quadratic --wrt x --methods jacrev analytic \
     --sizes 1024 4096 --matmul-precision "$precision" -o "$out/gpu-precision-$precision.csv" --overwrite >/dev/null
 done
+# the sharded methods on this machine's GPUs (one GPU: the one-device figures)
+$PY -m jaxgrads run --device gpu --problems matvec --wrt A --methods jacrev_sharded jacrev analytic \
+  --sizes 256 512 -o "$out/gpu-devices.csv" --overwrite --report "$out/gpu-devices.md" | tail -n 4
 $PY - "$out" <<'PYEOF'
 import sys
 import pandas as pd

@@ -212,6 +212,7 @@ def test_agreed_timing_calls_as_often_as_the_slowest_process():
         (["--processes", "2", "--coordinator", "nohost"], ["--coordinator nohost: expected HOST:PORT"]),
         (["--processes", "2", "--instructions"], ["leave out --processes"]),
         (["--distributed", "--process-id", "0"], ["--distributed finds the run's processes itself"]),
+        (["--processes", "2", "--resume"], ["--resume: a run of several processes starts afresh"]),
     ],
 )
 def test_bad_input_gets_one_line_and_no_file(tmp_path, args, needles):

@@ -158,8 +158,14 @@ def run(args) -> int:
     from jaxgrads.validation import positive_int
 
     pin(args)
-    if args.processes is not None and positive_int("--processes", args.processes) > 1 and args.instructions:
+    several = args.processes is not None and positive_int("--processes", args.processes) > 1
+    if several and args.instructions:
         raise JaxgradsError("--instructions counts one process under valgrind; leave out --processes")
+    if args.resume and (several or args.distributed or args.coordinator is not None):
+        raise JaxgradsError(
+            "--resume: a run of several processes starts afresh (they must run the same cases); "
+            "use --overwrite"
+        )
     if not set_devices(args):
         return subprocess.call([sys.executable, "-m", "jaxgrads", *args.argv])
     join(args)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, backend_of, frontier_methods
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
-from jaxgrads.results.schema import KEY, timed_rows
+from jaxgrads.results.schema import KEY, one_per_case, timed_rows
 
 __all__ = ["markdown_report", "peer_table", "status_counts", "summary_table"]
 
@@ -135,9 +135,11 @@ def markdown_report(
       figures: {name: [png, svg, ...]} from :func:`jaxgrads.report.plots.plot_all`, embedded by their PNG.
       relative_to: the report's folder, so the figure links are relative to it.
     """
+    from jaxgrads.report.devices import devices_section
     from jaxgrads.report.findings import findings_section  # they format with this module
     from jaxgrads.report.floor import floor_section
 
+    everything, df = df, one_per_case(df)  # a case on several device counts: the devices section's
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
     header = [*_run_header(df, title, floor), "", "## Summary", "", summary_table(df)]
     body = ["", "## Findings", "", findings_section(df)]
@@ -158,6 +160,9 @@ def markdown_report(
     frontier = frontier_section(df)
     if frontier:
         body += ["", "## Memory frontier", "", frontier]
+    devices = devices_section(everything)
+    if devices:
+        body += ["", "## Devices", "", devices]
     notes = []
     for r in df[df["status"] != "ok"].to_dict("records"):
         notes.append(

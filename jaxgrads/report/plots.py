@@ -10,6 +10,9 @@ r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG
 - ``crossover``: for ``matvec`` w.r.t. x at one fixed $m \cdot n$, $t_\text{jacfwd} / t_\text{jacrev}$
   against the aspect ratio $m/n$. The cost model (n JVPs against m VJPs of the same cost) predicts
   $n/m$, and the crossover at $m = n$; both are drawn with the measured one.
+- ``devices``: the sharded methods against the device count: time (strong scaling: one case; weak
+  scaling: each device's share fixed, dashed) and each device's peak memory (strong), with the ideal
+  1/D drawn for strong scaling (:mod:`jaxgrads.report.devices`).
 
 Sizes are the Jacobian's element count, so problems with one and two dimensions share an axis.
 """
@@ -27,7 +30,7 @@ from jaxgrads.errors import JaxgradsError
 from jaxgrads.report.analysis import crossover, measured_crossover
 from jaxgrads.report.roles import CLOSED_FORM, TEXTBOOK
 from jaxgrads.results.labels import method_label
-from jaxgrads.results.schema import timed_rows
+from jaxgrads.results.schema import one_per_case, timed_rows
 
 __all__ = ["iter_figures", "plot_all", "require_matplotlib"]
 
@@ -182,14 +185,50 @@ def _crossover(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     yield "crossover", fig
 
 
+def _devices(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    from jaxgrads.report.devices import TARGET, scaling_rows
+
+    strong, weak = scaling_rows(df)
+    if strong.empty and weak.empty:
+        return
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for _, g in strong.groupby([*TARGET, "m", "n"], sort=False):
+        g = g.sort_values("devices")
+        r = g.iloc[0]
+        label = f"{r['problem']}/{r['wrt']} {int(r['m'])}x{int(r['n'])} {method_label(r)}"
+        (line,) = ax_t.plot(g["devices"], g["time_median_s"], marker="o", label=label)
+        ax_t.plot(g["devices"], float(r["time_median_s"]) * float(r["devices"]) / g["devices"], linestyle=":",
+                  color=line.get_color(), linewidth=0.8)  # fmt: skip
+        ax_m.plot(g["devices"], g["peak_bytes"], marker="o", color=line.get_color(), label=label)
+    for _, g in weak.groupby([*TARGET, "share"], sort=False):
+        g = g.sort_values("devices")
+        r = g.iloc[0]
+        label = f"weak: {r['problem']}/{r['wrt']} {method_label(r)}, {r['share'] / 2**20:.2g} MiB/device"
+        ax_t.plot(g["devices"], g["time_median_s"], marker="s", linestyle="--", label=label)
+    counts = sorted({int(d) for d in pd.concat([strong["devices"], weak["devices"]])})
+    ax_t.set(xscale="log", yscale="log", xlabel="devices", ylabel="seconds per call",
+             title="Time (dotted: ideal 1/D for strong scaling)")  # fmt: skip
+    ax_m.set(xscale="log", yscale="log", xlabel="devices", ylabel="peak bytes per device (XLA)",
+             title="Peak memory per device (strong scaling)")  # fmt: skip
+    for ax in (ax_t, ax_m):
+        ax.set_xticks(counts, [str(c) for c in counts])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    backend = ", ".join(sorted(set(df["backend"].astype(str))))
+    fig.suptitle(f"Sharded Jacobians against the number of devices ({backend})")
+    yield "devices", fig
+
+
 def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     """Every figure the table supports, one (name, matplotlib Figure) at a time; the caller closes each."""
     plt = require_matplotlib()
     plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
-    timed = _timed(df)
+    one = one_per_case(df)  # a case on several device counts: the devices figure's
+    timed = _timed(one)
     yield from _target_figures(plt, timed)
     yield from _floor(plt, timed)
-    yield from _crossover(plt, df)
+    yield from _crossover(plt, one)
+    yield from _devices(plt, df)
 
 
 def plot_all(df: pd.DataFrame, out: str | Path) -> dict[str, list[Path]]:

@@ -22,6 +22,7 @@ __all__ = [
     "FIELDS",
     "KEY",
     "MERGE_KEY",
+    "one_per_case",
     "SAMPLE_FIELDS",
     "STATUSES",
     "read_results",
@@ -133,6 +134,15 @@ _STR_FIELDS = (
     "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class", "floor_level",
     "mesh_shape",
 )  # fmt: skip
+
+
+def one_per_case(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per :data:`KEY`: of a case measured on several device or process counts (results
+    merged across runs), the one on the fewest. What every table but the devices section shows."""
+    if not all(c in df.columns for c in MERGE_KEY_DEFAULTS):
+        return df
+    order = df.sort_values(list(MERGE_KEY_DEFAULTS), kind="stable")
+    return order.drop_duplicates(list(KEY), keep="first").sort_index()
 
 
 def row_key(row: Mapping) -> tuple:
