@@ -164,14 +164,34 @@ def test_shards_partition_the_sweep_and_merge_back(tmp_path):
     assert len(merged.drop_duplicates(["wrt", "method", "m", "n"])) == len(merged)
 
 
-def test_a_case_on_other_device_counts_is_another_measurement(tmp_path):
-    rows = []
+def test_a_case_on_other_device_counts_is_another_measurement_and_the_devices_section(tmp_path):
+    from jaxgrads.report.markdown import markdown_report
+    from jaxgrads.report.plots import plot_all
+
+    paths = []
     for devices in (1, 2):
         out = tmp_path / f"d{devices}.csv"
-        args = ("--devices", str(devices), "--problems", "inner", "--wrt", "x", "--methods", "jacrev_sharded")
-        assert jaxgrads("run", *args, "--sizes", "6", *FAST, "-o", str(out)).returncode == 0
-        rows.append(str(out))
-    assert sorted(read_all(rows)["devices"]) == [1, 2]
+        # strong: 8x8 on both counts; weak: (4·D)x4, a 16-element share per device
+        args = ("--devices", str(devices), "--problems", "matvec", "--wrt", "x", "--methods", "jacrev_sharded",
+                "--sizes", "8", f"{4 * devices}x4")  # fmt: skip
+        assert jaxgrads("run", *args, *FAST, "-o", str(out)).returncode == 0
+        paths.append(str(out))
+    df = read_all(paths)
+    assert sorted(df["devices"]) == [1, 1, 2, 2]
+    text = markdown_report(df)
+    section = text.split("## Devices", 1)[1]
+    assert "host devices of one CPU" in section  # the caveat: they share its cores
+    strong = section.split("Strong scaling", 1)[1].split("Weak scaling", 1)[0]
+    assert "| matvec / x | 8 float32 | jacrev_sharded |" in strong  # one row: 8x8 on 1 and 2 devices
+    assert strong.count("| matvec / x |") == 1
+    weak = section.split("Weak scaling", 1)[1].split("Largest Jacobian", 1)[0]
+    assert "| 4 float32: " in weak
+    assert "| 8x4 float32: " in weak
+    # the other tables show each case once: the one on the fewest devices
+    summary = text.split("## Summary", 1)[1].split("## Findings", 1)[0]
+    assert summary.count("| matvec | x | 8 float32 |") == 1
+    made = plot_all(df, tmp_path / "figures")
+    assert "devices" in made
 
 
 def test_shard_of():

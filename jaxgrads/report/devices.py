@@ -31,9 +31,9 @@ def _mib(v: float) -> str:
 def scaling_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(strong, weak): the accurate, timed rows of the sharded methods that form each kind of series.
 
-    Strong: a case (target and size) timed on at least two device counts. Weak: rows of one target
-    whose per-device share ``jac_bytes / devices`` is the same at two or more device counts and
-    sizes; a series is labelled by that share.
+    Strong: a case (target and size) timed on at least two device counts. Weak: the other rows of
+    one target whose per-device share ``jac_bytes / devices`` is the same at two or more device
+    counts (one size per count); a series is labelled by that share.
     """
     t = timed_rows(df)
     t = t[t["ok"] & t["mesh_shape"].astype(str).str.len().gt(0)] if "mesh_shape" in t else t.iloc[0:0]
@@ -41,9 +41,8 @@ def scaling_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         return t, t
     t = t.assign(share=(t["jac_bytes"].astype(float) / t["devices"].astype(float)).round())
     strong = t.groupby([*TARGET, "m", "n"]).filter(lambda g: g["devices"].nunique() > 1)
-    weak = t.groupby([*TARGET, "share"]).filter(
-        lambda g: g["devices"].nunique() > 1 and g[["m", "n"]].drop_duplicates().shape[0] > 1
-    )
+    rest = t.drop(index=strong.index).drop_duplicates([*TARGET, "share", "devices"])
+    weak = rest.groupby([*TARGET, "share"]).filter(lambda g: g["devices"].nunique() > 1)
     return strong, weak
 
 
@@ -97,7 +96,7 @@ def _reach_table(df: pd.DataFrame) -> str:
     rows = []
     for d, g in t.groupby(t["devices"].astype(int)):
         r = g.loc[g["jac_bytes"].astype(float).idxmax()]
-        rows.append([d, _target(r), size_label(r), method_label(r), _mib(float(r["jac_bytes"])),
+        rows.append([str(d), _target(r), size_label(r), method_label(r), _mib(float(r["jac_bytes"])),
                      _mib(float(r["peak_bytes"])), format_seconds(float(r["time_median_s"]))])  # fmt: skip
     return table(["devices", "target", "size", "method", "Jacobian", "peak per device", "time"], rows)
 

@@ -212,6 +212,7 @@ def _devices(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
              title="Peak memory per device (strong scaling)")  # fmt: skip
     for ax in (ax_t, ax_m):
         ax.set_xticks(counts, [str(c) for c in counts])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
     backend = ", ".join(sorted(set(df["backend"].astype(str))))
