@@ -172,8 +172,8 @@ def test_a_case_on_other_device_counts_is_another_measurement_and_the_devices_se
     for devices in (1, 2):
         out = tmp_path / f"d{devices}.csv"
         # strong: 8x8 on both counts; weak: (4·D)x4, a 16-element share per device
-        args = ("--devices", str(devices), "--problems", "matvec", "--wrt", "x", "--methods", "jacrev_sharded",
-                "--sizes", "8", f"{4 * devices}x4")  # fmt: skip
+        args = ("--devices", str(devices), "--problems", "matvec", "--wrt", "x",
+                "--methods", "jacrev_sharded", "--sizes", "8", f"{4 * devices}x4")  # fmt: skip
         assert jaxgrads("run", *args, *FAST, "-o", str(out)).returncode == 0
         paths.append(str(out))
     df = read_all(paths)
