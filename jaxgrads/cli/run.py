@@ -154,7 +154,7 @@ def run(args) -> int:
 
     from jaxgrads.results.files import check_output
     from jaxgrads.sweep import run_sweep
-    from jaxgrads.sweep.distributed import launch
+    from jaxgrads.sweep.distributed import is_lead, launch
     from jaxgrads.validation import positive_int
 
     pin(args)
@@ -183,9 +183,7 @@ def run(args) -> int:
         check_output(out, resume=args.resume, overwrite=args.overwrite)
         return launch(args.argv, args.processes, args.coordinator)
     run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases)
-    from jaxgrads.sweep.distributed import is_lead
-
-    if is_lead():
+    if is_lead():  # the other processes of a jax.distributed run wrote nothing the user asked for
         summarize(out, args.report)
     return 0
 

@@ -198,7 +198,6 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
             row |= accuracy(kernel, J, ctx.references.get(kernel))
         elif kernel.mesh is not None:
             kernel.host_jacobian(J)  # the lead's gather is a collective: take part
-
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
