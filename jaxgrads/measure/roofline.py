@@ -63,8 +63,10 @@ FIRST_TOUCH_MIN_BYTES = {"cpu": 32 * 2**20}
 # at 64 MiB, 3.8 at 256 MiB, 4.1 at 512 MiB), and a 512 MiB Jacobian beat a 64 MiB probe by 10%
 FIRST_TOUCH_PROBE_BYTES = 256 * 2**20
 # page faults vary by ±20% from one call to the next (fastest 4.25, median 3.3 GB/s over 15 calls
-# at 64 MiB), so the rate takes the fastest of 3x the run's samples, each a single call
+# at 64 MiB), so the rate takes the fastest of 3x the run's samples, each a single call, and of at
+# least 15 calls (a 3-sample test sweep's 9 once all came out slower than a 64 MiB Jacobian's median)
 FIRST_TOUCH_SAMPLES_PER_SAMPLE = 3
+FIRST_TOUCH_MIN_SAMPLES = 15
 MATMUL_N = {"cpu": 1024, "default": 8192}
 
 
@@ -170,7 +172,7 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
         count = FIRST_TOUCH_PROBE_BYTES // dtype.itemsize
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
-        probe_samples = FIRST_TOUCH_SAMPLES_PER_SAMPLE * samples
+        probe_samples = max(FIRST_TOUCH_MIN_SAMPLES, FIRST_TOUCH_SAMPLES_PER_SAMPLE * samples)
         t_fill = time_callable(lambda: fill(s), samples=probe_samples, min_sample_s=0).min
         first_touch = count * dtype.itemsize / t_fill
 
