@@ -1,5 +1,5 @@
 """The ways to compute a derivative: the registry (``registry``), the JAX methods by family
-(``vectorized``, ``walks``, ``sharded``, ``hessians``, ``closed_forms``), and the peers'
+(``vectorized``, ``walks``, ``sharded``, ``colored``, ``hessians``, ``closed_forms``), and the peers'
 (:mod:`jaxgrads.peers`).
 
 Importing this package registers them all, in the order listings show them: the JAX families, then
@@ -10,6 +10,7 @@ import importlib
 
 from jaxgrads.methods import registry
 from jaxgrads.methods.closed_forms import CLOSED_FORMS
+from jaxgrads.methods.colored import COLORED
 from jaxgrads.methods.common import partial_fn
 from jaxgrads.methods.hessians import HESSIANS
 from jaxgrads.methods.registry import *  # noqa: F403  (the surface: the registry's __all__)
@@ -19,6 +20,6 @@ from jaxgrads.methods.walks import WALKS
 
 __all__ = [*registry.__all__, "partial_fn"]
 
-for _method in (*VECTORIZED, *WALKS, *SHARDED, *HESSIANS, *CLOSED_FORMS):
+for _method in (*VECTORIZED, *WALKS, *SHARDED, *COLORED, *HESSIANS, *CLOSED_FORMS):
     registry.register_method(_method)
 importlib.import_module("jaxgrads.peers")

@@ -55,11 +55,17 @@ class Method:
         sequential steps, which the runner caps.
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
       backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
-      family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``hessian`` or ``closed_form``; a
+      family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``colored``, ``hessian`` or
+        ``closed_form``; a
         ``sharded`` method's ``build`` takes the device mesh (``build(problem, derivative, mesh)``),
         returns its padded block of rows or columns split over it (:mod:`jaxgrads.methods.sharded`),
         and runs in a sweep when named or when the run has more than one device.
       mode: ``forward`` or ``reverse`` where the method has one.
+      prepare: ``(problem, derivative, input shapes) -> prepared``, work done once per case before
+        compiling and timed apart (``prep_s``): a colored method's sparsity pattern and coloring;
+        ``build`` then takes it as a third argument and it says ``nnz`` and ``colors``.
+      output: ``dense`` (an array in the closed form's layout) or ``bcoo`` (a
+        ``jax.experimental.sparse.BCOO`` of that shape).
       doc: one line.
     """
 
@@ -77,6 +83,8 @@ class Method:
     family: str = "vectorized"
     mode: str | None = None
     compile: Callable[..., tuple[Any, Callable, float]] | None = None
+    prepare: Callable[..., Any] | None = None
+    output: str = "dense"
     doc: str = ""
 
     def applies(self, problem: Problem, derivative: Derivative) -> bool:
@@ -113,7 +121,7 @@ def representative(
     raise JaxgradsError(f"no {backend} method of family {family!r} (mode {mode}) is registered")
 
 
-BACKENDS = ("jax", "torch")  # the names --methods accepts as groups
+BACKENDS = ("jax", "torch", "asdex")  # the names --methods accepts as groups
 
 
 def expand_methods(names) -> list[str]:

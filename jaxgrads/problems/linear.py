@@ -11,6 +11,8 @@ of x), $\partial L/\partial b = \mathbf 1^T \mathbf 1_B$ = B in every entry. The
 B×m×n products; the fast forms reduce first and broadcast.
 """
 
+import numpy as np
+
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
 __all__ = []  # registers its problem on import
@@ -75,6 +77,27 @@ def d_loss_db_textbook(xp, x, W, b):
     return xp.sum(xp.ones((x.shape[0], b.shape[0]), dtype=b.dtype), axis=0)
 
 
+def dx_pattern(shapes):
+    """z[b, j] meets x[b, k] for every k: a block per batch row (flattened row b·m + j, col b·n + k)."""
+    (B, n), m = shapes["x"], shapes["W"][1]
+    b, j, k = np.meshgrid(np.arange(B), np.arange(m), np.arange(n), indexing="ij")
+    return (b * m + j).ravel(), (b * n + k).ravel()
+
+
+def dW_pattern(shapes):
+    """z[b, j] meets W[k, j] for every k: column j of W (flattened col k·m + j)."""
+    (B, n), m = shapes["x"], shapes["W"][1]
+    b, j, k = np.meshgrid(np.arange(B), np.arange(m), np.arange(n), indexing="ij")
+    return (b * m + j).ravel(), (k * m + j).ravel()
+
+
+def db_pattern(shapes):
+    """z[b, j] meets b[j] alone."""
+    B, m = shapes["x"][0], shapes["W"][1]
+    b, j = np.meshgrid(np.arange(B), np.arange(m), indexing="ij")
+    return (b * m + j).ravel(), j.ravel()
+
+
 def _shapes(s):
     return {"x": (s.batch, s.n), "W": (s.n, s.m), "b": (s.m,)}
 
@@ -86,9 +109,9 @@ LINEAR = register(
         args=("x", "W", "b"),
         make_inputs=gaussian_inputs(_shapes),
         derivatives=(
-            Derivative("x", d_linear_dx, doc="dz_bj/dx_b'i = delta_bb' W_ij"),
-            Derivative("W", d_linear_dW, doc="dz_bj/dW_ij' = x_bi delta_jj'"),
-            Derivative("b", d_linear_db, doc="dz_bj/db_j' = delta_jj'"),
+            Derivative("x", d_linear_dx, doc="dz_bj/dx_b'i = delta_bb' W_ij", sparsity=dx_pattern),
+            Derivative("W", d_linear_dW, doc="dz_bj/dW_ij' = x_bi delta_jj'", sparsity=dW_pattern),
+            Derivative("b", d_linear_db, doc="dz_bj/db_j' = delta_jj'", sparsity=db_pattern),
         ),
         dims=("m", "n", "batch"),
         scalar_output=False,

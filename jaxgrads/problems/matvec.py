@@ -4,6 +4,8 @@ $\partial y/\partial x = A$ (m×n); $\partial y/\partial A$ is the m×m×n tenso
 $J_{ikl} = \partial y_i/\partial A_{kl} = \delta_{ik} x_l$: row i of A alone feeds $y_i$.
 """
 
+import numpy as np
+
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
 __all__ = []  # registers its problem on import
@@ -27,6 +29,12 @@ def d_matvec_dA(xp, A, x):
     return xp.eye(m, dtype=A.dtype)[:, :, None] * x[None, None, :]
 
 
+def dA_pattern(shapes):
+    """Row i of J (y_i) meets only row i of A: columns i·n ... i·n + n − 1 of the flattened A."""
+    m, n = shapes["A"]
+    return np.repeat(np.arange(m), n), np.arange(m * n)
+
+
 MATVEC = register(
     Problem(
         name="matvec",
@@ -35,7 +43,7 @@ MATVEC = register(
         make_inputs=gaussian_inputs(lambda s: {"A": (s.m, s.n), "x": (s.n,)}),
         derivatives=(
             Derivative("x", d_matvec_dx, linear=True, doc="dy/dx = A"),
-            Derivative("A", d_matvec_dA, linear=True, doc="dy_i/dA_kl = delta_ik x_l"),
+            Derivative("A", d_matvec_dA, linear=True, doc="dy_i/dA_kl = delta_ik x_l", sparsity=dA_pattern),
         ),
         dims=("m", "n"),
         scalar_output=False,

@@ -56,6 +56,9 @@ class Derivative:
       min_flops: ``size -> flops``, the fewest floating-point operations that compute the
         derivative (the closed form's, counted by hand); None counts 0, which is always a lower
         bound (:mod:`jaxgrads.measure.floor`).
+      sparsity: ``input shapes -> (rows, cols)``, the structural nonzeros of the Jacobian flattened
+        to (out.size, wrt.size), declared from the closed form (true for every input value); None:
+        dense, every entry (:mod:`jaxgrads.methods.colored` then uses one color per column).
     """
 
     wrt: str
@@ -65,6 +68,7 @@ class Derivative:
     linear: bool = False
     doc: str = ""
     min_flops: Callable[[Size], float] | None = None
+    sparsity: Callable[[Mapping[str, tuple[int, ...]]], tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
     def name(self) -> str:
