@@ -26,6 +26,8 @@ def size_id(size):
 
 
 def skip_without_backend(method: str) -> None:
-    """Skips the calling test when ``method`` runs on PyTorch and PyTorch is not installed."""
+    """Skips the calling test when ``method`` needs a peer (PyTorch, asdex) that is not installed."""
     if jg.get_method(method).backend == "torch":
         pytest.importorskip("torch", reason="the torch_* methods need the [torch] extra")
+    if jg.get_method(method).backend == "asdex":
+        pytest.importorskip("asdex", reason="the asdex_* methods need the [sparse] extra")

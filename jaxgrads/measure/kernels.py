@@ -264,7 +264,7 @@ def build_kernel(
         executables, jac_shape = (), tuple(run().shape)
     elif meth.prepare is not None:  # a coloring first, timed apart; then one compiled program
         start = time.perf_counter()
-        prepared = meth.prepare(prob, derivative, {a: v.shape for a, v in host.items()})
+        prepared = meth.prepare(prob, derivative, host)
         prep_s = time.perf_counter() - start
         args = tuple(jax.device_put(host[a], dev) for a in prob.args)
         start = time.perf_counter()

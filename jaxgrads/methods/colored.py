@@ -33,7 +33,7 @@ from jax.experimental import sparse
 from jaxgrads.methods.common import partial_fn
 from jaxgrads.methods.registry import Method
 
-__all__ = ["COLORED", "Coloring", "greedy_coloring", "prepare_coloring", "sparsity_pattern"]
+__all__ = ["COLORED", "Coloring", "greedy_coloring", "nonzeros", "prepare_coloring", "sparsity_pattern"]
 
 
 def sparsity_pattern(problem, derivative, shapes) -> tuple[np.ndarray, np.ndarray, tuple, tuple, bool]:
@@ -47,6 +47,17 @@ def sparsity_pattern(problem, derivative, shapes) -> tuple[np.ndarray, np.ndarra
         return rows, cols, out_shape, wrt_shape, True
     rows, cols = (np.asarray(a, np.int64) for a in derivative.sparsity(shapes))
     return rows, cols, out_shape, wrt_shape, False
+
+
+def nonzeros(derivative, shapes, out_shape) -> int:
+    """The Jacobian's structural nonzeros: the declared pattern's size, or every entry (a Hessian,
+    or a derivative without a declared pattern)."""
+    wrt = math.prod(shapes[derivative.wrt])
+    if derivative.order == 2:
+        return wrt * wrt
+    if derivative.sparsity is None:
+        return math.prod(out_shape) * wrt
+    return int(np.asarray(derivative.sparsity(shapes)[0]).size)
 
 
 def greedy_coloring(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
@@ -161,8 +172,8 @@ def _builder(decompress):
 
 
 def _prepare(mode: str):
-    def prepare(problem, derivative, shapes):
-        return prepare_coloring(problem, derivative, shapes, mode)
+    def prepare(problem, derivative, inputs):
+        return prepare_coloring(problem, derivative, {k: np.shape(v) for k, v in inputs.items()}, mode)
 
     return prepare
 

@@ -61,7 +61,7 @@ class Method:
         returns its padded block of rows or columns split over it (:mod:`jaxgrads.methods.sharded`),
         and runs in a sweep when named or when the run has more than one device.
       mode: ``forward`` or ``reverse`` where the method has one.
-      prepare: ``(problem, derivative, input shapes) -> prepared``, work done once per case before
+      prepare: ``(problem, derivative, host inputs) -> prepared``, work done once per case before
         compiling and timed apart (``prep_s``): a colored method's sparsity pattern and coloring;
         ``build`` then takes it as a third argument and it says ``nnz`` and ``colors``.
       output: ``dense`` (an array in the closed form's layout) or ``bcoo`` (a

@@ -138,6 +138,7 @@ def markdown_report(
     from jaxgrads.report.devices import devices_section
     from jaxgrads.report.findings import findings_section  # they format with this module
     from jaxgrads.report.floor import floor_section
+    from jaxgrads.report.structure import structure_section
 
     everything, df = df, one_per_case(df)  # a case on several device counts: the devices section's
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
@@ -160,6 +161,9 @@ def markdown_report(
     frontier = frontier_section(df)
     if frontier:
         body += ["", "## Memory frontier", "", frontier]
+    structure = structure_section(df)
+    if structure:
+        body += ["", "## Structure", "", structure]
     devices = devices_section(everything)
     if devices:
         body += ["", "## Devices", "", devices]

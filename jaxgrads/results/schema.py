@@ -117,6 +117,11 @@ FIELDS: tuple[str, ...] = (
     "devices",  # devices computing the Jacobian: the mesh's size, 1 for the other methods
     "mesh_shape",  # e.g. "basis=4"; "" for a one-device method
     "processes",  # processes of the run (jax.distributed), 1 for one
+    # structure (methods.colored, peers.asdex): the Jacobian's nonzeros and a colored method's work
+    "nnz",  # structural nonzeros of the Jacobian (the derivative's declared pattern; dense: every entry)
+    "colors",  # JVPs / VJPs / HVPs a colored method pushes ("" for the others)
+    "prep_s",  # a colored method's sparsity detection + coloring, before compiling (seconds)
+    "output_format",  # dense, or bcoo (jax.experimental.sparse)
 )
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
@@ -126,13 +131,13 @@ SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
-    "out_elements", "cpus_used", "instr_calls", "devices", "processes",
+    "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
     "jaxlib_version", "problem", "wrt", "method", "dtype", "jac_shape", "status", "message",
     "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class", "floor_level",
-    "mesh_shape",
+    "mesh_shape", "output_format",
 )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """What a sweep runs: the :class:`Sweep` record and the built-in presets (default, quick, gate,
-scaling, crossover)."""
+scaling, crossover, structure)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ __all__ = [
     "PRESETS",
     "QUICK_SWEEP",
     "SCALING_SWEEP",
+    "STRUCTURE_SWEEP",
     "Sweep",
     "sizes_from",
 ]
@@ -68,6 +69,8 @@ QUICK_SWEEP = Sweep(
 # clear 10x the dispatch floor; more samples for the rank test (9 against 9 can reach p = 2e-5); a
 # kernel slower than 0.1 s a call is skipped, which keeps one gate run near half a minute
 GATE_SWEEP = Sweep(
+    # the notes' problems: the baselines hold them (a new problem joins the gate with a new baseline)
+    problems=("inner", "matvec", "bilinear", "quadratic", "quadratic_sym", "linear", "linear_loss"),
     methods=("jacfwd", "jacrev", "grad", "linearize", "linear_transpose", "map_vjp", "analytic"),
     sizes=((128, 128),),
     samples=9,
@@ -91,12 +94,22 @@ SCALING_SWEEP = Sweep(
     sizes=((32, 32), (128, 128), (512, 512)),
     max_call_s=1.0,
 )
+# dense, colored and closed form on every target at 32 and 128, batch 8: where structure pays
+# (the asdex peer joins with --methods ... asdex, or make sparse)
+STRUCTURE_SWEEP = Sweep(
+    methods=("jacfwd", "jacrev", "analytic", *(n for n, m in METHODS.items() if m.family == "colored"
+                                               and m.backend == "jax")),
+    sizes=((32, 32), (128, 128)),
+    batches=(8,),
+    max_call_s=2.0,
+)
 PRESETS = {
     "default": DEFAULT_SWEEP,
     "quick": QUICK_SWEEP,
     "gate": GATE_SWEEP,
     "scaling": SCALING_SWEEP,
     "crossover": CROSSOVER_SWEEP,
+    "structure": STRUCTURE_SWEEP,
 }
 
 

@@ -118,7 +118,7 @@ class SweepOption:
 SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     SweepOption("preset", {"default": "default", "choices": tuple(PRESETS),
                            "help": "the base sweep (%(default)s); scaling: squares 32-512; crossover: "
-                                   "matvec/x fwd vs rev"}),
+                                   "matvec/x fwd vs rev; structure: dense vs colored"}),
     SweepOption("quick", {"action": "store_true", "help": "the same as --preset quick"}),
     SweepOption("problems", {"nargs": "+", "metavar": "NAME", "help": "default: all"}, "problems",
                 from_rows=_names("problem")),

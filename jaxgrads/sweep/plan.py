@@ -16,6 +16,8 @@ from jaxgrads.measure.floor import compulsory
 from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
 from jaxgrads.measure.machine import cache_sizes
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
+from jaxgrads.methods.colored import nonzeros
+from jaxgrads.peers.asdex import require_asdex
 from jaxgrads.peers.torch import require_torch
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
 from jaxgrads.results.labels import row_kernel_id
@@ -87,9 +89,10 @@ def plan(sweep: Sweep) -> list[Case]:
     """Expands a sweep into its cases; names are checked here, before anything runs.
 
     Sizes a problem does not use collapse (``inner`` at 64 and at 256x64 is the same case), and so
-    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method (the
-    sharded ones when the run has more than one device); the PyTorch peer runs when named
-    (``--methods torch`` names all of its methods). With ``shard`` (K, N), the K-th of every N cases.
+    do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method but
+    the colored ones (the structure preset's) and the sharded ones (unless the run has more than one
+    device); the peers run when named (``--methods torch`` or ``asdex`` names all of a peer's
+    methods). With ``shard`` (K, N), the K-th of every N cases.
     """
     problems = [get_problem(p) for p in (sweep.problems or problem_names())]
     wrts = sweep.wrt
@@ -100,10 +103,12 @@ def plan(sweep: Sweep) -> list[Case]:
     if sweep.methods:
         methods = expand_methods(sweep.methods)
     else:
-        multi = (sweep.devices or len(jax.devices())) > 1
-        methods = [n for n, m in METHODS.items() if m.backend == "jax" and (multi or m.family != "sharded")]
+        opt_in = {"colored"} | (set() if (sweep.devices or len(jax.devices())) > 1 else {"sharded"})
+        methods = [n for n, m in METHODS.items() if m.backend == "jax" and m.family not in opt_in]
     if any(METHODS[m].backend == "torch" for m in methods):
         require_torch()
+    if any(METHODS[m].backend == "asdex" for m in methods):
+        require_asdex()
     chunks = tuple(positive_int("chunk size", c) for c in sweep.chunk_sizes)
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
@@ -209,7 +214,8 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
 
     The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
     jacrev's vmap output and the result), and the identity basis the method materializes
-    (``Method.basis``); a sharded method's device holds its share of the last two. On a CPU (whose
+    (``Method.basis``); a sharded method's device holds its share of the last two, a BCOO output its
+    nonzeros and their indices instead of the Jacobian. On a CPU (whose
     host devices share one memory) the host also holds the float64 reference, its error scale, and
     the float64 autodiff Jacobian that checks the closed form.
     """
@@ -222,7 +228,11 @@ def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
     basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
     cpu = jax.devices()[0].platform == "cpu"
     share = 1 if cpu else case.devices
-    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + (2 * jac + basis) // share)
+    held = 2 * jac
+    if case.method.output == "bcoo":  # the nonzeros and one int32 index per dimension, never dense
+        nnz = nonzeros(case.derivative, inputs, out)
+        held = nnz + nnz * len(jac_shape) * 4 // itemsize
+    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + (held + basis) // share)
     if cpu:
         # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
         total += 8 * 4 * jac

@@ -26,6 +26,7 @@ from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
 from jaxgrads.measure.timing import Timing, dispatch_floor, time_callable
 from jaxgrads.measure.xla import cost_and_memory
+from jaxgrads.methods.colored import nonzeros
 from jaxgrads.methods.sharded import AXIS, basis_mesh
 from jaxgrads.peers.torch import torch_threads
 from jaxgrads.results.files import (
@@ -144,6 +145,8 @@ def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
         "devices": case.devices,
         "mesh_shape": f"{AXIS}={case.devices}" if case.method.family == "sharded" else "",
         "processes": jax.process_count(),
+        "nnz": nonzeros(case.derivative, case.shapes[2], out_shape),
+        "output_format": case.method.output,
     }
     budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
     if need > budget:
@@ -220,6 +223,8 @@ def _timing_columns(case: Case, kernel: Kernel, timing: Timing, ceilings, row: d
         "compile_kind": "first_call" if case.method.backend == "torch" else "xla",
         "torch_threads": torch_threads(),
     }
+    if kernel.prepared is not None:  # a colored method: its colors and its preparation
+        columns |= {"colors": kernel.prepared.count, "prep_s": kernel.prep_s}
     if ceilings is not None:
         columns |= achieved(row["flops"], row["bytes_accessed"], timing.median, ceilings)
         traffic = Traffic(
