@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor devices peers calibrate-gate clean
+.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -25,14 +25,15 @@ lint: $(STAMP)  ## ruff over the package, tests and bench
 test: $(STAMP)  ## The test suite
 	$(PY) -m pytest -q
 
-RESULTS := results/latest.csv results/scaling.csv results/crossover.csv
+RESULTS := results/latest.csv results/scaling.csv results/crossover.csv results/structure.csv
 DEVICE_COUNTS := 1 2 4 8
 DEVICE_RESULTS := $(foreach d,$(DEVICE_COUNTS),results/devices/d$(d)-x.csv results/devices/d$(d)-A.csv)
 
-bench: $(STAMP)  ## Default, scaling, fwd/rev crossover and devices sweeps; results/latest.md with figures beside it
+bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices sweeps; results/latest.md, figures
 	$(PY) -m jaxgrads run --overwrite -o results/latest.csv
 	$(PY) -m jaxgrads run --preset scaling --overwrite -o results/scaling.csv
 	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
+	$(PY) -m jaxgrads run --preset structure --overwrite -o results/structure.csv
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
 	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md
 
@@ -67,6 +68,10 @@ floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make be
 
 devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into README.md
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS)
+
+sparse:  ## Dense vs colored vs the asdex peer vs closed forms into README.md (installs the [sparse] extra)
+	$(MAKE) EXTRAS=test,sparse $(VENV)/.installed-test-sparse
+	$(PY) bench/studies/structure.py
 
 peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch
