@@ -1,6 +1,8 @@
 """The report's structure section: dense against colored against the asdex peer against the closed form.
 
 Per target and size where a colored method ran: the Jacobian's density (``nnz`` over its entries),
+the peak memory XLA plans for the dense output against the BCOO one (the memory frontier's sparse
+formats),
 the dense basis (the smaller of inputs and outputs: what jacfwd or jacrev pushes) against the colors
 the best colored method pushed, and the times of the closed form, the best dense method (jacfwd,
 jacrev), the best of jaxgrads' colored methods and the best asdex method (each colored one with its
@@ -29,6 +31,7 @@ __all__ = ["TARGETS", "structure_cases", "structure_section"]
 CASE = ["problem", "wrt", "m", "n", "batch", "dtype"]
 # the targets of the structure work: (problem, wrt), at batch >= 8 and n >= 128
 TARGETS = (("matvec", "A"), ("linear", "x"))
+TIE = 0.1  # within ±10% of the dense time: one run's samples do not separate them
 
 
 def _kind(method: str) -> str:
@@ -80,6 +83,20 @@ def _t(r) -> str:
     return text + (f" (prep {format_seconds(prep)})" if math.isfinite(prep) else "")
 
 
+def _label(rec: dict) -> str:
+    r = rec["row"]
+    return f"{r['problem']}/{r['wrt']} {size_label(r)}"
+
+
+def _peaks(rec: dict) -> str:
+    """XLA's peak memory of the best colored method with dense output and with BCOO output."""
+    dense, bcoo = rec["colored_dense"], rec["colored_bcoo"]
+    if dense is None or bcoo is None:
+        return "–"
+    mib = [float(r["peak_bytes"]) / 2**20 for r in (dense, bcoo)]
+    return f"{mib[0]:.3g} → {mib[1]:.3g} MiB"
+
+
 def _target_check(cases: list[dict]) -> list[str]:
     lines = []
     for rec in cases:
@@ -113,31 +130,38 @@ def structure_section(df: pd.DataFrame) -> str:
     cases = structure_cases(df)
     if not cases:
         return ""
-    rows, wins, losses = [], [], []
+    rows, verdicts = [], {"wins": [], "ties": [], "losses": []}
     for rec in cases:
-        r, colored = rec["row"], rec["colored"]
-        dense = rec["dense"]
+        r, colored, dense = rec["row"], rec["colored"], rec["dense"]
         density = rec["nnz"] / rec["entries"] if rec["entries"] else math.nan
         colors = int(colored["colors"])
         if dense is not None:
-            (wins if float(colored["time_median_s"]) < float(dense["time_median_s"]) else losses).append(
-                (rec, colors)
-            )
+            ratio = float(colored["time_median_s"]) / float(dense["time_median_s"])
+            kind = "wins" if ratio < 1 - TIE else "losses" if ratio > 1 + TIE else "ties"
+            verdicts[kind].append((rec, colors, ratio))
         rows.append([f"{r['problem']} / {r['wrt']}", size_label(r), f"{density:.2g}",
                      f"{int(rec['basis'])} → {colors}", _t(rec["closed"]), _t(dense), _t(colored),
-                     _t(rec["asdex"])])  # fmt: skip
+                     _t(rec["asdex"]), _peaks(rec)])  # fmt: skip
     header = ["target", "size", "density", "basis → colors", "closed form", "best dense",
-              "best colored", "best asdex"]  # fmt: skip
+              "best colored", "best asdex", "peak: dense → bcoo"]  # fmt: skip
     lines = [table(header, rows), ""]
-    lines.append(f"- The best colored method beats the best dense one in {len(wins)} of "
-                 f"{len(wins) + len(losses)} cases.")  # fmt: skip
-    dense_losses = [f"{rec['row']['problem']}/{rec['row']['wrt']} {size_label(rec['row'])}"
-                    for rec, colors in losses if colors >= rec["basis"]]  # fmt: skip
+    judged = sum(len(v) for v in verdicts.values())
+    wins, ties, losses = (len(verdicts[k]) for k in ("wins", "ties", "losses"))
+    lines.append(f"- Best colored against best dense: faster by more than {TIE:.0%} in {wins} of {judged} "
+                 f"cases, within ±{TIE:.0%} in {ties}, slower in {losses}.")  # fmt: skip
+    best = sorted(verdicts["wins"], key=lambda v: v[2])[:3]
+    if best:
+        lines.append("- Largest wins: " + ", ".join(
+            f"{_label(rec)} {1 / ratio:.3g}× faster ({int(rec['basis'])} basis vectors → {colors} "
+            f"color{'s' * (colors != 1)})"
+            for rec, colors, ratio in best) + ".")  # fmt: skip
+    dense_losses = [f"{_label(rec)} ({ratio:.2g}×)" for rec, colors, ratio in verdicts["losses"]
+                    if colors >= rec["basis"]]  # fmt: skip
     if dense_losses:
         lines.append("- Coloring loses where the Jacobian is dense (as many colors as the dense basis, "
                      "plus the decompression): " + ", ".join(dense_losses) + ".")  # fmt: skip
-    other = [f"{rec['row']['problem']}/{rec['row']['wrt']} {size_label(rec['row'])} ({colors} colors)"
-             for rec, colors in losses if colors < rec["basis"]]  # fmt: skip
+    other = [f"{_label(rec)} ({colors} colors, {ratio:.2g}×)" for rec, colors, ratio in verdicts["losses"]
+             if colors < rec["basis"]]  # fmt: skip
     if other:
         lines.append("- Fewer colors than the basis and still slower than dense: " + ", ".join(other) + ".")
     check = _target_check(cases)
