@@ -22,6 +22,7 @@ def test_list_text_and_json():
         "hessian_rev_rev",
         "hessian_fwd_fwd",
         "analytic",
+        "asdex_hessian",
         "torch_analytic",
     ]
 
