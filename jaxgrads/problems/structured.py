@@ -35,7 +35,7 @@ def diagonal(shapes):
 
 
 def _second_difference(xp, v):
-    """$(Lv)_i = v_{i-1} - 2 v_i + v_{i+1}$ with zeros outside."""
+    """$(Lv)_i = v_{i-1} - 2 v_i + v_{i+1}$ along the first axis, with zeros outside."""
     zero = xp.zeros_like(v[:1])
     padded = xp.concatenate([zero, v, zero])
     return padded[:-2] - 2 * padded[1:-1] + padded[2:]
@@ -47,11 +47,9 @@ def stencil(xp, x):  # x: shape=(n,)
 
 
 def d_stencil_dx(xp, x):
-    r"""$J_{ij} = 2 L_{ij} x_j$, shape (n, n): tridiagonal."""
-    n = x.shape[0]
-    eye = xp.eye(n, dtype=x.dtype)
-    band = -2 * eye + xp.eye(n, k=1, dtype=x.dtype) + xp.eye(n, k=-1, dtype=x.dtype)
-    return band * (2 * x)[None, :]
+    r"""$J = L\,\mathrm{diag}(2x)$, $J_{ij} = 2 L_{ij} x_j$, shape (n, n): tridiagonal (L applied to
+    the columns of diag(2x), with the namespace's own ``eye``, which PyTorch has without offsets)."""
+    return _second_difference(xp, xp.eye(x.shape[0], dtype=x.dtype) * (2 * x)[None, :])
 
 
 def tridiagonal(shapes):
