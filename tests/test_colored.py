@@ -145,6 +145,10 @@ def test_the_structure_section_of_a_real_run(tmp_path):
     assert (df["nnz"] > 0).all()
     a = df[(df["problem"] == "matvec") & (df["wrt"] == "A")]
     assert set(a["nnz"]) == {128 * 128}
+    # a BCOO output's compulsory write is its nonzeros and their 3 int32 indices, not the dense J
+    bcoo = a[a["output_format"] == "bcoo"]
+    assert set(bcoo["traffic_bytes"] - bcoo["traffic_read_bytes"]) == {128 * 128 * (4 + 3 * 4)}
+    assert (bcoo["floor_frac"] <= 1 / 0.9).all()  # none beats its floor by the invariant's margin
     text = structure_section(df)
     assert "| matvec / A | 128 float32 | 0.0078 | 128 → 1 |" in text
     assert " MiB |" in text  # peak: dense → bcoo

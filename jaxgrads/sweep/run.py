@@ -134,6 +134,10 @@ def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
     need, jac_shape, steps = estimate_bytes(case)
     out_shape, wrt_shape, _ = case.shapes
     traffic = compulsory(case.problem, case.derivative, case.size, case.shapes, case.dtype)
+    nnz = nonzeros(case.derivative, case.shapes[2], out_shape)
+    if case.method.output == "bcoo":  # it writes the nonzeros and one int32 index per dimension
+        written = nnz * (resolve_dtype(case.dtype).itemsize + 4 * len(jac_shape))
+        traffic = Traffic(traffic.read_bytes, written, traffic.flops)
     row |= {
         "traffic_bytes": traffic.bytes,
         "traffic_read_bytes": traffic.read_bytes,
@@ -145,7 +149,7 @@ def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
         "devices": case.devices,
         "mesh_shape": f"{AXIS}={case.devices}" if case.method.family == "sharded" else "",
         "processes": jax.process_count(),
-        "nnz": nonzeros(case.derivative, case.shapes[2], out_shape),
+        "nnz": nnz,
         "output_format": case.method.output,
     }
     budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
