@@ -19,7 +19,7 @@ import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.files import atomic_write_text, read_text
-from jaxgrads.results.schema import FIELDS, KEY, SAMPLE_FIELDS, read_results, samples_path
+from jaxgrads.results.schema import FIELDS, KEY, SAMPLE_FIELDS, blank_row, read_results, samples_path
 
 __all__ = ["import_pytest_benchmark"]
 
@@ -68,7 +68,7 @@ def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
         raise JaxgradsError(
             f"{path}: benchmark {name} has a stat or data entry that is not a finite, non-negative number"
         )
-    row = {f: row.get(f, "") for f in FIELDS} | {
+    row = blank_row() | {f: row[f] for f in FIELDS if f in row} | {
         "time_median_s": stats["median"],
         "time_iqr_s": stats["iqr"],
         "time_min_s": stats["min"],

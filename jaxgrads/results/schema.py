@@ -22,6 +22,8 @@ __all__ = [
     "FIELDS",
     "KEY",
     "MERGE_KEY",
+    "SCHEMA_VERSION",
+    "blank_row",
     "one_per_case",
     "SAMPLE_FIELDS",
     "STATUSES",
@@ -122,7 +124,11 @@ FIELDS: tuple[str, ...] = (
     "colors",  # JVPs / VJPs / HVPs a colored method pushes ("" for the others)
     "prep_s",  # a colored method's sparsity detection + coloring, before compiling (seconds)
     "output_format",  # dense, or bcoo (jax.experimental.sparse)
+    "schema_version",  # SCHEMA_VERSION of the writer; files from before this column are version 1
 )
+# the column set a file was written with: columns are only ever appended to FIELDS, so a reader of
+# version N reads every version up to N; a file from a newer writer is refused (read_results)
+SCHEMA_VERSION = 2
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
@@ -131,7 +137,7 @@ SAMPLE_FIELDS: tuple[str, ...] = ("run_id", *KEY, "sample", "time_s")
 STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
-    "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors",
+    "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors", "schema_version",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",
@@ -139,6 +145,11 @@ _STR_FIELDS = (
     "matmul_precision", "compile_cache", "compile_kind", "valgrind_version", "isa_class", "floor_level",
     "mesh_shape", "output_format",
 )  # fmt: skip
+
+
+def blank_row() -> dict:
+    """A row of this schema with every column empty but ``schema_version``."""
+    return {f: "" for f in FIELDS} | {"schema_version": SCHEMA_VERSION}
 
 
 def one_per_case(df: pd.DataFrame) -> pd.DataFrame:
@@ -182,6 +193,7 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
             f"{path}: row {int(bad.idxmax()) + 2} has status {df['status'][bad].iloc[0]!r}; "
             f"valid: {', '.join(STATUSES)} (truncated file?)"
         )
+    _check_version(path, df)
     for col in _INT_FIELDS:
         if col in df.columns:
             df[col] = _integers(df[col])
@@ -199,6 +211,24 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
     if require_timed and timed_rows(df).empty:
         raise JaxgradsError(f"{path}: no timed rows (every row skipped, failed or without a finite time)")
     return df
+
+
+def _check_version(path: Path, df: pd.DataFrame) -> None:
+    """Refuses a file written with a schema this reader does not know (a newer jaxgrads, or a column
+    that is not a version number)."""
+    if "schema_version" not in df.columns:
+        df["schema_version"] = 1
+        return
+    raw = df["schema_version"]
+    version = pd.to_numeric(raw, errors="coerce")
+    bad = raw.notna() & ~version.isin(range(1, SCHEMA_VERSION + 1))
+    if bad.any():
+        i = int(bad.idxmax())
+        raise JaxgradsError(
+            f"{path}: row {i + 2} has schema_version {str(raw[i])!r}; this jaxgrads reads results "
+            f"schema versions 1 to {SCHEMA_VERSION} (written by a newer jaxgrads? upgrade it)"
+        )
+    df["schema_version"] = version.fillna(1)
 
 
 def _integers(column: pd.Series) -> pd.Series:

@@ -37,7 +37,7 @@ from jaxgrads.results.files import (
     output_folder,
     write_error,
 )
-from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
+from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, blank_row, samples_path
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.distributed import agree, is_lead
 from jaxgrads.sweep.instructions import add_instructions
@@ -122,7 +122,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _blank_row(case: Case, ctx: RunContext) -> dict:
-    return {f: "" for f in FIELDS} | ctx.meta | case.columns()
+    return blank_row() | ctx.meta | case.columns()
 
 
 def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
