@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 
-from jaxgrads.cli import ab, baseline, convert, gate, history, listing, report
+from jaxgrads.cli import ab, baseline, convert, gate, history, listing, report, site
 from jaxgrads.cli import run as run_command
 from jaxgrads.cli.interrupts import interrupt_handled, interrupts
 from jaxgrads.cli.parsing import Parser
@@ -23,7 +23,7 @@ __all__ = ["entry", "main", "make_parser"]
 # each command: its module's run(args); ab, baseline and history also get the sweep options they forward
 COMMANDS = {
     "list": listing.run, "run": run_command.run, "report": report.report, "plot": report.plot,
-    "gate": gate.run, "import-pytest-benchmark": convert.run,
+    "gate": gate.run, "import-pytest-benchmark": convert.run, "site": site.run,
 }  # fmt: skip
 FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run}
 
@@ -31,7 +31,7 @@ FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run}
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (listing, run_command, baseline, gate, ab, report, convert, history):
+    for module in (listing, run_command, baseline, gate, ab, report, convert, history, site):
         module.add(sub)
     return parser
 

@@ -10,6 +10,11 @@ r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG
 - ``crossover``: for ``matvec`` w.r.t. x at one fixed $m \cdot n$, $t_\text{jacfwd} / t_\text{jacrev}$
   against the aspect ratio $m/n$. The cost model (n JVPs against m VJPs of the same cost) predicts
   $n/m$, and the crossover at $m = n$; both are drawn with the measured one.
+- ``roofline-<problem>-<wrt>`` (the site's, per target): each kernel's achieved flop rate against its
+  arithmetic intensity (XLA's flops over bytes accessed), under the run's two ceilings: the matmul
+  rate and memory bandwidth × intensity.
+- ``history-<kernel>`` (the site's): one kernel's metrics over commits, a line per machine
+  fingerprint, each step marked at its commit with its ratio and confidence.
 - ``devices``: the sharded methods against the device count: time (strong scaling: one case; weak
   scaling: each device's share fixed, dashed) and each device's peak memory (strong), with the ideal
   1/D drawn for strong scaling (:mod:`jaxgrads.report.devices`).
@@ -32,7 +37,15 @@ from jaxgrads.report.roles import CLOSED_FORM, TEXTBOOK
 from jaxgrads.results.labels import method_label
 from jaxgrads.results.schema import one_per_case, timed_rows
 
-__all__ = ["iter_figures", "plot_all", "require_matplotlib"]
+__all__ = [
+    "history_figure",
+    "iter_figures",
+    "plot_all",
+    "require_matplotlib",
+    "roofline_figure",
+    "target_figures",
+    "timed_for_plots",
+]
 
 FORMATS = ("png", "svg")
 FLOOR_MARKERS = {"dispatch": "_", "L1": "1", "L2": "2", "L3": "3", "memory": "v", "first-touch": "^",
@@ -49,6 +62,11 @@ def require_matplotlib():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def timed_for_plots(df: pd.DataFrame) -> pd.DataFrame:
+    """The timed rows with the plots' ``label`` (method and chunk) and ``elements`` (Jacobian size)."""
+    return _timed(df)
 
 
 def _timed(df: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +117,8 @@ def _legend(ax) -> None:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
-def _target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
+def target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    """``time-*`` and ``speedup-*`` of every target and dtype in ``timed`` (:func:`timed_for_plots`)."""
     for (problem, wrt, dtype), g in timed.groupby(["problem", "wrt", "dtype"], sort=False):
         g, shape = _family(g)
         if g["elements"].nunique() < 2:
@@ -136,6 +155,88 @@ def _target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
         ax.grid(True, which="both", alpha=0.3)
         _legend(ax)
         yield f"speedup-{suffix}", fig
+
+
+def roofline_figure(plt, timed: pd.DataFrame, title: str):
+    """One target's kernels on the roofline (``timed``: :func:`timed_for_plots` rows of one run's
+    ceilings); None when no row has both flops and bytes."""
+    cols = ("flops", "bytes_accessed", "ceiling_flops_per_s", "ceiling_bytes_per_s")
+    if any(c not in timed.columns for c in cols):
+        return None
+    pts = timed.assign(**{c: pd.to_numeric(timed[c], errors="coerce") for c in cols})
+    pts = pts[(pts["flops"] > 0) & (pts["bytes_accessed"] > 0)]
+    if pts.empty:
+        return None
+    intensity = pts["flops"] / pts["bytes_accessed"]
+    rate = pts["flops"] / pts["time_median_s"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, idx in pts.groupby("label", sort=False).groups.items():
+        ax.scatter(
+            intensity[idx],
+            rate[idx],
+            s=18,
+            label=label,
+            **({"color": "black", "marker": "s"} if label == CLOSED_FORM else {}),
+        )
+    peak, bandwidth = pts["ceiling_flops_per_s"].median(), pts["ceiling_bytes_per_s"].median()
+    if math.isfinite(peak) and math.isfinite(bandwidth) and peak > 0 and bandwidth > 0:
+        knee = peak / bandwidth
+        x = np.geomspace(min(intensity.min(), knee) / 2, max(intensity.max(), knee) * 2)
+        ax.plot(
+            x,
+            np.minimum(peak, bandwidth * x),
+            color="black",
+            linewidth=1.2,
+            label=f"ceilings: {peak / 1e9:.3g} GFLOP/s, {bandwidth / 1e9:.3g} GB/s",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="arithmetic intensity (XLA flops / bytes accessed)",
+        ylabel="achieved flop/s",
+    )
+    left = len(timed) - len(pts)
+    ax.set_title(title + (f" ({left} kernels without flops not shown)" if left else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax)
+    return fig
+
+
+def history_figure(plt, panels: list[tuple[str, list]], commits: list[str]):
+    """One kernel's history: a panel per metric, ``panels`` = [(label, [(fingerprint, commits, values,
+    steps)])], steps as (commit, ratio, confidence); x is the commit's place in ``commits`` (git order)."""
+    where = {c: i for i, c in enumerate(commits)}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels) + 0.6), squeeze=False)
+    for ax, (label, lines) in zip(axes[:, 0], panels, strict=True):
+        for fingerprint, cs, values, steps in lines:
+            xs = [where[c] for c in cs]
+            (line,) = ax.plot(xs, values, marker="o", markersize=3.5, linewidth=1.2, label=fingerprint)
+            for commit, ratio, confidence in steps:
+                ax.axvline(
+                    where[commit] - 0.5,
+                    color="tab:red" if ratio > 1 else "tab:green",
+                    linestyle="--",
+                    linewidth=1,
+                )
+                ax.annotate(
+                    f"×{ratio:.3g} ({confidence:.2f})",
+                    (where[commit] - 0.5, 1),
+                    fontsize=7,
+                    xycoords=("data", "axes fraction"),
+                    va="top",
+                    ha="left",
+                    color=line.get_color(),
+                )
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="lower left")
+    ticks = list(range(len(commits)))
+    step = max(1, len(ticks) // 20)
+    axes[-1, 0].set_xticks(ticks[::step], [c[:7] for c in commits[::step]], rotation=60, fontsize=7)
+    axes[-1, 0].set_xlabel("commit (git order)")
+    for ax in axes[:-1, 0]:
+        ax.set_xticks(ticks[::step], [])
+    return fig
 
 
 def _floor(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
@@ -226,7 +327,7 @@ def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
     one = one_per_case(df)  # a case on several device counts: the devices figure's
     timed = _timed(one)
-    yield from _target_figures(plt, timed)
+    yield from target_figures(plt, timed)
     yield from _floor(plt, timed)
     yield from _crossover(plt, one)
     yield from _devices(plt, df)
