@@ -104,7 +104,7 @@ def _series(history, args) -> int:
     import pandas as pd
 
     from jaxgrads.gate import parse_fraction
-    from jaxgrads.history.series import build, regression_table
+    from jaxgrads.history.series import build, family_level, regression_table
 
     threshold = parse_fraction("--threshold", args.threshold) if args.threshold is not None else None
     confidence = parse_fraction("--confidence", args.confidence, below=1)
@@ -136,6 +136,11 @@ def _series(history, args) -> int:
         print(pd.DataFrame(rows).to_string(index=False))
         return 0
     regs = regression_table(h, threshold=threshold, confidence=confidence)
+    limit = f"{threshold:.0%}" if threshold is not None else "the metric's threshold"
+    print(
+        f"a regression: a step up by more than {limit} with confidence >= {family_level(h, confidence):.6f} "
+        f"({confidence:g} family-wise over {len(h.series)} series)"
+    )
     if regs.empty:
         print("no regressions: no step up beyond the threshold with that confidence")
         return 0

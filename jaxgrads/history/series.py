@@ -5,6 +5,10 @@ model and count, CPUs used, backend, device kind, jax and jaxlib): the same kern
 machines, or with two jax versions, is two series, each labelled by its fingerprint. An
 instruction count is split further by the Valgrind version and guest ISA it was counted with.
 
+A regression is a step up by more than the metric's threshold whose confidence reaches the
+family-wise level $1 - (1 - c)/N$ for $N$ series searched (Bonferroni): with $c = 0.99$, the chance
+that noise alone flags any of the $N$ is about 1%, however many kernels the history holds.
+
 Git order is the repository's ``git rev-list --topo-order --reverse --all``: a commit the repository
 does not know (a run copied from another clone) is placed by its run's start time after the known
 ones, and said so in :attr:`Histories.notes`.
@@ -25,7 +29,17 @@ from jaxgrads.history.steps import Step, detect_steps
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import MERGE_KEY, timed_rows
 
-__all__ = ["METRICS", "SERIES_KEY", "Histories", "Metric", "Series", "build", "git_order", "regression_table"]
+__all__ = [
+    "METRICS",
+    "SERIES_KEY",
+    "Histories",
+    "Metric",
+    "Series",
+    "build",
+    "family_level",
+    "git_order",
+    "regression_table",
+]
 
 
 @dataclass(frozen=True)
@@ -177,14 +191,21 @@ def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None
     return Histories(out, commits, fingerprints, notes)
 
 
+def family_level(h: Histories, confidence: float) -> float:
+    """The confidence one step needs so that all of ``h``'s series together flag noise with
+    probability about ``1 - confidence`` (Bonferroni)."""
+    return 1 - (1 - confidence) / max(len(h.series), 1)
+
+
 def regression_table(
     h: Histories, *, threshold: float | None = None, confidence: float = 0.99
 ) -> pd.DataFrame:
-    """One row per regression step: kernel, metric, fingerprint, commit, before, after, ratio, confidence,
-    and whether the newest commit starts it."""
+    """One row per regression step (confidence at least :func:`family_level`): kernel, metric,
+    fingerprint, commit, before, after, ratio, confidence, and whether the newest commit starts it."""
     rows = []
+    level = family_level(h, confidence)
     for s in h.series:
-        for step in s.regressions(threshold, confidence):
+        for step in s.regressions(threshold, level):
             commit = s.commit_at(step)
             rows.append(
                 {

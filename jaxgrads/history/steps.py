@@ -5,18 +5,19 @@ the median over the runs of that commit). Steps are fitted on $y_i = \log v_i$, 
 whatever the kernel's scale, by a penalised piecewise-constant fit (ruptures' PELT, least squares):
 
 $$\min_{0 = k_0 < k_1 < \dots < k_s = n} \;\sum_{j=1}^{s} \sum_{i=k_{j-1}}^{k_j - 1}
-  \frac{(y_i - \bar y_{(j)})^2}{\sigma^2} \;+\; \beta\,(s - 1), \qquad \beta = 3 \ln \max(n, 3).$$
+  \frac{(y_i - \bar y_{(j)})^2}{\sigma^2} \;+\; \beta\,(s - 1), \qquad \beta = 4 \ln \max(n, 3).$$
 
 $\sigma$, the noise of one point in log units, is estimated from the series itself, robustly
 (the median absolute successive difference, $\sigma = \operatorname{med}|\Delta y| / (0.6745\sqrt2)$,
-which one step barely moves), and never taken below the metric's ``min_noise``: a deterministic
+which one step barely moves; from 5 points on), and never taken below the metric's ``min_noise``: a deterministic
 metric (instructions, XLA's counts) has $\sigma \approx 0$, and its floor is what separates a real
-change from the last digit. $\beta$ is the BIC's $2 \ln n$ raised by half, so one noisy point in a
-short series does not make two steps.
+change from the last digit. $\beta$ is twice the BIC's $2 \ln n$: with the BIC itself, 5% lognormal
+noise alone gave a step in 15% of 10-commit series (``bench/studies/history_aa.py``).
 
 Each step reports its size, the ratio of the medians of the levels either side, and a confidence:
-the two-sided normal coverage of $z = |\bar y_{after} - \bar y_{before}| /
-(\sigma \sqrt{1/n_{before} + 1/n_{after}})$, i.e. $\operatorname{erf}(z/\sqrt 2)$.
+$1 - p$, with $p$ the two-sided Student-t tail of $z = |\bar y_{after} - \bar y_{before}| /
+(\sigma \sqrt{1/n_{before} + 1/n_{after}})$ on $\max(n - 2, 1)$ degrees of freedom ($\sigma$ is
+estimated from the same $n$ points, so a short series earns less confidence than a long one).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Step:
     index: int
     before: float  # median of the level before, in the metric's units
     after: float  # median of the level from ``index`` on
-    confidence: float  # erf(z / sqrt 2), see the module docstring
+    confidence: float  # 1 - two-sided Student-t p of the level change, see the module docstring
     n_before: int  # points in the level before
     n_after: int
 
@@ -49,8 +50,9 @@ class Step:
 
 
 def noise(y: np.ndarray, min_noise: float) -> float:
-    """One point's noise in log units: the robust spread of successive differences, at least ``min_noise``."""
-    if len(y) < 3:
+    """One point's noise in log units: the robust spread of successive differences, at least
+    ``min_noise`` (which alone is used below 5 points: a median of so few differences is the step's own)."""
+    if len(y) < 5:
         return min_noise
     sigma = float(np.median(np.abs(np.diff(y)))) / (0.6745 * math.sqrt(2))
     return max(sigma, min_noise)
@@ -70,10 +72,11 @@ def detect_steps(values: Sequence[float], *, min_noise: float) -> list[Step]:
     if n < 2:
         return []
     import ruptures
+    from scipy.stats import t as student_t
 
     y = np.log(v)
     sigma = noise(y, min_noise)
-    penalty = 3.0 * math.log(max(n, 3))
+    penalty = 4.0 * math.log(max(n, 3))
     # a flat signal is one level: ruptures' cost of a constant segment is 0 either way
     ends = ruptures.Pelt(model="l2", min_size=1, jump=1).fit((y / sigma)[:, None]).predict(pen=penalty)
     bounds = [0, *ends]
@@ -86,7 +89,7 @@ def detect_steps(values: Sequence[float], *, min_noise: float) -> list[Step]:
                 k,
                 float(np.median(v[a:k])),
                 float(np.median(v[k:b])),
-                math.erf(z / math.sqrt(2)),
+                float(1 - 2 * student_t.sf(z, max(n - 2, 1))),
                 len(before),
                 len(after),
             )

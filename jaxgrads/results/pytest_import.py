@@ -74,7 +74,7 @@ def _row(path: Path, bench: dict) -> tuple[dict, list[float]]:
         "time_min_s": stats["min"],
         "samples": stats["rounds"],
         "inner_loops": stats["iterations"],
-    }
+    }  # fmt: skip
     flops, bytes_ = row.get("flops"), row.get("bytes_accessed")
     t = float(stats["median"])
     if isinstance(flops, int | float) and math.isfinite(flops) and t > 0:

@@ -305,7 +305,7 @@ def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str]
 
 
 def _history_section(h, kernel_pages: dict) -> str:
-    from jaxgrads.history.series import regression_table
+    from jaxgrads.history.series import family_level, regression_table
 
     parts = [
         f"<h2>History</h2><p>{len(h.commits)} commits, {len(h.series)} series; newest commit "
@@ -322,7 +322,10 @@ def _history_section(h, kernel_pages: dict) -> str:
     regs = regression_table(h)
     parts.append("<h3>Regressions</h3>")
     if regs.empty:
-        parts.append("<p>No step up beyond its metric's threshold with confidence ≥ 0.99.</p>")
+        parts.append(
+            f"<p>No step up beyond its metric's threshold with confidence ≥ {family_level(h, 0.99):.6f} "
+            f"(0.99 family-wise over {len(h.series)} series).</p>"
+        )
     else:
         parts.append(
             _table(
