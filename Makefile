@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate clean
+.PHONY: help lint test test-browser bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate history site clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -29,13 +29,29 @@ RESULTS := results/latest.csv results/scaling.csv results/crossover.csv results/
 DEVICE_COUNTS := 1 2 4 8
 DEVICE_RESULTS := $(foreach d,$(DEVICE_COUNTS),results/devices/d$(d)-x.csv results/devices/d$(d)-A.csv)
 
-bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices sweeps; results/latest.md, figures
+bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices sweeps; results/latest.md, figures, site
 	$(PY) -m jaxgrads run --overwrite -o results/latest.csv
 	$(PY) -m jaxgrads run --preset scaling --overwrite -o results/scaling.csv
 	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
 	$(PY) -m jaxgrads run --preset structure --overwrite -o results/structure.csv
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
 	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md
+	$(MAKE) --no-print-directory site
+
+# with a history (results/history/, from `make history` or `jaxgrads history add`), its kernel pages too
+HISTORY := $(if $(wildcard results/history/runs/*.csv),--history results/history)
+
+site: $(STAMP)  ## The static site of make bench's results (and the history, if any) -> results/site/index.html
+	$(PY) -m jaxgrads site $(RESULTS) $(DEVICE_RESULTS) $(HISTORY) --overwrite -o results/site
+
+RANGE ?= HEAD~5..HEAD
+history: $(STAMP)  ## The gate sweep at each commit of RANGE (default HEAD~5..HEAD) into results/history/, then its regressions
+	$(PY) -m jaxgrads history measure $(RANGE)
+	$(PY) -m jaxgrads history regressions
+
+test-browser:  ## The site's tests in headless Chromium (installs the [browser] extra; needs Debian's chromium)
+	$(MAKE) EXTRAS=test,plot,browser $(VENV)/.installed-test-plot-browser
+	$(PY) -m pytest -q tests/test_site.py
 
 bench-quick: $(STAMP)  ## The quick sweep (under a minute)
 	$(PY) -m jaxgrads run --quick --overwrite -o results/quick.csv --report results/quick.md

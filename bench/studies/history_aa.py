@@ -1,0 +1,225 @@
+"""Calibrates ``jaxgrads history``'s step detection: false steps on A/A histories, detection of a step
+at the newest commit.
+
+- **Real A/A**: ``--runs`` fresh processes of the gate sweep (``jaxgrads run --preset gate``, with
+  ``--instructions`` unless ``--no-instructions``) of the same code, filed as that many commits of a
+  scratch repository, so the history holds real process-to-process drift and nothing else. Every
+  step found in it is a false one; every regression ``jaxgrads history regressions`` would list is a
+  false alarm.
+- **A step at the newest commit**: the same history with the newest run's time (or instruction
+  count) multiplied by 1 + s for each kernel, s from :data:`TIME_STEPS` (:data:`INSTR_STEPS`):
+  the share of series whose regression at the newest commit is found (family-wise level, as the
+  command applies it).
+- **Simulated A/A**: lognormal noise of 5% and 10% per point, 10 and 30 commits, with the penalty
+  of :mod:`jaxgrads.history.steps` and with the BIC's (half of it): the share of series with a false
+  step, and with a false regression at the newest commit.
+
+The tables go to README.md (block ``history-calibration``).
+
+    .venv/bin/python bench/studies/history_aa.py [--runs 10] [--no-instructions] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from figures import publish
+
+from jaxgrads.history import steps as steps_module
+from jaxgrads.history.series import METRICS, build, family_level, regression_table
+from jaxgrads.history.store import History
+from jaxgrads.results.labels import table
+
+PY = sys.executable
+TIME_STEPS = (0.10, 0.20, 0.30, 0.50)
+INSTR_STEPS = (0.005, 0.01, 0.02, 0.05)
+SIM_SERIES = 2000
+
+
+def scratch_repo(folder: Path, commits: int) -> list[str]:
+    env = {
+        "GIT_AUTHOR_NAME": "aa",
+        "GIT_AUTHOR_EMAIL": "aa@aa",
+        "GIT_COMMITTER_NAME": "aa",
+        "GIT_COMMITTER_EMAIL": "aa@aa",
+        "PATH": "/usr/bin:/bin",
+    }
+    subprocess.run(["git", "init", "-q", str(folder)], check=True, env=env)
+    for i in range(commits):
+        subprocess.run(
+            ["git", "-C", str(folder), "commit", "-q", "--allow-empty", "-m", f"aa{i}"], check=True, env=env
+        )
+    out = subprocess.run(
+        ["git", "-C", str(folder), "rev-list", "--reverse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def runs(count: int, folder: Path, instructions: bool) -> list[Path]:
+    paths = []
+    for i in range(count):
+        out = folder / f"aa{i}.csv"
+        cmd = [PY, "-m", "jaxgrads", "run", "--preset", "gate", "-o", str(out), "--overwrite"]
+        cmd += ["--instructions"] if instructions else []
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1]}")
+        print(f"run {i + 1}/{count}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        paths.append(out)
+    return paths
+
+
+def file_as_commits(
+    paths: list[Path], commits: list[str], folder: Path, scale: dict | None = None
+) -> History:
+    """The runs filed as consecutive commits; ``scale`` multiplies the newest run's metric columns."""
+    history = History(folder)
+    for i, (path, commit) in enumerate(zip(paths, commits, strict=True)):
+        df = pd.read_csv(path, keep_default_na=False, dtype=str)
+        df["git_commit"] = commit[:12]
+        if scale and i == len(paths) - 1:
+            for col, factor in scale.items():
+                values = pd.to_numeric(df[col], errors="coerce") * factor
+                df[col] = values.map(lambda v: "" if not math.isfinite(v) else repr(float(v)))
+        copy = folder.parent / f"filed-{folder.name}-{i}.csv"
+        df.to_csv(copy, index=False)
+        samples = path.with_name(path.stem + ".samples.csv")
+        if samples.is_file():
+            copy.with_name(copy.stem + ".samples.csv").write_text(samples.read_text())
+        history.add(copy)
+    return history
+
+
+def real_rows(paths, commits, tmp: Path, metrics: list[str]) -> list[dict]:
+    rows = []
+    h = build(file_as_commits(paths, commits, tmp / "aa").table(), tmp / "repo", metrics)
+    for metric in metrics:
+        series = [s for s in h.series if s.metric.column == metric]
+        if not series:
+            continue
+        regs = regression_table(h)
+        rows.append(
+            {
+                "history": f"A/A, {len(paths)} runs",
+                "metric": metric,
+                "series": len(series),
+                "series with a step": sum(bool(s.steps) for s in series),
+                "regressions listed": int((regs["metric"] == metric).sum()),
+                "at the newest commit": int(((regs["metric"] == metric) & regs["newest"]).sum()),
+            }
+        )
+        for size in TIME_STEPS if metric == "time_median_s" else INSTR_STEPS:
+            stepped = file_as_commits(paths, commits, tmp / f"{metric}-{size}", {metric: 1 + size})
+            hs = build(stepped.table(), tmp / "repo", metrics)
+            regs = regression_table(hs)
+            found = int(((regs["metric"] == metric) & regs["newest"]).sum())
+            rows.append(
+                {
+                    "history": f"newest ×{1 + size:g}",
+                    "metric": metric,
+                    "series": len(series),
+                    "series with a step": sum(bool(s.steps) for s in hs.series if s.metric.column == metric),
+                    "regressions listed": int((regs["metric"] == metric).sum()),
+                    "at the newest commit": f"{found} ({found / len(series):.0%})",
+                }
+            )
+    return rows
+
+
+def simulated(factor: float) -> list[dict]:
+    """False steps and newest-commit regressions on lognormal A/A series, with the penalty scaled."""
+    rows = []
+    metric = METRICS["time_median_s"]
+    for sigma in (0.05, 0.10):
+        for n in (10, 30):
+            rng = np.random.default_rng(0)
+            any_step = newest = 0
+            level = 1 - 0.01 / 91  # the family-wise level for the gate sweep's 91 timed series
+            for _ in range(SIM_SERIES):
+                values = np.exp(rng.normal(0, sigma, n))
+                found = _detect(values, metric.min_noise, factor)
+                any_step += bool(found)
+                newest += any(
+                    s.index == n - 1 and s.ratio > 1 + metric.threshold and s.confidence >= level
+                    for s in found
+                )
+            rows.append(
+                {
+                    "noise": f"{sigma:.0%}",
+                    "commits": n,
+                    "penalty": "4 ln n" if factor == 1 else "2 ln n (BIC)",
+                    "series with a false step": f"{any_step / SIM_SERIES:.2%}",
+                    "false regression at the newest commit": f"{newest / SIM_SERIES:.2%}",
+                }
+            )
+    return rows
+
+
+def _detect(values, min_noise, factor):
+    if factor == 1:
+        return steps_module.detect_steps(values, min_noise=min_noise)
+    import ruptures
+
+    # the same fit with the penalty scaled by ``factor`` (only for this comparison)
+    y = np.log(values)
+    sigma = steps_module.noise(y, min_noise)
+    ends = (
+        ruptures.Pelt(model="l2", min_size=1, jump=1)
+        .fit((y / sigma)[:, None])
+        .predict(pen=factor * 4.0 * math.log(max(len(y), 3)))
+    )
+    return [steps_module.Step(k, 1.0, 1.0, 0.0, k, len(y) - k) for k in ends[:-1]]
+
+
+def markdown(df: pd.DataFrame) -> str:
+    return table(list(df.columns), [[str(v) for v in r] for r in df.itertuples(index=False)])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--no-instructions", action="store_true")
+    p.add_argument("--no-readme", action="store_true")
+    args = p.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        commits = scratch_repo(tmp / "repo", args.runs)
+        paths = runs(args.runs, tmp, not args.no_instructions)
+        metrics = ["time_median_s"] + ([] if args.no_instructions else ["instructions"])
+        real = pd.DataFrame(real_rows(paths, commits, tmp, metrics))
+        level = family_level(build(History(tmp / "aa").table(), tmp / "repo", metrics), 0.99)
+    sim = pd.DataFrame(simulated(1.0) + simulated(0.5))
+    text = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d')} by `bench/studies/history_aa.py --runs {args.runs}` "
+            f"({time.perf_counter() - started:.0f} s): {args.runs} fresh processes of "
+            f"`jaxgrads run --preset gate{'' if args.no_instructions else ' --instructions'}` on one commit, "
+            f"filed as {args.runs} commits. "
+            f"A regression needs a step up by more than 10% (time) or 1% (instructions) with confidence "
+            f"≥ {level:.6f} (0.99 family-wise).",
+            "",
+            markdown(real),
+            "",
+            f"Simulated A/A ({SIM_SERIES} lognormal series per row; the penalty in use, and the BIC's):",
+            "",
+            markdown(sim),
+        ]
+    )
+    publish("history-calibration", text, readme=not args.no_readme)
+
+
+if __name__ == "__main__":
+    main()
