@@ -86,21 +86,7 @@ def run_rows(commit: str, index: int, machine: str, time_of) -> tuple[pd.DataFra
             }
         )
         for k, f in enumerate((0.99, 1.0, 1.01)):
-            samples.append(
-                {
-                    "run_id": run_id,
-                    "problem": problem,
-                    "wrt": wrt,
-                    "method": method,
-                    "m": n,
-                    "n": n,
-                    "batch": 0,
-                    "dtype": "float32",
-                    "chunk_size": 0,
-                    "sample": k,
-                    "time_s": t * f,
-                }
-            )
+            samples.append({k: rows[-1][k] for k in SAMPLE_FIELDS[:-2]} | {"sample": k, "time_s": t * f})
     return pd.DataFrame(rows), pd.DataFrame(samples, columns=list(SAMPLE_FIELDS))
 
 

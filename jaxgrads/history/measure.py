@@ -24,6 +24,7 @@ import csv
 import hashlib
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def _measure_one(
     worktree = history.work / f"wt-{commit[:12]}"
     if worktree.exists():  # left by a killed run
         _git(repo, "worktree", "remove", "--force", str(worktree))
+        shutil.rmtree(worktree, ignore_errors=True)
     _git(repo, "worktree", "prune")
     proc = _git(repo, "worktree", "add", "--detach", str(worktree), commit)
     if proc.returncode != 0:
@@ -134,12 +136,8 @@ def _measure_one(
         out = (history.work / f"{commit[:12]}.csv").resolve()
         resume = ["--resume"] if out.is_file() and out.stat().st_size else []
         cmd = [python, "-m", "jaxgrads", "run", *sweep, "-o", str(out), *resume]
-        child_env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join(
-                [str(worktree.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-            ),
-        )
+        path = [str(worktree.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        child_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         proc = subprocess.run(
             cmd, cwd=worktree, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
@@ -181,15 +179,10 @@ def measure_range(
                 failed.append((commit, str(exc)))
                 log(f"[{i}/{len(commits)}] {commit[:12]}: failed: {exc}; left for the next call")
                 continue
-            stored = _add_locked(history, out)
+            stored, _ = history.add(out, locked=True)
             _mark(history, commit, host, options, stored.name)
             for p in (out, out.with_name(out.stem + ".samples.csv")):
                 p.unlink(missing_ok=True)
             done.append(commit)
             log(f"[{i}/{len(commits)}] {commit[:12]}: done -> {stored}")
     return done, skipped, failed
-
-
-def _add_locked(history: History, out: Path) -> Path:
-    """``History.add`` while this process already holds the folder's lock."""
-    return history.add(out, locked=True)[0]

@@ -31,6 +31,7 @@ from jaxgrads.results.schema import MERGE_KEY, timed_rows
 
 __all__ = [
     "METRICS",
+    "REGRESSION_COLUMNS",
     "SERIES_KEY",
     "Histories",
     "Metric",
@@ -63,6 +64,8 @@ METRICS: dict[str, Metric] = {
     )
 }
 SERIES_KEY: tuple[str, ...] = (*MERGE_KEY, "backend")
+REGRESSION_COLUMNS = ("kernel", "metric", "fingerprint", "commit", "before", "after", "ratio", "confidence",
+                      "points_before", "points_after", "newest")  # fmt: skip
 
 
 @dataclass
@@ -222,17 +225,5 @@ def regression_table(
                     "newest": commit == h.newest,
                 }
             )
-    cols = [
-        "kernel",
-        "metric",
-        "fingerprint",
-        "commit",
-        "before",
-        "after",
-        "ratio",
-        "confidence",
-        "points_before",
-        "points_after",
-        "newest",
-    ]
-    return pd.DataFrame(rows, columns=cols).sort_values(["newest", "ratio"], ascending=False, kind="stable")
+    table = pd.DataFrame(rows, columns=list(REGRESSION_COLUMNS))
+    return table.sort_values(["newest", "ratio"], ascending=False, kind="stable")

@@ -305,7 +305,7 @@ def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str]
 
 
 def _history_section(h, kernel_pages: dict) -> str:
-    from jaxgrads.history.series import family_level, regression_table
+    from jaxgrads.history.series import REGRESSION_COLUMNS, family_level, regression_table
 
     parts = [
         f"<h2>History</h2><p>{len(h.commits)} commits, {len(h.series)} series; newest commit "
@@ -329,17 +329,7 @@ def _history_section(h, kernel_pages: dict) -> str:
     else:
         parts.append(
             _table(
-                [
-                    "kernel",
-                    "metric",
-                    "fingerprint",
-                    "commit",
-                    "before",
-                    "after",
-                    "ratio",
-                    "confidence",
-                    "newest",
-                ],
+                [c for c in REGRESSION_COLUMNS if not c.startswith("points")],
                 [
                     (
                         {},
