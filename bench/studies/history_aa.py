@@ -1,12 +1,12 @@
 """Calibrates ``jaxgrads history``'s step detection: false steps on A/A histories, detection of a step
 at the newest commit.
 
-- **Real A/A**: ``--runs`` fresh processes of the gate sweep (``jaxgrads run --preset gate``, with
-  ``--instructions`` unless ``--no-instructions``) of the same code, filed as that many commits
-  (hashes no repository knows, so in start order), so the history holds real process-to-process
-  drift and nothing else. Every
-  step found in it is a false one; every regression ``jaxgrads history regressions`` would list is a
-  false alarm.
+- **Real A/A**: ``--runs`` fresh processes of the gate sweep (:data:`TIME_SWEEP`, timed) and, unless
+  ``--no-instructions``, as many of a smaller counted sweep (:data:`COUNT_SWEEP`: a counted gate run
+  takes minutes under callgrind), all of the same code, each set filed as that many commits (hashes
+  no repository knows, so in start order): the history holds real process-to-process drift and
+  nothing else. Every step found in it is a false one; every regression ``jaxgrads history
+  regressions`` would list is a false alarm.
 - **A step at the newest commit**: the same history with the newest run's time (or instruction
   count) multiplied by 1 + s for each kernel, s from :data:`TIME_STEPS` (:data:`INSTR_STEPS`):
   the share of series whose regression at the newest commit is found (family-wise level, as the
@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,23 @@ PY = sys.executable
 TIME_STEPS = (0.10, 0.20, 0.30, 0.50)
 INSTR_STEPS = (0.005, 0.01, 0.02, 0.05)
 SIM_SERIES = 2000
+TIME_SWEEP = ["--preset", "gate"]  # the gate sweep: 91 timed kernels, about 30 s a run here
+# a counted gate run takes minutes under callgrind: the instruction histories use fewer kernels
+COUNT_SWEEP = [
+    "--preset",
+    "gate",
+    "--problems",
+    "inner",
+    "matvec",
+    "quadratic",
+    "--wrt",
+    "x",
+    "--methods",
+    "jacfwd",
+    "jacrev",
+    "analytic",
+    "--instructions",
+]
 
 
 def fake_commits(count: int) -> list[str]:
@@ -51,17 +70,17 @@ def fake_commits(count: int) -> list[str]:
     return [hashlib.sha1(f"aa{i}".encode()).hexdigest() for i in range(count)]
 
 
-def runs(count: int, folder: Path, instructions: bool) -> list[Path]:
+def runs(count: int, folder: Path, sweep: list[str], tag: str) -> list[Path]:
+    """``count`` fresh processes of ``jaxgrads run SWEEP``, one after the other."""
     paths = []
     for i in range(count):
-        out = folder / f"aa{i}.csv"
-        cmd = [PY, "-m", "jaxgrads", "run", "--preset", "gate", "-o", str(out), "--overwrite"]
-        cmd += ["--instructions"] if instructions else []
+        out = folder / f"{tag}{i}.csv"
+        cmd = [PY, "-m", "jaxgrads", "run", *sweep, "-o", str(out), "--overwrite"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1]}")
-        print(f"run {i + 1}/{count}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print(f"{tag} run {i + 1}/{count}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         paths.append(out)
     return paths
 
@@ -87,39 +106,39 @@ def file_as_commits(
     return history
 
 
-def real_rows(paths, commits, tmp: Path, metrics: list[str]) -> list[dict]:
-    rows = []
-    h = build(file_as_commits(paths, commits, tmp / "aa").table(), tmp / "repo", metrics)
-    for metric in metrics:
-        series = [s for s in h.series if s.metric.column == metric]
-        if not series:
-            continue
-        regs = regression_table(h)
+def real_rows(paths, commits, tmp: Path, metric: str, steps: tuple[float, ...]) -> list[dict]:
+    """The A/A history of ``metric`` (``jaxgrads history regressions --metric METRIC``), then the same
+    with the newest run's metric scaled by each of ``steps``."""
+    h = build(file_as_commits(paths, commits, tmp / f"aa-{metric}").table(), tmp, [metric])
+    regs = regression_table(h)
+    n = len(h.series)
+    rows = [
+        {
+            "history": f"A/A, {len(paths)} runs",
+            "metric": metric,
+            "series": n,
+            "series with a step": sum(bool(s.steps) for s in h.series),
+            "regressions listed": len(regs),
+            "at the newest commit": int(regs["newest"].sum()),
+            "level": f"{family_level(h, 0.99):.6f}",
+        }
+    ]
+    for size in steps:
+        stepped = file_as_commits(paths, commits, tmp / f"{metric}-{size}", {metric: 1 + size})
+        hs = build(stepped.table(), tmp, [metric])
+        regs = regression_table(hs)
+        found = int(regs["newest"].sum())
         rows.append(
             {
-                "history": f"A/A, {len(paths)} runs",
+                "history": f"newest ×{1 + size:g}",
                 "metric": metric,
-                "series": len(series),
-                "series with a step": sum(bool(s.steps) for s in series),
-                "regressions listed": int((regs["metric"] == metric).sum()),
-                "at the newest commit": int(((regs["metric"] == metric) & regs["newest"]).sum()),
+                "series": n,
+                "series with a step": sum(bool(s.steps) for s in hs.series),
+                "regressions listed": len(regs),
+                "at the newest commit": f"{found} ({found / n:.0%})",
+                "level": rows[0]["level"],
             }
         )
-        for size in TIME_STEPS if metric == "time_median_s" else INSTR_STEPS:
-            stepped = file_as_commits(paths, commits, tmp / f"{metric}-{size}", {metric: 1 + size})
-            hs = build(stepped.table(), tmp / "repo", metrics)
-            regs = regression_table(hs)
-            found = int(((regs["metric"] == metric) & regs["newest"]).sum())
-            rows.append(
-                {
-                    "history": f"newest ×{1 + size:g}",
-                    "metric": metric,
-                    "series": len(series),
-                    "series with a step": sum(bool(s.steps) for s in hs.series if s.metric.column == metric),
-                    "regressions listed": int((regs["metric"] == metric).sum()),
-                    "at the newest commit": f"{found} ({found / len(series):.0%})",
-                }
-            )
     return rows
 
 
@@ -179,26 +198,33 @@ def main() -> None:
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args()
     started = time.perf_counter()
+    commits = fake_commits(args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        commits = fake_commits(args.runs)
-        paths = runs(args.runs, tmp, not args.no_instructions)
-        metrics = ["time_median_s"] + ([] if args.no_instructions else ["instructions"])
-        real = pd.DataFrame(real_rows(paths, commits, tmp, metrics))
-        level = family_level(build(History(tmp / "aa").table(), tmp / "repo", metrics), 0.99)
+        real = real_rows(runs(args.runs, tmp, TIME_SWEEP, "time"), commits, tmp, "time_median_s", TIME_STEPS)
+        if not args.no_instructions:
+            counted = runs(args.runs, tmp, COUNT_SWEEP, "count")
+            real += real_rows(counted, commits, tmp, "instructions", INSTR_STEPS)
     sim = pd.DataFrame(simulated(1.0) + simulated(0.5))
     text = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d')} by `bench/studies/history_aa.py --runs {args.runs}` "
-            f"({time.perf_counter() - started:.0f} s): {args.runs} fresh processes of "
-            f"`jaxgrads run --preset gate{'' if args.no_instructions else ' --instructions'}` on one commit, "
-            f"filed as {args.runs} commits. "
-            f"A regression needs a step up by more than 10% (time) or 1% (instructions) with confidence "
-            f"≥ {level:.6f} (0.99 family-wise).",
+            f"({time.perf_counter() - started:.0f} s) on {platform.node()}: {args.runs} fresh processes of "
+            f"`jaxgrads run {shlex.join(TIME_SWEEP)}` (time)"
+            + (
+                ""
+                if args.no_instructions
+                else f" and of `jaxgrads run {shlex.join(COUNT_SWEEP)}` (instructions)"
+            )
+            + f" on one commit, each filed as {args.runs} commits. A regression: a step up by more than "
+            "10% (time) or 1% (instructions) with a confidence of at least `level` (0.99 family-wise over "
+            "the series searched, as `jaxgrads history regressions --metric METRIC` applies it).",
             "",
-            markdown(real),
+            markdown(pd.DataFrame(real)),
             "",
-            f"Simulated A/A ({SIM_SERIES} lognormal series per row; the penalty in use, and the BIC's):",
+            f"Simulated A/A ({SIM_SERIES} lognormal series per row; a false regression at the newest "
+            "commit at the family-wise level of 91 series, the gate sweep's timed kernels; the penalty in "
+            "use, and the BIC's):",
             "",
             markdown(sim),
         ]

@@ -78,11 +78,13 @@ def run(args, extra: list[str]) -> int:
 def _add(history, paths) -> int:
     from jaxgrads.results.schema import read_results
 
+    dirty = {}
     for p in paths:  # every file checked before any is kept
-        read_results(p, require_timed=True)
+        dirty[p] = str(read_results(p, require_timed=True)["git_commit"].iloc[0]).endswith("+dirty")
     for p in paths:
         stored, new = history.add(p)
-        print(f"{p}: {'added as' if new else 'already in the history:'} {stored}")
+        note = " (measured in a modified checkout: filed under its commit)" if dirty[p] else ""
+        print(f"{p}: {'added as' if new else 'already in the history:'} {stored}{note}")
     return 0
 
 

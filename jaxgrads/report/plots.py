@@ -40,6 +40,7 @@ from jaxgrads.results.schema import one_per_case, timed_rows
 __all__ = [
     "history_figure",
     "iter_figures",
+    "overview_figures",
     "plot_all",
     "require_matplotlib",
     "roofline_figure",
@@ -204,13 +205,18 @@ def roofline_figure(plt, timed: pd.DataFrame, title: str):
 
 def history_figure(plt, panels: list[tuple[str, list]], commits: list[str]):
     """One kernel's history: a panel per metric, ``panels`` = [(label, [(fingerprint, commits, values,
-    steps)])], steps as (commit, ratio, confidence); x is the commit's place in ``commits`` (git order)."""
+    steps)])], steps as (commit, ratio, confidence); x is the commit's place in ``commits`` (git order).
+    Each level between steps is drawn as a thick line at its median."""
     where = {c: i for i, c in enumerate(commits)}
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels) + 0.6), squeeze=False)
     for ax, (label, lines) in zip(axes[:, 0], panels, strict=True):
         for fingerprint, cs, values, steps in lines:
             xs = [where[c] for c in cs]
-            (line,) = ax.plot(xs, values, marker="o", markersize=3.5, linewidth=1.2, label=fingerprint)
+            (line,) = ax.plot(xs, values, marker="o", markersize=3.5, linewidth=0.8, label=fingerprint)
+            bounds = [0, *(cs.index(c) for c, _, _ in steps), len(cs)]
+            for a, b in zip(bounds, bounds[1:], strict=False):  # each level: the median of its points
+                ax.hlines(np.median(values[a:b]), xs[a] - 0.3, xs[b - 1] + 0.3, color=line.get_color(),
+                          linewidth=2.2, alpha=0.5)  # fmt: skip
             for commit, ratio, confidence in steps:
                 ax.axvline(
                     where[commit] - 0.5,
@@ -325,10 +331,15 @@ def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     """Every figure the table supports, one (name, matplotlib Figure) at a time; the caller closes each."""
     plt = require_matplotlib()
     plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
+    yield from target_figures(plt, _timed(one_per_case(df)))
+    yield from overview_figures(df)
+
+
+def overview_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    """The figures of the whole table rather than of one target: ``floor``, ``crossover``, ``devices``."""
+    plt = require_matplotlib()
     one = one_per_case(df)  # a case on several device counts: the devices figure's
-    timed = _timed(one)
-    yield from target_figures(plt, timed)
-    yield from _floor(plt, timed)
+    yield from _floor(plt, _timed(one))
     yield from _crossover(plt, one)
     yield from _devices(plt, df)
 

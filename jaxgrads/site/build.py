@@ -3,7 +3,9 @@
 Pages, each one HTML file with its charts (inline SVG drawn by :mod:`jaxgrads.report.plots`), style
 and script (:mod:`jaxgrads.site.assets`) inside it, so it opens from ``file://`` with no network:
 
-- ``index.html``: the runs and machines; every target per dtype, device and machine (its largest
+- ``index.html``: the runs and machines; the figures of the whole table (every kernel above its floor,
+  forward vs reverse, devices: :func:`jaxgrads.report.plots.overview_figures`); every target per
+  dtype, device and machine (its largest
   size: the closed form's time, the fastest autodiff method and its ratio to the closed form); with
   a history, the commits, the fingerprints its series are split by, the regressions and the kernels.
 - ``target-<problem>-<wrt>.html``: per device and machine, and per dtype, time vs size per method,
@@ -217,6 +219,8 @@ def _num(r: dict, col: str, fmt: str):
 
 
 def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str], kernel_pages: dict) -> str:
+    from jaxgrads.report.plots import overview_figures
+
     runs = df.drop_duplicates("run_id")
     parts = [
         '<p class="note">Written by <code>jaxgrads site</code> from: '
@@ -247,6 +251,10 @@ def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str]
             ],
         )
     )
+    overview = [_chart(plt, fig, f"overview-{name}", name) for name, fig in overview_figures(df)]
+    if overview:
+        parts.append("<h2>Every target</h2>")
+        parts.extend(overview)
     parts.append("<h2>Targets</h2>")
     parts.append(
         '<p class="note">Per target, dtype, device and machine, at its largest size: the closed form\'s '
