@@ -251,6 +251,7 @@ def test_a_commit_range_that_does_not_exist_is_one_line(tmp_path, spec, needle):
 
 
 def test_measure_outside_a_repository_and_bad_options(tmp_path):
+    assert_one_line_error(jaxgrads("history"), "required: COMMAND")
     res = jaxgrads(
         "history", "measure", "HEAD~1..HEAD", "--repo", str(tmp_path), "--history", str(tmp_path / "h")
     )

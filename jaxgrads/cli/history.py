@@ -30,7 +30,7 @@ def add(sub) -> None:
     p = with_examples(
         sub, "history", "results over commits: add runs, measure a commit range, find steps", EPILOG
     )
-    hsub = p.add_subparsers(dest="history_command", required=True, parser_class=Parser)
+    hsub = p.add_subparsers(dest="history_command", metavar="COMMAND", required=True, parser_class=Parser)
     common = Parser(add_help=False)
     common.add_argument("--history", default=str(DEFAULT_FOLDER), metavar="DIR", help="(%(default)s)")
     common.add_argument("--repo", default=".", metavar="DIR", help="the git repository (%(default)s)")
