@@ -97,7 +97,7 @@ def write_run(path: Path, commit: str, index: int, machine: str, time_of) -> Pat
     return path
 
 
-def stepped(step_at: int, ratio: float = 1.5, kernel=KERNELS[0], machine: str = "a"):
+def stepped(step_at: int, ratio: float = 2.0, kernel=KERNELS[0], machine: str = "a"):
     """Times with 2% alternating noise and one step up by ``ratio`` at commit ``step_at`` for one kernel
     on one machine; every other series is flat."""
 

@@ -18,6 +18,7 @@ at the newest commit.
 The tables go to README.md (block ``history-calibration``).
 
     .venv/bin/python bench/studies/history_aa.py [--runs 10] [--no-instructions] [--no-readme]
+        [--runs-dir results/history-aa]   # keep the runs; a second call re-analyses them
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from jaxgrads.history import steps as steps_module
 from jaxgrads.history.series import METRICS, build, family_level, regression_table
 from jaxgrads.history.store import History
 from jaxgrads.results.labels import table
+from jaxgrads.results.schema import samples_path
 
 PY = sys.executable
-TIME_STEPS = (0.10, 0.20, 0.30, 0.50)
+TIME_STEPS = (0.30, 0.80, 1.00, 2.00)
 INSTR_STEPS = (0.005, 0.01, 0.02, 0.05)
 SIM_SERIES = 2000
 TIME_SWEEP = ["--preset", "gate"]  # the gate sweep: 91 timed kernels, about 30 s a run here
@@ -71,10 +73,14 @@ def fake_commits(count: int) -> list[str]:
 
 
 def runs(count: int, folder: Path, sweep: list[str], tag: str) -> list[Path]:
-    """``count`` fresh processes of ``jaxgrads run SWEEP``, one after the other."""
+    """``count`` fresh processes of ``jaxgrads run SWEEP``, one after the other (runs already in
+    ``folder`` are reused)."""
     paths = []
     for i in range(count):
         out = folder / f"{tag}{i}.csv"
+        if out.is_file() and samples_path(out).is_file():  # kept by an earlier call (--runs-dir)
+            paths.append(out)
+            continue
         cmd = [PY, "-m", "jaxgrads", "run", *sweep, "-o", str(out), "--overwrite"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -196,14 +202,18 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--no-instructions", action="store_true")
     p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--runs-dir", type=Path, help="keep the runs here; runs already there are analysed again")
     args = p.parse_args()
     started = time.perf_counter()
     commits = fake_commits(args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        real = real_rows(runs(args.runs, tmp, TIME_SWEEP, "time"), commits, tmp, "time_median_s", TIME_STEPS)
+        kept = args.runs_dir or tmp
+        kept.mkdir(parents=True, exist_ok=True)
+        timed = runs(args.runs, kept, TIME_SWEEP, "time")
+        real = real_rows(timed, commits, tmp, "time_median_s", TIME_STEPS)
         if not args.no_instructions:
-            counted = runs(args.runs, tmp, COUNT_SWEEP, "count")
+            counted = runs(args.runs, kept, COUNT_SWEEP, "count")
             real += real_rows(counted, commits, tmp, "instructions", INSTR_STEPS)
     sim = pd.DataFrame(simulated(1.0) + simulated(0.5))
     text = "\n".join(
@@ -217,7 +227,8 @@ def main() -> None:
                 else f" and of `jaxgrads run {shlex.join(COUNT_SWEEP)}` (instructions)"
             )
             + f" on one commit, each filed as {args.runs} commits. A regression: a step up by more than "
-            "10% (time) or 1% (instructions) with a confidence of at least `level` (0.99 family-wise over "
+            f"{METRICS['time_median_s'].threshold:.0%} (time) or {METRICS['instructions'].threshold:.0%} "
+            "(instructions) with a confidence of at least `level` (0.99 family-wise over "
             "the series searched, as `jaxgrads history regressions --metric METRIC` applies it).",
             "",
             markdown(pd.DataFrame(real)),

@@ -25,6 +25,7 @@ import pandas as pd
 
 from jaxgrads.gate.comparison import INSTRUCTION_SETTINGS
 from jaxgrads.gate.runs import FINGERPRINT, fingerprint_slug
+from jaxgrads.gate.stats import Rule
 from jaxgrads.history.steps import Step, detect_steps
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import MERGE_KEY, timed_rows
@@ -51,16 +52,20 @@ class Metric:
     threshold: float  # a step up by more than this fraction is a regression
 
 
-# higher is worse for every one; time is noisy between processes (12-20% here), the rest deterministic
+# Higher is worse for every one. The thresholds are the gate's (its Rule, calibrated by make
+# calibrate-gate): each point of a history is a run in a fresh process compared with runs of other
+# processes, as a stored baseline is; time drifts 12-20% between processes here, the rest is
+# deterministic.
+_RULE = Rule()
 METRICS: dict[str, Metric] = {
     m.column: m
     for m in (
-        Metric("time_median_s", "median time (s)", 0.03, 0.10),
-        Metric("instructions", "instructions per call", 0.002, 0.01),
-        Metric("flops", "XLA flops", 0.001, 0.01),
-        Metric("bytes_accessed", "XLA bytes accessed", 0.001, 0.01),
-        Metric("temp_bytes", "XLA temp bytes", 0.001, 0.01),
-        Metric("peak_bytes", "XLA peak bytes", 0.001, 0.01),
+        Metric("time_median_s", "median time (s)", 0.05, _RULE.threshold),
+        Metric("instructions", "instructions per call", 0.002, _RULE.instr_tolerance),
+        Metric("flops", "XLA flops", 0.001, _RULE.metric_tolerance),
+        Metric("bytes_accessed", "XLA bytes accessed", 0.001, _RULE.metric_tolerance),
+        Metric("temp_bytes", "XLA temp bytes", 0.001, _RULE.metric_tolerance),
+        Metric("peak_bytes", "XLA peak bytes", 0.001, _RULE.metric_tolerance),
     )
 }
 SERIES_KEY: tuple[str, ...] = (*MERGE_KEY, "backend")

@@ -16,9 +16,13 @@ penalty finds false steps in pure noise far more often (README, "History": both 
 simulated and real A/A series by ``bench/studies/history_aa.py``).
 
 Each step reports its size, the ratio of the medians of the levels either side, and a confidence:
-$1 - p$, with $p$ the two-sided Student-t tail of $z = |\bar y_{after} - \bar y_{before}| /
-(\sigma \sqrt{1/n_{before} + 1/n_{after}})$ on $\max(n - 2, 1)$ degrees of freedom ($\sigma$ is
-estimated from the same $n$ points, so a short series earns less confidence than a long one).
+$1 - p$, with $p$ the two-sided pooled two-sample Student-t test of the two levels' log means,
+$t = |\bar y_{after} - \bar y_{before}| / (s \sqrt{1/n_{before} + 1/n_{after}})$ on
+$n_{before} + n_{after} - 2$ degrees of freedom (at least 1), $s$ the levels' pooled standard
+deviation, never below ``min_noise``. A level of one point (a step at the newest commit) is then
+judged against the spread of the level before it: a new point's Student-t prediction interval.
+The pooled deviation, unlike the robust $\sigma$ of the fit, counts every outlier of the levels, so
+a series whose processes sometimes run slow earns less confidence.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class Step:
     index: int
     before: float  # median of the level before, in the metric's units
     after: float  # median of the level from ``index`` on
-    confidence: float  # 1 - two-sided Student-t p of the level change, see the module docstring
+    confidence: float  # 1 - the two-sided pooled Student-t p of the level change (module docstring)
     n_before: int  # points in the level before
     n_after: int
 
@@ -84,13 +88,20 @@ def detect_steps(values: Sequence[float], *, min_noise: float) -> list[Step]:
     steps = []
     for a, k, b in zip(bounds, bounds[1:], bounds[2:], strict=False):
         before, after = y[a:k], y[k:b]
-        z = abs(after.mean() - before.mean()) / (sigma * math.sqrt(1 / len(before) + 1 / len(after)))
+        df = len(before) + len(after) - 2
+        pooled = (
+            math.sqrt((((before - before.mean()) ** 2).sum() + ((after - after.mean()) ** 2).sum()) / df)
+            if df
+            else 0
+        )
+        spread = max(pooled, min_noise)
+        z = abs(after.mean() - before.mean()) / (spread * math.sqrt(1 / len(before) + 1 / len(after)))
         steps.append(
             Step(
                 k,
                 float(np.median(v[a:k])),
                 float(np.median(v[k:b])),
-                float(1 - 2 * student_t.sf(z, max(n - 2, 1))),
+                float(1 - 2 * student_t.sf(z, max(df, 1))),
                 len(before),
                 len(after),
             )
