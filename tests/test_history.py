@@ -135,6 +135,25 @@ def test_regressions_exit_1_only_when_the_newest_commit_starts_one(tmp_path):
     assert re.search(rf"matvec-x-jacrev-64-float32 +time_median_s .* {step}", show.stdout)
 
 
+def test_a_kernel_at_the_dispatch_floor_is_never_a_regression_as_in_the_gate(tmp_path):
+    commits = git_repo(tmp_path / "repo", 8)
+    history = History(tmp_path / "history")
+    (tmp_path / "runs").mkdir()
+    for i, c in enumerate(commits):
+        run = write_run(tmp_path / "runs" / f"r{i}.csv", c, i, "a", stepped(7, ratio=3.0))
+        pd.read_csv(run).assign(dispatch_floor_s=2e-4).to_csv(run, index=False)  # 1 ms < 10 x 0.2 ms
+        history.add(run)
+    h = build(history.table(), tmp_path / "repo", ["time_median_s"])
+    assert all(s.floor for s in h.series)
+    assert [s.steps[0].ratio > 2.5 for s in h.series if s.steps] == [True]  # the step is shown ...
+    assert regression_table(h).empty  # ... and never a regression
+    res = jaxgrads(
+        "history", "regressions", "--history", str(history.folder), "--repo", str(tmp_path / "repo")
+    )
+    assert res.returncode == 0, res.stdout
+    assert "3 at the dispatch floor" in res.stdout
+
+
 def test_an_improvement_is_a_step_but_not_a_regression(tmp_path):
     _, history = make_history(tmp_path, step_at=7, ratio=0.5, machines=("a",))
     h = build(history.table(), tmp_path / "repo", ["time_median_s"])

@@ -114,9 +114,10 @@ def _series(history, args) -> int:
     if not h.series:
         wanted = ", ".join(args.metric or ["any metric"])
         raise JaxgradsError(f"history {history.folder}: no timed rows with {wanted}")
+    floor = sum(s.floor for s in h.series)
     print(
-        f"{len(h.commits)} commits, {len(h.series)} series, {len(h.fingerprints)} fingerprint(s); "
-        f"newest commit {h.newest[:12]}"
+        f"{len(h.commits)} commits, {len(h.series)} series ({floor} at the dispatch floor: never a "
+        f"regression, as in the gate), {len(h.fingerprints)} fingerprint(s); newest commit {h.newest[:12]}"
     )
     for note in h.notes:
         print(f"note: {note}")
@@ -127,6 +128,7 @@ def _series(history, args) -> int:
                 "metric": s.metric.column,
                 "fingerprint": s.fingerprint,
                 "points": len(s.points),
+                "floor": "floor" if s.floor else "",
                 "first": s.points["commit"].iloc[0][:12],
                 "last": s.points["commit"].iloc[-1][:12],
                 "steps": "; ".join(

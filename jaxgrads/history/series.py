@@ -5,6 +5,8 @@ model and count, CPUs used, backend, device kind, jax and jaxlib): the same kern
 machines, or with two jax versions, is two series, each labelled by its fingerprint. An
 instruction count is split further by the Valgrind version and guest ISA it was counted with.
 
+A time series whose median lies within the gate's ``floor_factor`` times the runs' dispatch floor
+is marked ``floor`` and, as in the gate, never a regression: its steps are the dispatch path's noise.
 A regression is a step up by more than the metric's threshold whose confidence reaches the
 family-wise level $1 - (1 - c)/N$ for $N$ series searched (Bonferroni): with $c = 0.99$, the chance
 that noise alone flags any of the $N$ is about 1%, however many kernels the history holds.
@@ -83,8 +85,11 @@ class Series:
     fingerprint: str  # fingerprint_slug
     points: pd.DataFrame  # commit, started_at, value, runs, position (git order)
     steps: list[Step] = field(default_factory=list)
+    floor: bool = False  # a time within the gate's floor_factor x the dispatch floor: never a regression
 
     def regressions(self, threshold: float | None = None, confidence: float = 0.99) -> list[Step]:
+        if self.floor:
+            return []
         limit = self.metric.threshold if threshold is None else threshold
         return [s for s in self.steps if s.ratio > 1 + limit and s.confidence >= confidence]
 
@@ -186,6 +191,9 @@ def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None
                 .reset_index(drop=True)
             )
             series = Series(kernel, tuple(g.iloc[0][k] for k in SERIES_KEY), metric, fp, points)
+            if name == "time_median_s":  # as the gate: dispatch-bound kernels' times are not gated
+                dispatch = pd.to_numeric(g["dispatch_floor_s"], errors="coerce").median()
+                series.floor = bool(points["value"].median() < _RULE.floor_factor * dispatch)
             series.steps = detect_steps(points["value"].to_numpy(float), min_noise=metric.min_noise)
             out.append(series)
             prints.add(fp if name != "instructions" else fp.rsplit("-", 2)[0])

@@ -418,6 +418,13 @@ def _kernel_page(plt, kernel: str, series: list, commits: list[str]) -> str:
             plt, fig, _slug(kernel), f"{kernel} over commits (git order); dashed: a step, ×ratio (confidence)"
         )
     ]
+    floor = [s.fingerprint for s in series if s.floor]
+    if floor:
+        parts.append(
+            f'<p class="note">Time at the dispatch floor on {_esc(", ".join(floor))}: within the gate\'s '
+            "floor factor of the dispatch floor, its steps are the dispatch path's noise, never a "
+            "regression.</p>"
+        )
     parts.append("<h2>Steps</h2>")
     steps = [
         (
