@@ -123,6 +123,7 @@ def real_rows(paths, commits, tmp: Path, metric: str, steps: tuple[float, ...]) 
             "history": f"A/A, {len(paths)} runs",
             "metric": metric,
             "series": n,
+            "at the floor": sum(s.floor for s in h.series),
             "series with a step": sum(bool(s.steps) for s in h.series),
             "regressions listed": len(regs),
             "at the newest commit": int(regs["newest"].sum()),
@@ -139,9 +140,10 @@ def real_rows(paths, commits, tmp: Path, metric: str, steps: tuple[float, ...]) 
                 "history": f"newest ×{1 + size:g}",
                 "metric": metric,
                 "series": n,
+                "at the floor": rows[0]["at the floor"],
                 "series with a step": sum(bool(s.steps) for s in hs.series),
                 "regressions listed": len(regs),
-                "at the newest commit": f"{found} ({found / n:.0%})",
+                "at the newest commit": f"{found} ({found / max(n - rows[0]['at the floor'], 1):.0%})",
                 "level": rows[0]["level"],
             }
         )
@@ -210,7 +212,11 @@ def main() -> None:
         tmp = Path(tmp)
         kept = args.runs_dir or tmp
         kept.mkdir(parents=True, exist_ok=True)
+        reused = sum(
+            (kept / f"{tag}{i}.csv").is_file() for tag in ("time", "count") for i in range(args.runs)
+        )
         timed = runs(args.runs, kept, TIME_SWEEP, "time")
+        measured_on = min(pd.read_csv(p, usecols=["started_at"])["started_at"].min() for p in timed)[:10]
         real = real_rows(timed, commits, tmp, "time_median_s", TIME_STEPS)
         if not args.no_instructions:
             counted = runs(args.runs, kept, COUNT_SWEEP, "count")
@@ -218,8 +224,14 @@ def main() -> None:
     sim = pd.DataFrame(simulated(1.0) + simulated(0.5))
     text = "\n".join(
         [
-            f"Measured {time.strftime('%Y-%m-%d')} by `bench/studies/history_aa.py --runs {args.runs}` "
-            f"({time.perf_counter() - started:.0f} s) on {platform.node()}: {args.runs} fresh processes of "
+            f"Measured {measured_on} by `bench/studies/history_aa.py --runs {args.runs}` "
+            f"({time.perf_counter() - started:.0f} s"
+            + (
+                f"; {reused} runs kept by an earlier call in {args.runs_dir}, analysed again"
+                if reused
+                else ""
+            )
+            + f") on {platform.node()}: {args.runs} fresh processes of "
             f"`jaxgrads run {shlex.join(TIME_SWEEP)}` (time)"
             + (
                 ""

@@ -143,7 +143,7 @@ def _series(history, args) -> int:
     limit = f"{threshold:.0%}" if threshold is not None else "the metric's threshold"
     print(
         f"a regression: a step up by more than {limit} with confidence >= {family_level(h, confidence):.6f} "
-        f"({confidence:g} family-wise over {len(h.series)} series)"
+        f"({confidence:g} family-wise over the {len(h.series) - floor} series not at the floor)"
     )
     if regs.empty:
         print("no regressions: no step up beyond the threshold with that confidence")

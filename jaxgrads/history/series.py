@@ -8,8 +8,9 @@ instruction count is split further by the Valgrind version and guest ISA it was 
 A time series whose median lies within the gate's ``floor_factor`` times the runs' dispatch floor
 is marked ``floor`` and, as in the gate, never a regression: its steps are the dispatch path's noise.
 A regression is a step up by more than the metric's threshold whose confidence reaches the
-family-wise level $1 - (1 - c)/N$ for $N$ series searched (Bonferroni): with $c = 0.99$, the chance
-that noise alone flags any of the $N$ is about 1%, however many kernels the history holds.
+family-wise level $1 - (1 - c)/N$ for the $N$ series searched that can regress (Bonferroni): with
+$c = 0.99$, the chance that noise alone flags any of the $N$ is about 1%, however many kernels the
+history holds.
 
 Git order is the repository's ``git rev-list --topo-order --reverse --all``: a commit the repository
 does not know (a run copied from another clone) is placed by its run's start time after the known
@@ -208,9 +209,9 @@ def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None
 
 
 def family_level(h: Histories, confidence: float) -> float:
-    """The confidence one step needs so that all of ``h``'s series together flag noise with
-    probability about ``1 - confidence`` (Bonferroni)."""
-    return 1 - (1 - confidence) / max(len(h.series), 1)
+    """The confidence one step needs so that all of ``h``'s series that can regress (those not at the
+    dispatch floor) together flag noise with probability about ``1 - confidence`` (Bonferroni)."""
+    return 1 - (1 - confidence) / max(sum(not s.floor for s in h.series), 1)
 
 
 def regression_table(

@@ -332,7 +332,8 @@ def _history_section(h, kernel_pages: dict) -> str:
     if regs.empty:
         parts.append(
             f"<p>No step up beyond its metric's threshold with confidence ≥ {family_level(h, 0.99):.6f} "
-            f"(0.99 family-wise over {len(h.series)} series).</p>"
+            f"(0.99 family-wise over the {sum(not s.floor for s in h.series)} series not at the dispatch "
+            "floor).</p>"
         )
     else:
         parts.append(
