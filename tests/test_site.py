@@ -178,7 +178,8 @@ def test_bad_input_is_one_line(results, tmp_path):
 def browser():
     if CHROMIUM is None:
         pytest.skip(
-            "no Chromium: apt-get install chromium (or set JAXGRADS_CHROMIUM); see README, 'The site'"
+            "no Chromium: apt-get install chromium (or set JAXGRADS_CHROMIUM); "
+            "see README, 'History and the site'"
         )
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the [browser] extra: pip install 'jaxgrads[browser]'"
