@@ -90,6 +90,11 @@ def run_rows(commit: str, index: int, machine: str, time_of) -> tuple[pd.DataFra
     return pd.DataFrame(rows), pd.DataFrame(samples, columns=list(SAMPLE_FIELDS))
 
 
+def read_as_text(path: Path) -> pd.DataFrame:
+    """A CSV's cells as written (a commit hash such as ``4288524e07`` would otherwise read as a float)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def write_run(path: Path, commit: str, index: int, machine: str, time_of) -> Path:
     rows, samples = run_rows(commit, index, machine, time_of)
     rows.to_csv(path, index=False)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from clitools import assert_one_line_error, jaxgrads
-from histories import KERNELS, git_repo, stepped, write_run
+from histories import KERNELS, git_repo, read_as_text, stepped, write_run
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.history.series import METRICS, build, regression_table
@@ -141,7 +141,7 @@ def test_a_kernel_at_the_dispatch_floor_is_never_a_regression_as_in_the_gate(tmp
     (tmp_path / "runs").mkdir()
     for i, c in enumerate(commits):
         run = write_run(tmp_path / "runs" / f"r{i}.csv", c, i, "a", stepped(7, ratio=3.0))
-        pd.read_csv(run).assign(dispatch_floor_s=2e-4).to_csv(run, index=False)  # 1 ms < 10 x 0.2 ms
+        read_as_text(run).assign(dispatch_floor_s=2e-4).to_csv(run, index=False)  # 1 ms < 10 x 0.2 ms
         history.add(run)
     h = build(history.table(), tmp_path / "repo", ["time_median_s"])
     assert all(s.floor for s in h.series)
@@ -176,7 +176,7 @@ def test_several_runs_of_one_commit_are_one_point(tmp_path):
     (tmp_path / "runs").mkdir()
     for k, idx in enumerate((0, 1, 1)):
         run = write_run(tmp_path / "runs" / f"r{k}.csv", commits[idx], idx, "a", stepped(9))
-        df = pd.read_csv(run).assign(run_id=f"run{k:09d}")  # a second run of the same commit
+        df = read_as_text(run).assign(run_id=f"run{k:09d}")  # a second run of the same commit
         df.to_csv(run, index=False)
         history.add(run)
     h = build(history.table(), tmp_path / "repo", ["time_median_s"])
@@ -204,7 +204,7 @@ def test_add_keeps_the_run_and_its_samples_once(tmp_path):
 def test_a_file_from_before_schema_versions_is_version_1(tmp_path):
     commits = git_repo(tmp_path / "repo", 1)
     run = write_run(tmp_path / "run.csv", commits[0], 0, "a", stepped(9))
-    pd.read_csv(run).drop(columns="schema_version").to_csv(run, index=False)
+    read_as_text(run).drop(columns="schema_version").to_csv(run, index=False)
     assert read_results(run)["schema_version"].eq(1).all()
     assert jaxgrads("history", "add", str(run), "--history", str(tmp_path / "h")).returncode == 0
 

@@ -7,10 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
-from histories import git_repo, stepped, write_run
+from histories import git_repo, read_as_text, stepped, write_run
 
 from jaxgrads.history.store import History
 
@@ -166,7 +165,7 @@ def test_bad_input_is_one_line(results, tmp_path):
     )
     assert_one_line_error(jaxgrads("site", str(results)), "--output/-o")
     untimed = tmp_path / "untimed.csv"
-    pd.read_csv(results).assign(status="error").to_csv(untimed, index=False)
+    read_as_text(results).assign(status="error").to_csv(untimed, index=False)
     assert_one_line_error(jaxgrads("site", str(untimed), "-o", str(tmp_path / "s")), "no timed rows")
     assert not (tmp_path / "s").exists()
 
