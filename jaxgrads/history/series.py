@@ -168,7 +168,6 @@ def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None
         for r in timed.to_dict("records")
     ]
     out = []
-    prints = set()
     for name in metrics or list(METRICS):
         metric = METRICS[name]
         if name not in timed.columns:
@@ -197,7 +196,6 @@ def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None
                 series.floor = bool(points["value"].median() < _RULE.floor_factor * dispatch)
             series.steps = detect_steps(points["value"].to_numpy(float), min_noise=metric.min_noise)
             out.append(series)
-            prints.add(fp if name != "instructions" else fp.rsplit("-", 2)[0])
     commits = sorted(started, key=lambda c: pos[c])
     fingerprints = sorted({_fingerprint(r, "time_median_s") for r in timed.to_dict("records")})
     if len(fingerprints) > 1:

@@ -67,10 +67,6 @@ def require_matplotlib():
 
 def timed_for_plots(df: pd.DataFrame) -> pd.DataFrame:
     """The timed rows with the plots' ``label`` (method and chunk) and ``elements`` (Jacobian size)."""
-    return _timed(df)
-
-
-def _timed(df: pd.DataFrame) -> pd.DataFrame:
     t = timed_rows(df).copy()
     t["label"] = [method_label(r) for r in t.to_dict("records")]
     t["elements"] = [_elements(s) for s in t["jac_shape"].astype(str)]
@@ -331,7 +327,7 @@ def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     """Every figure the table supports, one (name, matplotlib Figure) at a time; the caller closes each."""
     plt = require_matplotlib()
     plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
-    yield from target_figures(plt, _timed(one_per_case(df)))
+    yield from target_figures(plt, timed_for_plots(one_per_case(df)))
     yield from overview_figures(df)
 
 
@@ -339,7 +335,7 @@ def overview_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
     """The figures of the whole table rather than of one target: ``floor``, ``crossover``, ``devices``."""
     plt = require_matplotlib()
     one = one_per_case(df)  # a case on several device counts: the devices figure's
-    yield from _floor(plt, _timed(one))
+    yield from _floor(plt, timed_for_plots(one))
     yield from _crossover(plt, one)
     yield from _devices(plt, df)
 
