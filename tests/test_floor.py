@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from machines import CACHE_LAYOUTS
 
 from jaxgrads import sweep as runner
 from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, kernel_floor, reads, regime
@@ -21,7 +22,15 @@ from jaxgrads.report.floor import CEILING_COLUMNS, floor_section, floor_violatio
 from jaxgrads.results.schema import read_results
 from jaxgrads.sweep import DEFAULT_SWEEP, plan
 from jaxgrads.sweep.options import sweep_from
-from jaxgrads.sweep.plan import REGIMES, SIZE_GRID, Case, regime_bytes, regime_size, shapes_of
+from jaxgrads.sweep.plan import (
+    GPU_REGIME_BYTES,
+    REGIMES,
+    SIZE_GRID,
+    Case,
+    regime_bytes,
+    regime_size,
+    shapes_of,
+)
 
 # the inputs each derivative's value depends on, read off the matrix-calculus notes
 NOTES_READS = {
@@ -212,23 +221,42 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
         )
 
 
+@pytest.mark.parametrize("layout", CACHE_LAYOUTS)
 @pytest.mark.parametrize("regime", REGIMES)
 @pytest.mark.parametrize(("problem", "derivative"), TARGETS, ids=lambda t: getattr(t, "name", None))
-def test_a_regime_size_is_the_smallest_that_reaches_its_traffic(problem, derivative, regime):
-    target = regime_bytes(regime)
-    size = regime_size(problem, derivative, regime, 4, "float32")
+def test_a_regime_size_is_the_smallest_that_reaches_its_traffic(problem, derivative, regime, layout):
+    caches = CACHE_LAYOUTS[layout]  # the planner is fed the caches the test is about, not this machine's
+    target = regime_bytes(regime, caches)
+    size = regime_size(problem, derivative, regime, 4, "float32", caches)
 
     def traffic(k):
         s = problem.canonical(Size(k, k, 4))
         return compulsory(problem, derivative, s, shapes_of(problem, derivative, s), "float32").bytes
 
-    if size is None:  # the inputs outgrow the traffic first: dL/db reads nothing, writes m numbers
-        assert (problem.name, derivative.name) in {("linear_loss", "b")}
+    def inputs(k):
+        s = problem.canonical(Size(k, k, 4))
+        return sum(math.prod(v) for v in shapes_of(problem, derivative, s)[2].values()) * 4
+
+    if size is None:  # the inputs outgrow twice the traffic first (dL/db reads nothing and writes m
+        # numbers), or the grid ends below a huge last cache (480 MiB: vᵀx's 2n floats stay under it)
+        fitting = [g for g in SIZE_GRID if inputs(g) <= 2 * target]
+        assert all(traffic(g) < target for g in fitting)
+        if layout != "l3-480m":
+            assert (problem.name, derivative.name) in {("linear_loss", "b")}
         return
     k = max(size.m, size.n)
     assert traffic(k) >= target
     smaller = [g for g in SIZE_GRID if g < k]
     assert not smaller or traffic(smaller[-1]) < target
+
+
+def test_the_regimes_follow_the_cache_layout():
+    small, claimed = CACHE_LAYOUTS["l3-32m"], CACHE_LAYOUTS["l3-480m"]
+    assert regime_bytes("memory", small) == 64 * 2**20
+    assert regime_bytes("memory", claimed) == 960 * 2**20
+    assert regime_bytes("cache", small) == int(math.sqrt(512 * 2**10 * 32 * 2**20))
+    assert regime_bytes("memory", CACHE_LAYOUTS["no-l3"]) == 8 * 2**20
+    assert regime_bytes("memory", {}) == GPU_REGIME_BYTES["memory"]
 
 
 def test_the_default_sweep_adds_regime_sizes_for_the_closed_form_and_both_modes():

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
+from machines import another_cpu_model
 
 from jaxgrads import gate
 from jaxgrads.errors import JaxgradsError
@@ -205,7 +206,9 @@ def test_the_default_baseline_is_the_machines(real_run, tmp_path):
 
 
 def on_another_machine(df):
-    return floorless(df).assign(cpu_model="Intel(R) Xeon(R) Processor")
+    """The rows as if measured on another machine: a CPU model made from the run's own, so it can be
+    no machine's the suite runs on (a real model name is this machine on a machine of that model)."""
+    return floorless(df).assign(cpu_model=another_cpu_model(df))
 
 
 def test_with_no_baseline_at_all_the_gate_says_so_and_passes(real_run, tmp_path):
@@ -232,7 +235,9 @@ def test_an_unknown_machine_is_gated_against_the_closest_baseline(real_run, tmp_
     result = jaxgrads("gate", str(cur), "--baselines-dir", str(tmp_path / "bl"), "--no-confirm")
     assert result.returncode == 0, result.stdout + result.stderr
     first = result.stdout.splitlines()[0]
-    assert first.startswith("gate: no baseline for this machine (cpu-intel-r-xeon-r-processor-")
+    own = gate.fingerprint_slug(gate.fingerprint(gate.load_run(cur, role="current")))
+    assert own != slug
+    assert first.startswith(f"gate: no baseline for this machine ({own})")
     assert f"comparing with the closest, {tmp_path / 'bl' / slug}.csv (differs in cpu_model)" in first
     assert "timings inconclusive, XLA metrics, instruction counts and failed kernels gated" in first
     assert "gate PASS: 4 kernels compared (4 inconclusive)" in result.stdout
@@ -273,7 +278,7 @@ def test_a_kernel_that_broke_is_a_regression_even_on_another_machine(real_run, t
     assert " regression " in line
     assert why in line
     assert "gate FAIL: 4 kernels compared (1 regression, 3 pass)" in result.stdout
-    other = copy_run(cur, tmp_path / "other.csv", rows=lambda d: d.assign(cpu_model="Other CPU"))
+    other = copy_run(cur, tmp_path / "other.csv", rows=lambda d: d.assign(cpu_model=another_cpu_model(d)))
     again = jaxgrads("gate", str(other), "--baseline", str(base), "--no-confirm")
     assert again.returncode == 1
     assert "(1 regression, 3 inconclusive)" in again.stdout

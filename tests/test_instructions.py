@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
+from machines import another_cpu_model
 
 from jaxgrads import gate
 from jaxgrads.errors import JaxgradsError
@@ -167,7 +168,7 @@ def test_an_instruction_regression_fails_on_another_machine_type(tmp_path):
         instructions=repr(1e6 * scale), noop_instructions="50000.0", instr_calls="5",
         valgrind_version="3.19.0", isa_class="x86-64-v3 i7-4910MQ")  # fmt: skip
     base = copy_run(base_csv, tmp_path / "base.csv", rows=counts(1.0))
-    other = lambda scale: lambda df: counts(scale)(df).assign(cpu_model="Intel(R) Xeon(R) Processor")  # noqa: E731
+    other = lambda scale: lambda df: counts(scale)(df).assign(cpu_model=another_cpu_model(df))  # noqa: E731
     same = copy_run(base_csv, tmp_path / "same.csv", scale=2.0, rows=other(1.0))
     more = copy_run(base_csv, tmp_path / "more.csv", rows=other(1.03))
     ok = jaxgrads("gate", str(same), "--baseline", str(base), "--no-confirm")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import socket
 import subprocess
 import uuid
@@ -13,24 +14,41 @@ from pathlib import Path
 import jax
 import jaxlib
 
+from jaxgrads.errors import JaxgradsError
+
 __all__ = [
+    "CACHES_ENV",
+    "CPU_MODEL_ENV",
     "cache_sizes",
+    "cache_source",
     "cpu_model",
     "cpus_used",
     "default_memory_budget",
     "git_commit",
+    "host_available_bytes",
     "pin_cpus",
     "run_metadata",
 ]
 
 
+# What this module reads from the machine can be overridden, for a test that needs another machine
+# (a fingerprint that cannot be this one, a cache layout it does not have) and for a VM whose figures
+# are wrong: ``JAXGRADS_CPU_MODEL="Some CPU"``, ``JAXGRADS_CACHES="L1=48K,L2=2M,L3=105M"`` (sysfs'
+# size syntax; ``none`` for a machine that reports no caches). Runs record the figure they used.
+CPU_MODEL_ENV = "JAXGRADS_CPU_MODEL"
+CACHES_ENV = "JAXGRADS_CACHES"
+
+
 def cpu_model() -> str:
-    """The CPU's model name: ``model name`` of /proc/cpuinfo on Linux, else py-cpuinfo's brand string.
+    """The CPU's model name: ``$JAXGRADS_CPU_MODEL`` when set, else ``model name`` of /proc/cpuinfo
+    on Linux, else py-cpuinfo's brand string.
 
     /proc/cpuinfo first: on Linux it is the same string py-cpuinfo returns, read in microseconds,
     where ``cpuinfo.get_cpu_info()`` starts a child interpreter (0.15 s here), which every run and
     every gate child would pay. py-cpuinfo (a dependency of pytest-benchmark) covers other systems.
     """
+    if os.environ.get(CPU_MODEL_ENV, "").strip():
+        return os.environ[CPU_MODEL_ENV].strip()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -53,13 +71,50 @@ def _size_bytes(text: str) -> int:
     return int(text.rstrip("KMG")) * scale
 
 
+def _overridden_caches(text: str) -> dict[str, int]:
+    """``$JAXGRADS_CACHES``: ``L1=32K,L2=1M,L3=32M`` or ``none``; anything else is one line."""
+    if text.strip().lower() == "none":
+        return {}
+    sizes = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        level, _, size = part.partition("=")
+        level = level.strip().upper()
+        try:
+            if not re.fullmatch(r"L[1-9]", level):
+                raise ValueError(level)
+            sizes[level] = _size_bytes(size)
+            if sizes[level] <= 0:
+                raise ValueError(size)
+        except ValueError:
+            raise JaxgradsError(
+                f"{CACHES_ENV}={text!r}: expected LEVEL=SIZE pairs such as 'L1=32K,L2=1M,L3=32M' "
+                "(sizes in bytes or with K, M, G), or 'none'"
+            ) from None
+    return dict(sorted(sizes.items()))
+
+
+def cache_source() -> str:
+    """Where :func:`cache_sizes` reads: ``JAXGRADS_CACHES``, ``sysfs``, ``py-cpuinfo`` or ``none``."""
+    return _read_caches()[1]
+
+
 def cache_sizes() -> dict[str, int]:
     """The data caches of CPU 0 in bytes, by level: ``{"L1": 32768, "L2": 1048576, "L3": 33554432}``.
 
-    Read from Linux's sysfs (``/sys/devices/system/cpu/cpu0/cache/index*``: level, type, size; the
-    instruction cache left out), else from py-cpuinfo's ``l1_data_cache_size``, ``l2_cache_size`` and
-    ``l3_cache_size``. A level neither reports is absent: the roofline then has one level fewer.
+    ``$JAXGRADS_CACHES`` when set; else read from Linux's sysfs
+    (``/sys/devices/system/cpu/cpu0/cache/index*``: level, type, size; the instruction cache left
+    out), else from py-cpuinfo's ``l1_data_cache_size``, ``l2_cache_size`` and ``l3_cache_size``. A
+    level none reports is absent: the roofline then has one level fewer. These are what the machine
+    *says*; a hypervisor can say 480 MiB for a last level that a 2-CPU guest never sees, so the
+    run's ceilings check the last level against its bandwidth
+    (:func:`jaxgrads.measure.roofline.effective_last_cache`).
     """
+    return _read_caches()[0]
+
+
+def _read_caches() -> tuple[dict[str, int], str]:
+    if os.environ.get(CACHES_ENV, "").strip():
+        return _overridden_caches(os.environ[CACHES_ENV]), CACHES_ENV
     sizes: dict[str, int] = {}
     for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
         try:
@@ -70,19 +125,20 @@ def cache_sizes() -> dict[str, int]:
         except (OSError, ValueError):
             continue
     if sizes:
-        return dict(sorted(sizes.items()))
+        return dict(sorted(sizes.items())), "sysfs"
     try:
         import cpuinfo
 
         info = cpuinfo.get_cpu_info()
     except Exception:  # py-cpuinfo missing or failing
-        return {}
+        return {}, "none"
     keys = {"L1": "l1_data_cache_size", "L2": "l2_cache_size", "L3": "l3_cache_size"}
-    return {
+    sizes = {
         level: int(info[key])
         for level, key in keys.items()
         if isinstance(info.get(key), int) and info[key] > 0
     }
+    return sizes, ("py-cpuinfo" if sizes else "none")
 
 
 def git_commit() -> str:
@@ -125,7 +181,8 @@ def pin_cpus(count: int) -> int:
     return cpus_used()
 
 
-def _host_available_bytes() -> int:
+def host_available_bytes() -> int:
+    """The host memory available to a new allocation: ``MemAvailable`` of /proc/meminfo."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -145,7 +202,7 @@ def default_memory_budget(device: jax.Device) -> int:
     if stats and "bytes_limit" in stats:
         free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
     else:
-        free = _host_available_bytes()
+        free = host_available_bytes()
     return int(free // 2)
 
 

@@ -6,7 +6,8 @@ rate from the probe's fastest sample (as STREAM reports its best time: a ceiling
 can do, and a busy moment during a probe must not raise the floor):
 
 - **bandwidth per level** (a cache-aware roofline: Ilic, Pratas and Sousa, 2014; Intel Advisor's
-  CARM): for each data cache the machine reports (:func:`jaxgrads.measure.machine.cache_sizes`) a
+  CARM): for each data cache the machine reports, its last level checked by bandwidth
+  (:func:`jaxgrads.measure.caches.defended_caches`), a
   working set of half its size, and for main memory one of at least 4× the last cache, swept $R$
   times inside one compiled call so the dispatch cost is spread over $R \cdot S$ bytes. Two probes,
   the faster kept: an update $b \leftarrow b/2 + 1$ ($2RS$ bytes: read and written) and a fill
@@ -42,9 +43,8 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from jaxgrads.measure.machine import cache_sizes
+from jaxgrads.measure.caches import defended_caches, in_place_rate
 from jaxgrads.measure.timing import time_callable
 
 __all__ = ["LEVELS", "Ceilings", "achieved", "measure_ceilings"]
@@ -79,6 +79,8 @@ class Ceilings:
         ``L2``, ``L3`` where the machine reports them, and ``memory``); never rising with the level.
       flops_per_s: a square matmul.
       capacity: bytes of each cache level (``memory`` has none: everything fits).
+      cache_source: where the capacities come from, and whether the bandwidth probe backs the last
+        (:class:`jaxgrads.measure.caches.Caches`).
       first_touch_bytes_per_s: writing an output on fresh pages (NaN where outputs never are).
       first_touch_min_bytes: outputs this large or larger are written on fresh pages.
     """
@@ -86,6 +88,7 @@ class Ceilings:
     bandwidth: Mapping[str, float]
     flops_per_s: float
     capacity: Mapping[str, int] = field(default_factory=dict)
+    cache_source: str = ""
     first_touch_bytes_per_s: float = math.nan
     first_touch_min_bytes: float = math.inf
 
@@ -113,31 +116,8 @@ class Ceilings:
         for level in LEVELS[:-1]:
             cols[f"ceiling_{level.lower()}_bytes_per_s"] = self.bandwidth.get(level, math.nan)
             cols[f"cache_{level.lower()}_bytes"] = self.capacity.get(level, "")
+        cols["cache_source"] = self.cache_source
         return cols
-
-
-def _in_place_rate(device, dtype, size_bytes: int, probe_bytes: int, samples: int, min_sample_s: float):
-    """Bytes per second of the update and fill loops over a donated buffer of ``size_bytes``."""
-    count = max(1, size_bytes // dtype.itemsize)
-    reps = max(1, math.ceil(probe_bytes / (count * dtype.itemsize)))
-    half, one = jnp.asarray(0.5, dtype), jnp.asarray(1, dtype)
-    probes = {
-        2: lambda b: lax.fori_loop(0, reps, lambda i, c: c * half + one, b),
-        1: lambda b: lax.fori_loop(0, reps, lambda i, c: jnp.full_like(c, i.astype(c.dtype)), b),
-    }
-    best = 0.0
-    for passes, body in probes.items():
-        step = jax.jit(body, donate_argnums=0)
-        buf = [jax.device_put(jnp.ones((count,), dtype), device)]
-
-        def call(step=step, buf=buf):
-            buf[0] = step(buf[0])  # the donated buffer comes back as the output: no fresh pages
-            return buf[0]
-
-        t = time_callable(call, samples=samples, min_sample_s=min_sample_s).min
-        best = max(best, passes * reps * count * dtype.itemsize / t)
-        del buf[0]
-    return best
 
 
 def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_s: float = 0.02) -> Ceilings:
@@ -154,12 +134,13 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
     """
     dtype = jnp.dtype(dtype)
     platform = device.platform if device.platform == "cpu" else "default"
-    caches = cache_sizes() if platform == "cpu" else {}
+    checked = defended_caches() if platform == "cpu" else None
+    caches = dict(checked.sizes) if checked else {}
     timing = {"samples": samples, "min_sample_s": min_sample_s}
     sets = {level: size // 2 for level, size in caches.items() if level in LEVELS}
     sets[MEMORY] = max([MEMORY_BYTES[platform], *(4 * s for s in caches.values())])
     rates = {
-        level: _in_place_rate(device, dtype, ws, PROBE_BYTES[platform], **timing)
+        level: in_place_rate(device, dtype, ws, PROBE_BYTES[platform], **timing)
         for level, ws in sets.items()
     }
     bandwidth, fastest = {}, 0.0

@@ -102,9 +102,23 @@ def _ceilings_note(t: pd.DataFrame) -> str:
         )  # fmt: skip
         parts.append(
             f"run {run} {dtype}: {levels} GB/s; {float(first['ceiling_flops_per_s']) / 1e9:.3g} GFLOP/s; "
-            f"dispatch {format_seconds(float(first['dispatch_floor_s']))}"
+            f"dispatch {format_seconds(float(first['dispatch_floor_s']))}{_caches_note(first)}"
         )
     return "; ".join(parts)
+
+
+def _caches_note(first) -> str:
+    """The cache sizes a run used and their source (the ``cache_source`` column, schema 3)."""
+    sizes = []
+    for level in ("L1", "L2", "L3"):
+        n = _num(first, f"cache_{level.lower()}_bytes")
+        if n > 0:
+            sizes.append(f"{level} {n / 2**20:g} MiB" if n >= 2**20 else f"{level} {n / 2**10:g} KiB")
+    source = str(first.get("cache_source", "") or "").strip()
+    source = "" if source == "nan" else source
+    if not sizes:
+        return f"; no cache sizes ({source})" if source else ""
+    return f"; caches {', '.join(sizes)}" + (f" (from {source})" if source else "")
 
 
 def regime_coverage(t: pd.DataFrame) -> str:

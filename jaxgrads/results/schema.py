@@ -125,10 +125,12 @@ FIELDS: tuple[str, ...] = (
     "prep_s",  # a colored method's sparsity detection + coloring, before compiling (seconds)
     "output_format",  # dense, or bcoo (jax.experimental.sparse)
     "schema_version",  # SCHEMA_VERSION of the writer; files from before this column are version 1
+    # version 3
+    "cache_source",  # where cache_l*_bytes come from (sysfs, JAXGRADS_CACHES...) and the probe's check
 )
 # the column set a file was written with: columns are only ever appended to FIELDS, so a reader of
 # version N reads every version up to N; a file from a newer writer is refused (read_results)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")

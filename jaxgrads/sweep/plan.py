@@ -4,6 +4,7 @@ sizes, checked by name before anything runs, with each case's shapes and memory 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -12,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.measure.caches import defended_caches
 from jaxgrads.measure.floor import compulsory
 from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
-from jaxgrads.measure.machine import cache_sizes
 from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
 from jaxgrads.methods.colored import nonzeros
 from jaxgrads.peers.asdex import require_asdex
@@ -25,7 +26,7 @@ from jaxgrads.results.schema import row_key
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.validation import choose, positive_int, require_x64, resolve_dtype
 
-__all__ = ["REGIMES", "Case", "estimate_bytes", "plan", "regime_size"]
+__all__ = ["REGIMES", "Case", "estimate_bytes", "plan", "planning_caches", "regime_bytes", "regime_size"]
 
 # the compulsory traffic (bytes) a regime's size reaches: between the second-level and last cache
 # (geometric mean), and twice the last cache (past the first-touch threshold too); without cache
@@ -113,6 +114,7 @@ def plan(sweep: Sweep) -> list[Case]:
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
     mesh = sweep.devices or len(jax.devices())
+    caches = planning_caches() if sweep.regimes else {}
     cases, seen = [], set()
     for problem in problems:
         for d in problem.derivatives:
@@ -125,7 +127,7 @@ def plan(sweep: Sweep) -> list[Case]:
             vectorized = [m for m in usable if m in _regime_methods()]
             for regime in sweep.regimes:
                 for batch in sweep.batches:
-                    size = regime_size(problem, d, regime, batch, sweep.dtypes[0])
+                    size = regime_size(problem, d, regime, batch, sweep.dtypes[0], caches)
                     sizes += [(size, vectorized)] if size is not None else []
             for size, names in sizes:
                 for dtype in sweep.dtypes:
@@ -154,10 +156,17 @@ def _regime_methods() -> set[str]:
             representative("vectorized", "reverse")}  # fmt: skip
 
 
-def regime_bytes(regime: str) -> int:
-    """The compulsory traffic that puts a kernel in ``regime`` on this machine (see REGIMES)."""
+def planning_caches() -> dict[str, int]:
+    """The caches regimes are planned with: this machine's, checked by bandwidth
+    (:func:`jaxgrads.measure.caches.defended_caches`); none on a GPU."""
+    return dict(defended_caches().sizes) if jax.devices()[0].platform == "cpu" else {}
+
+
+def regime_bytes(regime: str, caches: Mapping[str, int] | None = None) -> int:
+    """The compulsory traffic that puts a kernel in ``regime`` (see REGIMES), for ``caches`` (bytes
+    by level; default: this machine's, :func:`planning_caches`)."""
     choose("regime", regime, REGIMES)
-    caches = cache_sizes() if jax.devices()[0].platform == "cpu" else {}
+    caches = planning_caches() if caches is None else caches
     if not caches:
         return GPU_REGIME_BYTES[regime]
     last = max(caches.values())
@@ -167,12 +176,15 @@ def regime_bytes(regime: str) -> int:
     return int(math.sqrt(inner * last))
 
 
-def regime_size(problem: Problem, derivative: Derivative, regime: str, batch: int, dtype: str) -> Size | None:
+def regime_size(
+    problem: Problem, derivative: Derivative, regime: str, batch: int, dtype: str,
+    caches: Mapping[str, int] | None = None,
+) -> Size | None:  # fmt: skip
     """The smallest square size of :data:`SIZE_GRID` whose compulsory traffic (inputs read, Jacobian
-    written: :func:`jaxgrads.measure.floor.compulsory`) reaches ``regime``'s bytes; None where the
-    inputs would outgrow twice that traffic first (``dL/db`` of the linear layer reads nothing and
-    writes m numbers, while W grows as m²)."""
-    target = regime_bytes(regime)
+    written: :func:`jaxgrads.measure.floor.compulsory`) reaches ``regime``'s bytes for ``caches``;
+    None where the inputs would outgrow twice that traffic first (``dL/db`` of the linear layer
+    reads nothing and writes m numbers, while W grows as m²) or the grid ends first."""
+    target = regime_bytes(regime, caches)
     itemsize = resolve_dtype(dtype).itemsize
     for k in SIZE_GRID:
         size = problem.canonical(Size(k, k, batch))
