@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test test-browser bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate history site clean
+.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate history site clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -22,8 +22,26 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)  ## ruff over the package, tests and bench
 	$(VENV)/bin/ruff check jaxgrads tests bench
 
-test: $(STAMP)  ## The test suite
-	$(PY) -m pytest -q
+# a worker per CPU, each test file on one worker (its module fixtures measured once)
+XDIST := -n auto --dist loadfile
+
+test: $(STAMP)  ## The quick tier: every room (units, small end-to-end runs, every CLI error); minutes
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
+
+test-long: $(STAMP)  ## The long tier alone: real sweeps in subprocesses, every kernel grid, callgrind, the browser
+	$(PY) -m pytest -q $(XDIST) -m slow
+
+test-all: $(STAMP)  ## Both tiers
+	$(PY) -m pytest -q $(XDIST)
+
+# the quick tier on machines this one is not: a CPU model and cache layouts it lacks (the fingerprint,
+# the gate's machine matching, the regimes and the ceilings all read these overrides)
+MACHINES := "Synthetic Xeon (AVX-512)|L1=48K,L2=2M,L3=480M" "Synthetic EPYC|L1=32K,L2=512K,L3=32M" "Synthetic no-L3|L1=64K,L2=4M"
+test-machines: $(STAMP)  ## The quick tier under synthetic machines (JAXGRADS_CPU_MODEL, JAXGRADS_CACHES)
+	@for m in $(MACHINES); do \
+	  echo "== JAXGRADS_CPU_MODEL='$${m%%|*}' JAXGRADS_CACHES='$${m#*|}'"; \
+	  JAXGRADS_CPU_MODEL="$${m%%|*}" JAXGRADS_CACHES="$${m#*|}" $(PY) -m pytest -q $(XDIST) -m "not slow" || exit 1; \
+	done
 
 RESULTS := results/latest.csv results/scaling.csv results/crossover.csv results/structure.csv
 DEVICE_COUNTS := 1 2 4 8

@@ -17,6 +17,24 @@ KERNEL_CASES = [
 ]
 
 
+def covering(case_list, *axes, ids=None):
+    """``case_list`` × every axis, as pytest params: a covering share runs in ``make test`` and the
+    rest is marked ``slow`` (``make test-all``). Case i runs its i-th combination of the axes (sizes
+    and dtypes in turn), so the quick tier still builds every kernel once and sees every size and
+    dtype; the long tier builds them all."""
+    import itertools
+
+    combos = list(itertools.product(*axes))
+    params = []
+    for i, case in enumerate(case_list):
+        for j, combo in enumerate(combos):
+            marks = () if j == i % len(combos) else (pytest.mark.slow,)
+            parts = (size_id(c) if isinstance(c, jg.Size) else str(c) for c in combo)
+            label = "-".join([ids(case) if ids else str(case), *parts])
+            params.append(pytest.param(case, *combo, marks=marks, id=label))
+    return params
+
+
 def target_id(case):
     return "-".join(case)
 

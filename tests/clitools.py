@@ -9,8 +9,12 @@ import threading
 from pathlib import Path
 
 FAST = ("--samples", "2", "--min-sample-time", "0.001", "--device", "cpu")  # a short, timed sweep
-# JAX's own settings stay out of the children; jaxgrads' (a synthetic machine, its state folder) go in
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("JAX") or k.startswith("JAXGRADS_")}
+# JAX's own settings stay out of the children, and pytest's (a PYTEST_XDIST_WORKER turns
+# pytest-benchmark off in a child pytest); jaxgrads' (a synthetic machine, its state folder) go in
+ENV = {
+    k: v for k, v in os.environ.items()
+    if not (k.startswith("JAX") or k.startswith("PYTEST_")) or k.startswith("JAXGRADS_")
+}  # fmt: skip
 # JAXGRADS_TEST_FORK=0: every command in a fresh interpreter (as `python -m jaxgrads` from a shell)
 FORK = os.environ.get("JAXGRADS_TEST_FORK", "1") != "0"
 

@@ -1,7 +1,18 @@
 """Strict JAX for every test: no silent dtype or rank promotion; x64 on for the float64 cases."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import jax
 import pytest
+
+# the suite's runs keep what they learn of the machine (jaxgrads.measure.caches) in a folder of the
+# session's own: a check made under the suite's load never becomes the user's ~/.cache/jaxgrads
+if not os.environ.get("JAXGRADS_STATE_DIR"):
+    os.environ["JAXGRADS_STATE_DIR"] = tempfile.mkdtemp(prefix="jaxgrads-state-")
+    atexit.register(shutil.rmtree, os.environ["JAXGRADS_STATE_DIR"], True)
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -16,3 +27,25 @@ def no_x64():
         yield
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def machine_probes_once_per_session():
+    """In-process sweeps share one measurement of the machine's probes per (dtypes, samples, sample
+    time, budget, device): measured for real, the first time each is asked (4-7 s each here), not
+    once per sweep. Tests of the probes call ``jaxgrads.sweep.machine_probes``, which stays the
+    real one; a test's own stub (``monkeypatch``) still takes precedence inside it."""
+    from jaxgrads.sweep import run as sweep_run
+
+    real, cache = sweep_run.machine_probes, {}
+
+    def once(sweep, device):
+        key = (sweep.dtypes, sweep.samples, sweep.min_sample_s, sweep.memory_budget, str(device))
+        if key not in cache:
+            cache[key] = real(sweep, device)
+        probes, ceilings = cache[key]
+        return dict(probes), dict(ceilings)
+
+    sweep_run.machine_probes = once
+    yield
+    sweep_run.machine_probes = real

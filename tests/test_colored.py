@@ -131,6 +131,7 @@ def test_colored_methods_are_in_the_structure_preset_not_the_default():
     assert {"jacfwd_colored", "jacrev_colored", "jacfwd_colored_bcoo", "jacrev_colored_bcoo"} <= structure
 
 
+@pytest.mark.slow
 def test_the_structure_section_of_a_real_run(tmp_path):
     out = tmp_path / "r.csv"
     args = ("--preset", "structure", "--problems", "matvec", "linear", "--sizes", "128", "--batch", "8")

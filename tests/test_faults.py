@@ -166,11 +166,20 @@ def test_an_interrupted_overwrite_keeps_its_finished_rows_resumable(tmp_path, qu
 # ---------------------------------------------------------------- resume after a cut
 
 
-def test_resume_repairs_a_csv_cut_at_every_byte_of_its_last_row(tmp_path, two_rows):
+# every byte in the long tier; every 37th (and the row's two ends) in the quick one
+CUT_STRIDES = [pytest.param(1, id="every-byte", marks=pytest.mark.slow), pytest.param(37, id="every-37th")]
+
+
+def _cuts(start: int, end: int, stride: int) -> list[int]:
+    return sorted({*range(start, end, stride), start, end - 1})
+
+
+@pytest.mark.parametrize("stride", CUT_STRIDES)
+def test_resume_repairs_a_csv_cut_at_every_byte_of_its_last_row(tmp_path, two_rows, stride):
     rows, samples = two_rows
     last = rows.rstrip(b"\r\n").rfind(b"\n") + 1
     first_key = row_key(next(csv.DictReader(rows.decode().splitlines())))
-    for cut in range(last, len(rows)):
+    for cut in _cuts(last, len(rows), stride):
         folder = tmp_path / str(cut)
         folder.mkdir()
         out = write_run(folder, rows[:cut], samples)
@@ -183,7 +192,8 @@ def test_resume_repairs_a_csv_cut_at_every_byte_of_its_last_row(tmp_path, two_ro
         assert meta["run_id"] == read_results(out)["run_id"].iloc[0]
 
 
-def test_resume_repairs_samples_cut_at_every_byte_of_the_unfinished_row(tmp_path, two_rows):
+@pytest.mark.parametrize("stride", CUT_STRIDES)
+def test_resume_repairs_samples_cut_at_every_byte_of_the_unfinished_row(tmp_path, two_rows, stride):
     rows, samples = two_rows
     last = rows.rstrip(b"\r\n").rfind(b"\n") + 1
     lines = samples.splitlines(keepends=True)
@@ -192,7 +202,7 @@ def test_resume_repairs_samples_cut_at_every_byte_of_the_unfinished_row(tmp_path
     ordered = b"".join(x for x in lines if tuple(x.decode().split(",")[1:9]) != second) + b"".join(
         x for x in lines if tuple(x.decode().split(",")[1:9]) == second
     )
-    for cut in range(start, len(ordered)):
+    for cut in _cuts(start, len(ordered), stride):
         folder = tmp_path / str(cut)
         folder.mkdir()
         out = write_run(folder, rows[:last], ordered[:cut])  # the row never reached the CSV
@@ -354,6 +364,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_output(tmp_path, t
     assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_write_each_case_once(tmp_path):
     out = tmp_path / "r.csv"
     # long enough (about a hundred rows) that the second starts while the first still writes
@@ -448,13 +459,30 @@ def test_plot_of_rows_that_all_took_infinite_time_makes_no_folder(tmp_path, two_
     assert not figs.exists()
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.1, 0.15, 0.4, 0.7])
+def _wait_until_jaxlib_loads(proc, timeout=60.0) -> bool:
+    """Until the child maps jaxlib's first shared object: its CLI handler is up by then (installed
+    before the CLI imports JAX). Python's own start-up, before any jaxgrads line, is not the CLI's to
+    handle, so a fixed delay from the spawn, which a loaded machine stretches, is no test of it."""
+    maps, deadline = Path(f"/proc/{proc.pid}/maps"), time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if "jaxlib" in maps.read_text():
+                return True
+        except OSError:
+            return False
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc/PID/maps")
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
 def test_ctrl_c_while_jax_is_still_importing_gets_one_line(tmp_path, delay):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jaxgrads", "run", *SMALL, "-o", str(tmp_path / "r.csv")],
         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(delay)
+    assert _wait_until_jaxlib_loads(proc), proc.communicate(timeout=60)[1]
+    time.sleep(delay)  # from the first jaxlib mapping: JAX importing, then XLA starting, then the sweep
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (130, 0), err  # 0: the machine finished the tiny sweep first

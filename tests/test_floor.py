@@ -136,16 +136,23 @@ def test_regimes_group_the_levels():
 
 
 def test_measured_ceilings_never_rise_with_the_level():
-    roof = runner.machine_probes(runner.Sweep(samples=2, min_sample_s=0.001), jax.devices("cpu")[0])[1][
-        "float32"
-    ]
+    def probe():
+        return runner.machine_probes(runner.Sweep(samples=2, min_sample_s=0.001), jax.devices("cpu")[0])[1][
+            "float32"
+        ]
+
+    roof = probe()
     levels = [lv for lv in ("L1", "L2", "L3", "memory") if lv in roof.bandwidth]
     rates = [roof.bandwidth[lv] for lv in levels]
-    assert rates == sorted(rates, reverse=True)
+    assert rates == sorted(rates, reverse=True)  # by construction, whatever the load
     assert "memory" in levels
     assert 1e8 < roof.bandwidth["memory"] < 1e13
-    # fresh pages cost page faults: the first-touch rate is below the in-place memory rate
-    assert 1e7 < roof.first_touch_bytes_per_s < roof.bandwidth["memory"]
+    # fresh pages cost page faults: the first-touch rate is below the in-place memory rate. Both are
+    # the machine's best, so compared as the product decides a ceiling: best of re-measured probes
+    again = [roof, probe(), probe()]
+    memory = max(r.bandwidth["memory"] for r in again)
+    first_touch = max(r.first_touch_bytes_per_s for r in again)
+    assert 1e7 < first_touch < memory
 
 
 def _synthetic(times):
@@ -171,6 +178,7 @@ def test_a_kernel_under_its_floor_is_reported_as_a_defect_of_the_floor():
     assert "Floor defect" not in floor_section(_synthetic([1e-4, 3e-4]))
 
 
+@pytest.mark.slow
 def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
     """Dispatch-, cache- and first-touch-bound kernels, timed for real: none under 0.9x its floor.
 

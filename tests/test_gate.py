@@ -145,6 +145,7 @@ def test_the_same_run_against_itself_passes(real_run, tmp_path):
     assert "| kernel | baseline | current | ratio | p | verdict |" in md.read_text()
 
 
+@pytest.mark.slow
 def test_a_slower_run_fails_after_its_confirmation_run(real_run, tmp_path):
     # the baseline claims every kernel ran 100x faster: the current run trips, and so does the
     # confirmation run, which really measures the kernels again in a fresh process
@@ -237,7 +238,7 @@ def test_an_unknown_machine_is_gated_against_the_closest_baseline(real_run, tmp_
     first = result.stdout.splitlines()[0]
     own = gate.fingerprint_slug(gate.fingerprint(gate.load_run(cur, role="current")))
     assert own != slug
-    assert first.startswith(f"gate: no baseline for this machine ({own})")
+    assert first.startswith(f"gate: no baseline for this machine ({own}.csv)")
     assert f"comparing with the closest, {tmp_path / 'bl' / slug}.csv (differs in cpu_model)" in first
     assert "timings inconclusive, XLA metrics, instruction counts and failed kernels gated" in first
     assert "gate PASS: 4 kernels compared (4 inconclusive)" in result.stdout
@@ -391,6 +392,7 @@ def test_rerun_args_cover_the_rows(real_run):
 # ---------------------------------------------------------------- A/B and baseline commands
 
 
+@pytest.mark.slow
 def test_ab_of_an_interpreter_against_itself_passes(tmp_path):
     import sys
 
@@ -440,6 +442,7 @@ def test_ab_side_that_fails_is_named(tmp_path):
     assert_one_line_error(result, "side A", "no-python")
 
 
+@pytest.mark.slow
 def test_baseline_pools_rounds_under_the_machines_name(tmp_path):
     result = jaxgrads(
         "baseline", "--dir", str(tmp_path), "--rounds", "2",

@@ -78,6 +78,7 @@ def counted(tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 @needs_valgrind
 def test_every_timed_row_gets_its_count_and_the_settings_that_must_match(counted):
     out, result = counted
@@ -95,6 +96,7 @@ def test_every_timed_row_gets_its_count_and_the_settings_that_must_match(counted
     assert noop.max() / noop.min() < 1.05
 
 
+@pytest.mark.slow
 @needs_valgrind
 def test_the_same_counts_against_themselves_pass_the_gate_and_3pc_more_fails(counted, tmp_path):
     out, _ = counted
@@ -203,6 +205,7 @@ def test_a_duet_needs_two_cpus(monkeypatch):
         processes.duet_cpus()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2 or not shutil.which("taskset"), reason="a duet needs 2 CPUs")
 def test_a_duet_runs_both_sides_at_once_on_their_own_cpus(tmp_path):
     out = tmp_path / "ab"

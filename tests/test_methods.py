@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import DTYPES, JACOBIAN_TARGETS, KERNEL_CASES, SIZES, size_id, skip_without_backend, target_id
+from cases import DTYPES, JACOBIAN_TARGETS, KERNEL_CASES, SIZES, covering, skip_without_backend, target_id
 
 import jaxgrads as jg
 from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
@@ -26,9 +26,7 @@ def assert_matches_closed_form(kernel):
     assert ok, f"{kernel.id}: worst |err|/scale {worst:.3g} > rtol {tol:.3g}"
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", SIZES, ids=size_id)
-@pytest.mark.parametrize("case", KERNEL_CASES, ids=target_id)
+@pytest.mark.parametrize(("case", "size", "dtype"), covering(KERNEL_CASES, SIZES, DTYPES, ids=target_id))
 def test_kernel_matches_closed_form(case, size, dtype):
     problem, wrt, method = case
     skip_without_backend(method)

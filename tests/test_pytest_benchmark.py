@@ -67,6 +67,7 @@ def test_the_json_loads_in_pytest_benchmark_compare(suite_json):
         assert f"test_jacobian[{i}]" in result.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_compare_fail_works_on_the_saved_run(suite_json, tmp_path):
     storage = tmp_path / "storage"
     shutil.copytree(suite_json[1], storage)

@@ -143,6 +143,16 @@ def test_floor_section_gives_floor_bound_and_distances():
     assert "Regimes of the 23 timed kernels, by the term that bounds each floor: memory" in text
 
 
+def test_the_floor_section_names_the_cache_sizes_and_their_source():
+    source = "sysfs; L3 480 MiB not shown by the bandwidth probe (128 MiB at 1.00x the memory rate): 32 MiB"
+    df = synthetic().assign(cache_l1_bytes=48 * 2**10, cache_l2_bytes=2 * 2**20, cache_l3_bytes=32 * 2**20,
+                            cache_source=source)  # fmt: skip
+    text = floor_section(df)
+    assert f"caches L1 48 KiB, L2 2 MiB, L3 32 MiB (from {source})" in text
+    older = floor_section(synthetic())  # a file from before cache_source: no sizes, nothing claimed
+    assert "caches" not in older
+
+
 def test_report_embeds_figures_relative_to_itself(tmp_path):
     df = synthetic()
     made = plots.plot_all(df, tmp_path / "figs")

@@ -54,4 +54,6 @@ def test_rows_carry_the_runs_ceilings_and_their_place_under_them(tmp_path):
         df["bytes_accessed"] / df["ceiling_bytes_per_s"], max
     ) / df["time_median_s"]
     assert df["roofline_frac"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert df["cache_source"].nunique() == 1  # where this run's cache sizes come from, named
+    assert df["cache_source"].iloc[0].split(";")[0] in ("sysfs", "py-cpuinfo", "none", "JAXGRADS_CACHES")
     assert (df["roofline_frac"] > 0).all()

@@ -130,6 +130,7 @@ def test_sharded_methods_run_when_named_and_not_by_default_on_one_device():
     assert {c.method.name for c in named} == set(SHARDED)
 
 
+@pytest.mark.slow
 def test_two_processes_write_one_result_file(tmp_path):
     out = tmp_path / "r.csv"
     args = ("--processes", "2", "--problems", "matvec", "--wrt", "A", "--sizes", "7x5", *FAST)
@@ -145,6 +146,7 @@ def test_two_processes_write_one_result_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.samples.csv"]  # nothing else
 
 
+@pytest.mark.slow
 def test_shards_partition_the_sweep_and_merge_back(tmp_path):
     base = Sweep(problems=("matvec", "inner"), methods=("jacrev", "analytic"), sizes=((8, 8), (4, 4)))
     whole = [c.key for c in plan(base)]
@@ -164,6 +166,7 @@ def test_shards_partition_the_sweep_and_merge_back(tmp_path):
     assert len(merged.drop_duplicates(["wrt", "method", "m", "n"])) == len(merged)
 
 
+@pytest.mark.slow
 def test_a_case_on_other_device_counts_is_another_measurement_and_the_devices_section(tmp_path):
     from jaxgrads.report.markdown import markdown_report
     from jaxgrads.report.plots import plot_all

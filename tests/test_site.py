@@ -75,6 +75,7 @@ def pages(site: Path) -> list[Path]:
     return sorted(site.glob("*.html"))
 
 
+@pytest.mark.slow
 def test_every_page_is_self_contained_and_every_link_resolves(site):
     names = {p.name for p in pages(site)}
     assert {"index.html", "target-matvec-x.html", "target-inner-x.html"} <= names
@@ -90,6 +91,7 @@ def test_every_page_is_self_contained_and_every_link_resolves(site):
         assert "<style>" in text
 
 
+@pytest.mark.slow
 def test_target_pages_chart_time_speedup_and_roofline_per_dtype(site):
     text = (site / "target-matvec-x.html").read_text(encoding="utf-8")
     for dtype in ("float32", "float64"):
@@ -101,6 +103,7 @@ def test_target_pages_chart_time_speedup_and_roofline_per_dtype(site):
     assert table.count("<tr ") == 3 * 3 * 2  # methods x sizes x dtypes
 
 
+@pytest.mark.slow
 def test_history_pages_mark_steps_and_keep_fingerprints_apart(site):
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "Fingerprints" in index
@@ -114,6 +117,7 @@ def test_history_pages_mark_steps_and_keep_fingerprints_apart(site):
     assert "No step" in flat
 
 
+@pytest.mark.slow
 def test_the_site_is_replaced_whole_or_not_at_all(results, tmp_path):
     out = tmp_path / "site"
     assert jaxgrads("site", str(results), "-o", str(out)).returncode == 0
@@ -136,6 +140,7 @@ def test_the_site_is_replaced_whole_or_not_at_all(results, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
 
 
+@pytest.mark.slow
 def test_a_failure_while_writing_leaves_the_old_site(results, tmp_path, monkeypatch):
     from jaxgrads.cli.report import read_all
     from jaxgrads.site import build
@@ -211,6 +216,7 @@ def open_page(browser, path: Path):
     return page, errors
 
 
+@pytest.mark.slow
 def test_every_chart_renders_without_console_errors(browser, site):
     for path in pages(site):
         page, errors = open_page(browser, path)
@@ -224,6 +230,7 @@ def test_every_chart_renders_without_console_errors(browser, site):
         page.close()
 
 
+@pytest.mark.slow
 def test_a_table_sorts_on_click_and_filters_hide(browser, site):
     page, errors = open_page(browser, site / "target-matvec-x.html")
     table = page.locator("table.sortable").last

@@ -113,6 +113,7 @@ def test_a_failing_case_is_an_error_row_and_the_sweep_goes_on(tmp_path, failing_
     assert df.loc["inner", "status"] == "ok"
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_without_duplicates_or_losses(tmp_path):
     sweep = small(
         problems=("quadratic",),

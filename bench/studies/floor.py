@@ -66,6 +66,7 @@ def main() -> None:
         "",
         ceilings_table(t),
         "",
+        f"- Cache sizes: from {first.get('cache_source') or 'a source not recorded (before schema 3)'}.",
         f"- Invariant (no kernel under {INVARIANT:g}× its floor): "
         + (
             f"held for all {len(t)} timed kernels; the one closest to its floor took "

@@ -12,10 +12,14 @@ memory), and takes the largest set as main memory's rate $r_\text{mem}$. A set i
 
 $$r(S) \ge \text{MARGIN} \cdot r_\text{mem},$$
 
-and the level is **shown** when a set of at least half its claimed size is in cache (the roofline
-probes a level at half its size). Where it is not, the run uses the largest set in cache instead and
-says so; where no set is in cache, the level is dropped. Each rate is the fastest of its samples, as
-every ceiling is, so a busy moment can only make a level look slower, never larger.
+and the level is **shown** when a set of at least ``1/SHOWN_SHARE`` of its claimed size is in cache.
+The share is generous on purpose: a guest shares its last level with its neighbours, a loaded
+moment shrinks what it gets (seen here: a 32 MiB L3 whose 16 MiB set ran at only 1.11x memory
+while the other CPU was busy), and the check exists for claims that are off by an order of
+magnitude (480 MiB), not to second-guess a real cache. Where the claim is not shown, the run uses
+the largest set in cache instead and says so; where no set is in cache, the level is dropped. Each
+rate is the fastest of its samples, as every ceiling is, so a busy moment can only make a level look
+slower, never larger.
 
 The check runs once per machine: its verdict is kept in ``$JAXGRADS_STATE_DIR`` (default
 ``~/.cache/jaxgrads``), keyed by the CPU model, the CPUs used and the claimed sizes, so every run and
@@ -45,6 +49,8 @@ __all__ = ["MARGIN", "Caches", "defended_caches", "effective_last_cache", "in_pl
 # a working set is in a cache when it runs at least this much faster than main memory (L3 against
 # memory is 2-4x on the machines seen here; a loaded moment slows both alike)
 MARGIN = 1.25
+# the last level is shown when a working set of this fraction of its claim runs from cache
+SHOWN_SHARE = 4
 # the largest working set the scan allocates: a quarter of the available memory at most
 SCAN_MEMORY_SHARE = 4
 STATE_ENV = "JAXGRADS_STATE_DIR"
@@ -106,10 +112,10 @@ def effective_last_cache(claimed: Mapping[str, int], rates: Mapping[int, float])
     r_mem = rates[memory_set]
     fast = [s for s, r in rates.items() if s < memory_set and r >= MARGIN * r_mem]
     largest = max(fast, default=0)
-    if largest >= size // 2:
+    if largest * SHOWN_SHARE >= size:
         return Caches(sizes, f"{level} shown by the bandwidth probe")
-    half = max((s for s in rates if s <= size // 2), default=min(rates))
-    tried = f"{_mib(half)} at {rates[half] / r_mem:.2f}x the memory rate"
+    share = max((s for s in rates if s * SHOWN_SHARE <= size), default=min(rates))
+    tried = f"{_mib(share)} at {rates[share] / r_mem:.2f}x the memory rate"
     if not fast:
         del sizes[level]
         return Caches(sizes, f"{level} {_mib(size)} not shown by the bandwidth probe ({tried}): left out")
@@ -145,7 +151,7 @@ def in_place_rate(device, dtype, size_bytes: int, probe_bytes: int, samples: int
 
 
 def _probe(device, sets: list[int]) -> dict[int, float]:
-    return {s: in_place_rate(device, jnp.float32, s, 32 * 2**20, 3, 0.01, fill=False) for s in sets}
+    return {s: in_place_rate(device, jnp.float32, s, 32 * 2**20, 5, 0.01, fill=False) for s in sets}
 
 
 def _state_path() -> Path:

@@ -165,6 +165,7 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
     t_mm = time_callable(lambda: matmul(a, b), **timing).min
     return Ceilings(
         bandwidth, 2 * n**3 / t_mm, capacity={k: v for k, v in caches.items() if k in bandwidth},
+        cache_source=checked.source if checked else "",
         first_touch_bytes_per_s=first_touch, first_touch_min_bytes=min_bytes,
     )  # fmt: skip
 
