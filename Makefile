@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)  ## ruff over the package, tests and bench
 	$(VENV)/bin/ruff check jaxgrads tests bench
 
-# a worker per CPU, each test file on one worker (its module fixtures measured once)
-XDIST := -n auto --dist loadfile
+# a worker per CPU; each test file on one worker (its module fixtures measured once), but for the
+# files of independent kernel checks, spread test by test (tests/conftest.py: SPREAD)
+XDIST := -n auto --dist loadgroup
 
 test: $(STAMP)  ## The quick tier: every room (units, small end-to-end runs, every CLI error); minutes
 	$(PY) -m pytest -q $(XDIST) -m "not slow"

@@ -39,13 +39,26 @@ def machine_probes_once_per_session():
 
     real, cache = sweep_run.machine_probes, {}
 
-    def once(sweep, device):
-        key = (sweep.dtypes, sweep.samples, sweep.min_sample_s, sweep.memory_budget, str(device))
+    def once(sweep, device, **kwargs):
+        key = (sweep.dtypes, sweep.samples, sweep.min_sample_s, sweep.memory_budget, str(device),
+               tuple(sorted(kwargs.items())))  # fmt: skip
         if key not in cache:
-            cache[key] = real(sweep, device)
+            cache[key] = real(sweep, device, **kwargs)
         probes, ceilings = cache[key]
         return dict(probes), dict(ceilings)
 
     sweep_run.machine_probes = once
     yield
     sweep_run.machine_probes = real
+
+
+# files whose tests are independent, quick units with no module fixture: spread over every xdist
+# worker one test at a time; every other file stays on one worker (its module fixtures measured once)
+SPREAD = {"test_methods.py", "test_problems.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """With ``--dist loadgroup`` (make test): one group per file, except the files in SPREAD."""
+    for item in items:
+        if item.path.name not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

@@ -43,7 +43,7 @@ def quick_probes(monkeypatch):
     """The runner's machine probes stubbed out: these tests are about files, not ceilings."""
     probes = {"dispatch_floor_s": 1e-6, "memory_budget_bytes": 2**30}
     ceilings = collections.defaultdict(lambda: None)
-    monkeypatch.setattr(sweep_run, "machine_probes", lambda sweep, device: (probes, ceilings))
+    monkeypatch.setattr(sweep_run, "machine_probes", lambda sweep, device, **kwargs: (probes, ceilings))
 
 
 @contextmanager

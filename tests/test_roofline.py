@@ -28,6 +28,7 @@ def test_achieved_is_nan_without_counts_or_time():
     assert math.isnan(achieved(1e6, 1e5, math.nan, roof)["achieved_flops_per_s"])
 
 
+@pytest.mark.slow  # the quick tier sees both dtypes' ceilings in the rows of the sweep below
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_ceilings_are_measured_in_the_dtype(dtype):
     roof = measure_ceilings(jax.devices("cpu")[0], dtype, samples=2, min_sample_s=0.001)
@@ -48,6 +49,9 @@ def test_rows_carry_the_runs_ceilings_and_their_place_under_them(tmp_path):
         assert by_dtype["ceiling_bytes_per_s"].nunique() == 1  # one measurement per dtype per run
         assert by_dtype["ceiling_flops_per_s"].nunique() == 1
     assert df.groupby("dtype")["ceiling_flops_per_s"].first().nunique() == 2
+    # any real CPU: between 0.1 GB/s and 10 TB/s, 0.1 GFLOP/s and 100 TFLOP/s
+    assert df["ceiling_bytes_per_s"].between(1e8, 1e13).all()
+    assert df["ceiling_flops_per_s"].between(1e8, 1e14).all()
     assert (df["achieved_flops_per_s"] == df["flops"] / df["time_median_s"]).all()
     assert (df["achieved_bytes_per_s"] == df["bytes_accessed"] / df["time_median_s"]).all()
     expected = (df["flops"] / df["ceiling_flops_per_s"]).combine(

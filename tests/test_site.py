@@ -48,6 +48,40 @@ def results(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def small_results(tmp_path_factory) -> Path:
+    """A real run small enough for the quick tier: one target, two sizes, reverse and closed form."""
+    out = tmp_path_factory.mktemp("small") / "run.csv"
+    res = jaxgrads("run", "--problems", "matvec", "--wrt", "x", "--sizes", "8", "16", "--methods", "jacrev",
+                   "analytic", *FAST, "-o", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def assert_self_contained(site: Path) -> None:
+    """Every page loads nothing from elsewhere, and every link it has resolves inside the site."""
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<(link|img|iframe)\b", text), page.name  # nothing loaded from elsewhere
+        assert not re.search(r"\bsrc=", text), page.name
+        assert not re.search(r"\burl\((?!#)", text), page.name  # CSS/SVG: only same-document references
+        for href in re.findall(r'href="([^"#]+)"', text):
+            assert not href.startswith(("http:", "https:", "//")), (page.name, href)
+            assert (site / href).is_file(), (page.name, href)
+        assert "<script>" in text
+        assert "<style>" in text
+
+
+def test_a_site_of_a_small_run_is_self_contained(small_results, tmp_path):
+    out = tmp_path / "site"
+    res = jaxgrads("site", str(small_results), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert {"index.html", "target-matvec-x.html"} <= {p.name for p in pages(out)}
+    assert_self_contained(out)
+    text = (out / "target-matvec-x.html").read_text(encoding="utf-8")
+    assert text.count("<svg") == text.count('<figure class="chart"') > 0
+
+
+@pytest.fixture(scope="module")
 def history(tmp_path_factory) -> tuple[Path, Path]:
     """8 commits on 2 machines, one kernel stepping up 2x at the 6th: (history folder, repository)."""
     root = tmp_path_factory.mktemp("history")
@@ -79,16 +113,7 @@ def pages(site: Path) -> list[Path]:
 def test_every_page_is_self_contained_and_every_link_resolves(site):
     names = {p.name for p in pages(site)}
     assert {"index.html", "target-matvec-x.html", "target-inner-x.html"} <= names
-    for page in pages(site):
-        text = page.read_text(encoding="utf-8")
-        assert not re.search(r"<(link|img|iframe)\b", text), page.name  # nothing loaded from elsewhere
-        assert not re.search(r"\bsrc=", text), page.name
-        assert not re.search(r"\burl\((?!#)", text), page.name  # CSS/SVG: only same-document references
-        for href in re.findall(r'href="([^"#]+)"', text):
-            assert not href.startswith(("http:", "https:", "//")), (page.name, href)
-            assert (site / href).is_file(), (page.name, href)
-        assert "<script>" in text
-        assert "<style>" in text
+    assert_self_contained(site)
 
 
 @pytest.mark.slow
@@ -160,7 +185,8 @@ def test_a_failure_while_writing_leaves_the_old_site(results, tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
-def test_bad_input_is_one_line(results, tmp_path):
+def test_bad_input_is_one_line(small_results, tmp_path):
+    results = small_results
     assert_one_line_error(
         jaxgrads("site", str(results), "-o", str(tmp_path / "s"), "--history", str(tmp_path / "no")),
         "is empty",

@@ -120,7 +120,9 @@ class Ceilings:
         return cols
 
 
-def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_s: float = 0.02) -> Ceilings:
+def measure_ceilings(
+    device: jax.Device, dtype, *, samples: int = 5, min_sample_s: float = 0.02, first_touch: bool = True
+) -> Ceilings:
     """Times the bandwidth probes per level, the first-touch write and a large matmul on ``device``.
 
     Args:
@@ -128,6 +130,9 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
       dtype: the run's dtype (bfloat16 and float64 ceilings differ from float32's).
       samples: samples per probe (the fastest taken; the first-touch probe takes three times as many).
       min_sample_s: seconds per sample.
+      first_touch: measure the first-touch rate; a run none of whose outputs reaches
+        ``FIRST_TOUCH_MIN_BYTES`` has no floor it bounds, and skips its 16 fresh 256 MiB outputs
+        (~1.6 s and 4 GiB of page faults here); its ceilings then have no first-touch level.
 
     Returns:
       :class:`Ceilings`.
@@ -148,14 +153,16 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
         if level in rates:
             fastest = bandwidth[level] = max(fastest, rates[level])
 
-    first_touch, min_bytes = math.nan, FIRST_TOUCH_MIN_BYTES.get(platform, math.inf)
+    first_touch_rate, min_bytes = math.nan, FIRST_TOUCH_MIN_BYTES.get(platform, math.inf)
+    if not first_touch:
+        min_bytes = math.inf
     if math.isfinite(min_bytes):
         count = FIRST_TOUCH_PROBE_BYTES // dtype.itemsize
         s = jax.device_put(jnp.ones((), dtype), device)
         fill = jax.jit(lambda v: jnp.full((count,), v)).lower(s).compile()
         probe_samples = max(FIRST_TOUCH_MIN_SAMPLES, FIRST_TOUCH_SAMPLES_PER_SAMPLE * samples)
         t_fill = time_callable(lambda: fill(s), samples=probe_samples, min_sample_s=0).min
-        first_touch = count * dtype.itemsize / t_fill
+        first_touch_rate = count * dtype.itemsize / t_fill
 
     n = MATMUL_N[platform]
     rng = np.random.default_rng(0)
@@ -166,7 +173,7 @@ def measure_ceilings(device: jax.Device, dtype, *, samples: int = 5, min_sample_
     return Ceilings(
         bandwidth, 2 * n**3 / t_mm, capacity={k: v for k, v in caches.items() if k in bandwidth},
         cache_source=checked.source if checked else "",
-        first_touch_bytes_per_s=first_touch, first_touch_min_bytes=min_bytes,
+        first_touch_bytes_per_s=first_touch_rate, first_touch_min_bytes=min_bytes,
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from jaxgrads.measure.accuracy import Reference, accuracy, reference
 from jaxgrads.measure.floor import Traffic, compulsory, kernel_floor
 from jaxgrads.measure.kernels import Kernel, build_kernel
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
-from jaxgrads.measure.roofline import Ceilings, achieved, measure_ceilings
+from jaxgrads.measure.roofline import FIRST_TOUCH_MIN_BYTES, Ceilings, achieved, measure_ceilings
 from jaxgrads.measure.timing import Timing, dispatch_floor, time_callable
 from jaxgrads.measure.xla import cost_and_memory
 from jaxgrads.methods.colored import nonzeros
@@ -65,9 +65,12 @@ class References:
         return self._ref
 
 
-def machine_probes(sweep: Sweep, device) -> tuple[dict[str, float], dict[str, Ceilings]]:
+def machine_probes(
+    sweep: Sweep, device, *, largest_output_bytes: float = math.inf
+) -> tuple[dict[str, float], dict[str, Ceilings]]:
     """What every row of one run shares besides its metadata: the dispatch floor and the memory
-    budget (as row columns), and the device's ceilings in each of the sweep's dtypes.
+    budget (as row columns), and the device's ceilings in each of the sweep's dtypes; the
+    first-touch rate only where an output of ``largest_output_bytes`` can pay it.
 
     The dispatch floor is the faster of two measurements, before and after the ceilings: in a process
     that has just started, the first one can come out 10-40% slow (seen in the test suite: 9.1 µs,
@@ -75,7 +78,10 @@ def machine_probes(sweep: Sweep, device) -> tuple[dict[str, float], dict[str, Ce
     """
     first = dispatch_floor(device)
     ceilings = {
-        dtype: measure_ceilings(device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s)
+        dtype: measure_ceilings(
+            device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s,
+            first_touch=largest_output_bytes >= FIRST_TOUCH_MIN_BYTES.get(device.platform, math.inf),
+        )  # fmt: skip
         for dtype in sweep.dtypes
     }
     probes = {
@@ -101,10 +107,14 @@ class RunContext:
     _inputs: dict = field(default_factory=dict)
 
     @classmethod
-    def start(cls, sweep: Sweep, meta: Mapping | None = None) -> RunContext:
-        """Resolves the device, reads the machine's metadata and measures its probes."""
+    def start(
+        cls, sweep: Sweep, meta: Mapping | None = None, cases: Sequence[Case] | None = None
+    ) -> RunContext:
+        """Resolves the device, reads the machine's metadata and measures its probes (for ``cases``,
+        when given: the first-touch rate only if one of their Jacobians is large enough to pay it)."""
         device = resolve_device(sweep.device)
-        probes, ceilings = machine_probes(sweep, device)
+        largest = math.inf if cases is None else max((_dense_output_bytes(c) for c in cases), default=0)
+        probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
         return cls(sweep, device, run_metadata(device) | dict(meta or {}) | probes, ceilings)
 
     def inputs(self, case: Case) -> dict[str, np.ndarray]:
@@ -114,6 +124,12 @@ class RunContext:
             self._inputs.clear()
             self._inputs[key] = case.problem.inputs(case.size, resolve_dtype(case.dtype))
         return self._inputs[key]
+
+
+def _dense_output_bytes(case: Case) -> int:
+    """The bytes of ``case``'s Jacobian held dense: at least what its kernel writes."""
+    _, jac_shape, _ = estimate_bytes(case)
+    return math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize
 
 
 def _one_line(exc: BaseException) -> str:
@@ -339,8 +355,8 @@ def run_sweep(
         elif not resume and not has_rows:
             spath.unlink(missing_ok=True)  # a samples file without rows belongs to no run
         replacement = Replacement(out, spath) if has_rows and not resume else None
-        ctx = RunContext.start(sweep, previous)
         todo = [c for c in cases if c.key not in done]
+        ctx = RunContext.start(sweep, previous, todo)
         _write_all(todo, ctx, out, replacement, progress or Progress(len(todo)), on_row)
         if sweep.instructions:
             add_instructions(out, sweep, cases)
