@@ -126,9 +126,13 @@ class RunContext:
         return self._inputs[key]
 
 
-def _dense_output_bytes(case: Case) -> int:
-    """The bytes of ``case``'s Jacobian held dense: at least what its kernel writes."""
-    _, jac_shape, _ = estimate_bytes(case)
+def _dense_output_bytes(case: Case) -> float:
+    """The bytes of ``case``'s Jacobian held dense: at least what its kernel writes (infinite for a
+    case whose shapes fail to trace: its error belongs to its own row, not to the run's probes)."""
+    try:
+        _, jac_shape, _ = estimate_bytes(case)
+    except Exception:  # a user's function raising at trace time; run_case reports it
+        return math.inf
     return math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize
 
 
