@@ -57,6 +57,7 @@ def machine_probes_once_per_session():
 SPREAD = {"test_methods.py", "test_problems.py"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
 def pytest_collection_modifyitems(config, items):
     """With ``--dist loadgroup`` (make test): one group per file, except the files in SPREAD."""
     for item in items:
