@@ -74,8 +74,7 @@ def test_in_cache_means_the_margin_over_memory():
 
 
 def test_the_check_runs_once_per_machine_and_is_remembered(state, monkeypatch):
-    monkeypatch.setattr(machine, "cache_sizes", lambda: dict(CACHE_LAYOUTS["l3-480m"]))
-    monkeypatch.setattr(machine, "cache_source", lambda: "sysfs")
+    monkeypatch.setattr(machine, "read_caches", lambda: (dict(CACHE_LAYOUTS["l3-480m"]), "sysfs"))
     calls = []
 
     def probe(sets):
@@ -98,8 +97,7 @@ def test_the_check_runs_once_per_machine_and_is_remembered(state, monkeypatch):
 def test_a_state_folder_that_cannot_be_written_only_means_probing_again(state, monkeypatch):
     monkeypatch.setenv(caches.STATE_ENV, str(state / "file"))
     (state / "file").write_text("not a folder")
-    monkeypatch.setattr(machine, "cache_sizes", lambda: dict(CACHE_LAYOUTS["l3-32m"]))
-    monkeypatch.setattr(machine, "cache_source", lambda: "sysfs")
+    monkeypatch.setattr(machine, "read_caches", lambda: (dict(CACHE_LAYOUTS["l3-32m"]), "sysfs"))
     got = defended_caches(lambda sets: rates_with_last_level(sets, fits=16 * MiB))
     assert got.sizes == CACHE_LAYOUTS["l3-32m"]
 

@@ -83,13 +83,13 @@ def test_bad_fractions_are_one_line_errors(text):
 
 
 def test_fingerprint_slug_is_a_file_name():
-    fp = dict(cpu_model="AMD EPYC 7B13 64-Core Processor", cpu_count="2", cpus_used="2", backend="cpu",
+    fp = dict(cpu_model="Example CPU 7B13 64-Core Processor", cpu_count="2", cpus_used="2", backend="cpu",
               device_kind="cpu", jax_version="0.10.2", jaxlib_version="0.10.2")  # fmt: skip
-    assert gate.fingerprint_slug(fp) == "cpu-amd-epyc-7b13-64-core-processor-2cpu-jax0.10.2-jaxlib0.10.2"
+    assert gate.fingerprint_slug(fp) == "cpu-example-cpu-7b13-64-core-processor-2cpu-jax0.10.2-jaxlib0.10.2"
     pinned = gate.fingerprint_slug(fp | {"cpus_used": "1"})
-    assert pinned == "cpu-amd-epyc-7b13-64-core-processor-2cpu-pinned1-jax0.10.2-jaxlib0.10.2"
+    assert pinned == "cpu-example-cpu-7b13-64-core-processor-2cpu-pinned1-jax0.10.2-jaxlib0.10.2"
     gpu = fp | {"backend": "gpu", "device_kind": "NVIDIA H200"}
-    assert gate.fingerprint_slug(gpu).startswith("gpu-nvidia-h200-amd-epyc")
+    assert gate.fingerprint_slug(gpu).startswith("gpu-nvidia-h200-example-cpu")
 
 
 # ---------------------------------------------------------------- runs on disk

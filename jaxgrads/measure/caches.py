@@ -202,7 +202,7 @@ def defended_caches(probe: Callable[[list[int]], dict[int, float]] | None = None
       probe: measures the in-place rate of each working set (default: on JAX's first CPU device);
         a test passes its own.
     """
-    claimed, source = machine.cache_sizes(), machine.cache_source()
+    claimed, source = machine.read_caches()
     if source in (machine.CACHES_ENV, "none") or not claimed:
         return Caches(claimed, source)
     key = json.dumps([machine.cpu_model(), machine.cpus_used(), sorted(claimed.items())])

@@ -27,6 +27,7 @@ __all__ = [
     "git_commit",
     "host_available_bytes",
     "pin_cpus",
+    "read_caches",
     "run_metadata",
 ]
 
@@ -95,7 +96,7 @@ def _overridden_caches(text: str) -> dict[str, int]:
 
 def cache_source() -> str:
     """Where :func:`cache_sizes` reads: ``JAXGRADS_CACHES``, ``sysfs``, ``py-cpuinfo`` or ``none``."""
-    return _read_caches()[1]
+    return read_caches()[1]
 
 
 def cache_sizes() -> dict[str, int]:
@@ -107,12 +108,13 @@ def cache_sizes() -> dict[str, int]:
     level none reports is absent: the roofline then has one level fewer. These are what the machine
     *says*; a hypervisor can say 480 MiB for a last level that a 2-CPU guest never sees, so the
     run's ceilings check the last level against its bandwidth
-    (:func:`jaxgrads.measure.roofline.effective_last_cache`).
+    (:func:`jaxgrads.measure.caches.defended_caches`).
     """
-    return _read_caches()[0]
+    return read_caches()[0]
 
 
-def _read_caches() -> tuple[dict[str, int], str]:
+def read_caches() -> tuple[dict[str, int], str]:
+    """:func:`cache_sizes` and :func:`cache_source` in one read."""
     if os.environ.get(CACHES_ENV, "").strip():
         return _overridden_caches(os.environ[CACHES_ENV]), CACHES_ENV
     sizes: dict[str, int] = {}
