@@ -28,6 +28,8 @@ __all__ = sorted(_MODULE_OF)
 def __getattr__(name: str):
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'jaxgrads' has no attribute {name!r}")
+    if _MODULE_OF[name] == "jaxgrads.methods":
+        importlib.import_module("jaxgrads.measure")  # the registry with the peers' methods too
     value = getattr(importlib.import_module(_MODULE_OF[name]), name)
     globals()[name] = value
     return value

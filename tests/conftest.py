@@ -35,7 +35,7 @@ def machine_probes_once_per_session():
     time, budget, device): measured for real, the first time each is asked (4-7 s each here), not
     once per sweep. Tests of the probes call ``jaxgrads.sweep.machine_probes``, which stays the
     real one; a test's own stub (``monkeypatch``) still takes precedence inside it."""
-    from jaxgrads.sweep import run as sweep_run
+    from jaxgrads.sweep import context as sweep_run
 
     real, cache = sweep_run.machine_probes, {}
 

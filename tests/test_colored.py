@@ -20,7 +20,6 @@ from jaxgrads.report.structure import structure_section
 from jaxgrads.results.schema import read_results
 from jaxgrads.sweep import plan
 from jaxgrads.sweep.config import STRUCTURE_SWEEP, Sweep
-from jaxgrads.sweep.plan import estimate_bytes
 
 DECLARED = [(p, d) for p in jg.list_problems() for d in p.derivatives if d.sparsity is not None]
 SIZES = (Size(5, 4, 3), Size(1, 6, 1), Size(7, 1, 2))
@@ -119,7 +118,7 @@ def test_bcoo_output_holds_the_nonzeros_only():
 def test_the_memory_estimate_of_a_bcoo_output_is_its_nonzeros():
     cases = plan(Sweep(problems=("matvec",), wrt=("A",), methods=("jacrev_colored", "jacrev_colored_bcoo"),
                        sizes=((512, 512),)))  # fmt: skip
-    dense, bcoo = (estimate_bytes(c)[0] for c in cases)
+    dense, bcoo = (c.memory for c in cases)
     jac = 512 * 512 * 512 * 4
     assert bcoo < dense - jac  # the dense device copies (2x the Jacobian) are gone
 

@@ -29,6 +29,7 @@ from jaxgrads.report.markdown import summary_table
 from jaxgrads.results import files
 from jaxgrads.results.files import CsvAppender, OutputLock
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path
+from jaxgrads.sweep import context as sweep_context
 from jaxgrads.sweep import run as sweep_run
 
 SMALL = ("--problems", "inner", "--wrt", "x", "--methods", "jacrev", "analytic", "--sizes", "4", *FAST)
@@ -43,7 +44,7 @@ def quick_probes(monkeypatch):
     """The runner's machine probes stubbed out: these tests are about files, not ceilings."""
     probes = {"dispatch_floor_s": 1e-6, "memory_budget_bytes": 2**30}
     ceilings = collections.defaultdict(lambda: None)
-    monkeypatch.setattr(sweep_run, "machine_probes", lambda sweep, device, **kwargs: (probes, ceilings))
+    monkeypatch.setattr(sweep_context, "machine_probes", lambda sweep, device, **kwargs: (probes, ceilings))
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import pytest
 from machines import CACHE_LAYOUTS
 
 from jaxgrads import sweep as runner
+from jaxgrads.measure.case import decide
 from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, kernel_floor, reads, regime
 from jaxgrads.measure.roofline import FIRST_TOUCH, Ceilings
 from jaxgrads.measure.xla import cost_and_memory
@@ -26,7 +27,6 @@ from jaxgrads.sweep.plan import (
     GPU_REGIME_BYTES,
     REGIMES,
     SIZE_GRID,
-    Case,
     regime_bytes,
     regime_size,
     shapes_of,
@@ -46,7 +46,7 @@ TARGETS = [(p, d) for p in list_problems() for d in p.derivatives if (p.name, d.
 
 
 def _case(problem, derivative, size, dtype="float32", method="analytic"):
-    return Case(problem, derivative, METHODS[method], problem.canonical(size), dtype)
+    return decide(problem, derivative, METHODS[method], problem.canonical(size), dtype)
 
 
 def test_every_builtin_target_is_covered():

@@ -197,8 +197,8 @@ def test_methods_past_max_steps_are_skipped(tmp_path):
 def test_memory_estimate_counts_the_basis():
     (jacfwd,) = runner.plan(small(problems=("matvec",), wrt=("A",), methods=("jacfwd",), sizes=((8, 4),)))
     (map_vjp,) = runner.plan(small(problems=("matvec",), wrt=("A",), methods=("map_vjp",), sizes=((8, 4),)))
-    need_fwd, shape, steps = runner.estimate_bytes(jacfwd)
-    need_map, _, map_steps = runner.estimate_bytes(map_vjp)
+    need_fwd, shape, steps = jacfwd.memory, jacfwd.jac_shape, jacfwd.steps
+    need_map, map_steps = map_vjp.memory, map_vjp.steps
     assert shape == (8, 8, 4)
     assert steps == 1
     assert map_steps == 8

@@ -14,6 +14,7 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
+    import jaxgrads.measure  # noqa: F401  (every method registered: the JAX families, then the peers)
     from jaxgrads.methods import applicable_methods
     from jaxgrads.problems import list_problems
     from jaxgrads.problems.plugins import load_problems

@@ -31,24 +31,15 @@ import jax
 import numpy as np
 
 from jaxgrads.measure.finite_diff import fd_jacobian
-from jaxgrads.measure.kernels import Kernel, build_kernel
+from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
 from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
-from jaxgrads.methods import get_method
+from jaxgrads.methods import get_method, reference_method, role_method
 
 __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
 
 FD_RTOL = 1e-6  # normwise agreement asked of finite differences (their rounding error is ~1e-9 here)
 FD_MAX_WORK = 2**24  # wrt elements × input elements: central differences cost 2 n_wrt evaluations of f
 FD_MAX_ELEMENTS = 4096
-
-
-def host_array(J) -> np.ndarray:
-    """A Jacobian as a float64 NumPy array on the host, from JAX or PyTorch."""
-    if hasattr(J, "detach"):  # a torch.Tensor, maybe bfloat16 or on a GPU
-        import torch
-
-        return J.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(J, np.float64)
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,8 +59,9 @@ class Reference:
 
 
 def _autodiff_reference(d) -> str:
-    """The method that stands in for a missing closed form: jacrev, or forward-over-reverse."""
-    return "jacrev" if d.order == 1 else "hessian_fwd_rev"
+    """The method that stands in for a missing closed form: jacrev, or forward-over-reverse
+    (the registry's ``reference`` of the derivative's order)."""
+    return reference_method(d.order)
 
 
 def _inputs64(kernel: Kernel) -> dict[str, np.ndarray]:
@@ -154,7 +146,8 @@ def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
     same = None
     if same_dtype:
         d = kernel.derivative
-        method = "analytic" if d.closed_form is not None and not why else _autodiff_reference(d)
+        trusted = d.closed_form is not None and not why
+        method = role_method("closed_form") if trusted else _autodiff_reference(d)
         ref = build_kernel(
             kernel.problem,
             d.name,

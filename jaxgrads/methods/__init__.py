@@ -2,11 +2,10 @@
 (``vectorized``, ``walks``, ``sharded``, ``colored``, ``hessians``, ``closed_forms``), and the peers'
 (:mod:`jaxgrads.peers`).
 
-Importing this package registers them all, in the order listings show them: the JAX families, then
-the peers (which register themselves when imported).
+Importing this package registers the JAX families, in the order listings show them; it knows no
+peer. The peers register themselves when imported (:mod:`jaxgrads.peers`), which the measure layer
+does (``jaxgrads.measure``): whatever measures or lists methods sees them all.
 """
-
-import importlib
 
 from jaxgrads.methods import registry
 from jaxgrads.methods.closed_forms import CLOSED_FORMS
@@ -22,4 +21,3 @@ __all__ = [*registry.__all__, "partial_fn"]
 
 for _method in (*VECTORIZED, *WALKS, *SHARDED, *COLORED, *HESSIANS, *CLOSED_FORMS):
     registry.register_method(_method)
-importlib.import_module("jaxgrads.peers")

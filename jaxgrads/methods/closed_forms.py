@@ -27,7 +27,9 @@ def _closed(attr: str) -> Callable[[Problem, Derivative], JacFn]:
 
 CLOSED_FORMS: tuple[Method, ...] = (
     Method("analytic", None, _closed("closed_form"), needs="closed_form", family="closed_form",
+           roles={"closed_form"},
            doc="the fast closed form"),
     Method("analytic_textbook", None, _closed("textbook"), needs="textbook", family="closed_form",
+           roles={"textbook"},
            doc="the literal textbook closed form"),
 )  # fmt: skip

@@ -32,6 +32,7 @@ from jax.experimental import sparse
 
 from jaxgrads.methods.common import partial_fn
 from jaxgrads.methods.registry import Method
+from jaxgrads.problems.registry import nonzeros
 
 __all__ = ["COLORED", "Coloring", "greedy_coloring", "nonzeros", "prepare_coloring", "sparsity_pattern"]
 
@@ -49,17 +50,6 @@ def sparsity_pattern(problem, derivative, shapes) -> tuple[np.ndarray, np.ndarra
     rows, cols = (np.asarray(a, np.int64) for a in derivative.sparsity(shapes))
     order = np.lexsort((cols, rows))  # row-major: the decompression's scatter is sorted
     return rows[order], cols[order], out_shape, wrt_shape, False
-
-
-def nonzeros(derivative, shapes, out_shape) -> int:
-    """The Jacobian's structural nonzeros: the declared pattern's size, or every entry (a Hessian,
-    or a derivative without a declared pattern)."""
-    wrt = math.prod(shapes[derivative.wrt])
-    if derivative.order == 2:
-        return wrt * wrt
-    if derivative.sparsity is None:
-        return math.prod(out_shape) * wrt
-    return int(np.asarray(derivative.sparsity(shapes)[0]).size)
 
 
 def greedy_coloring(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
@@ -185,8 +175,9 @@ def _prepare(mode: str):
     return prepare
 
 
-_FORWARD = {"family": "colored", "mode": "forward", "prepare": _prepare("forward")}
-_REVERSE = {"family": "colored", "mode": "reverse", "prepare": _prepare("reverse")}
+_COLORED = {"family": "colored", "kind": "pattern", "opt_in": True}
+_FORWARD = {**_COLORED, "mode": "forward", "prepare": _prepare("forward")}
+_REVERSE = {**_COLORED, "mode": "reverse", "prepare": _prepare("reverse")}
 COLORED: tuple[Method, ...] = (
     Method("jacfwd_colored", 1, _builder(_dense), **_FORWARD,
            doc="JVPs of a column coloring (one per color), decompressed to dense"),

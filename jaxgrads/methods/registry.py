@@ -25,15 +25,24 @@ from jaxgrads.validation import choose
 
 __all__ = [
     "BACKENDS",
+    "KINDS",
     "METHODS",
     "Method",
     "applicable_methods",
+    "default_methods",
     "expand_methods",
     "get_method",
     "method_names",
+    "reference_method",
     "register_method",
-    "representative",
+    "role_method",
 ]
+
+# a method's build step: how the measure layer turns it into compiled programs
+# (:mod:`jaxgrads.measure.compile`): one jitted program; a Python loop of a jitted step; a prepared
+# pattern (``prepare`` first, timed apart, then one jitted program); one program over a device mesh;
+# a peer's own ``compile``
+KINDS = ("jit", "loop", "pattern", "mesh", "peer")
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,9 @@ class Method:
       order: 1 (Jacobian), 2 (Hessian), or None for a closed form of either order.
       build: ``(problem, derivative) -> jac(inputs)``, a traceable function; for ``kind="loop"`` it is
         ``(problem, derivative) -> step(J, inputs, i)`` that fills row i of J.
-      kind: ``jit`` (one compiled program) or ``loop`` (a Python loop over a compiled step).
+      kind: the build step (:data:`KINDS`): ``jit`` (one compiled program), ``loop`` (a Python loop
+        over a compiled step), ``pattern`` (``prepare`` first; ``build`` takes what it made),
+        ``mesh`` (``build`` takes the device mesh), ``peer`` (``compile`` builds it its own way).
       scalar_only: needs a scalar output (``grad``).
       linear_only: needs ``f`` linear in the argument (``linear_transpose``).
       needs: ``closed_form`` or ``textbook`` where the method evaluates that form.
@@ -56,16 +67,21 @@ class Method:
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
       backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
       family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``colored``, ``hessian`` or
-        ``closed_form``; a
-        ``sharded`` method's ``build`` takes the device mesh (``build(problem, derivative, mesh)``),
-        returns its padded block of rows or columns split over it (:mod:`jaxgrads.methods.sharded`),
-        and runs in a sweep when named or when the run has more than one device.
+        ``closed_form``: a label for listings and the user; nothing outside the family's own module
+        tests it (the build step and the traits below say what a method needs). A ``mesh``
+        method's ``build`` takes the device mesh (``build(problem, derivative, mesh)``) and returns
+        its padded block of rows or columns split over it (:mod:`jaxgrads.methods.sharded`).
       mode: ``forward`` or ``reverse`` where the method has one.
       prepare: ``(problem, derivative, host inputs) -> prepared``, work done once per case before
         compiling and timed apart (``prep_s``): a colored method's sparsity pattern and coloring;
         ``build`` then takes it as a third argument and it says ``nnz`` and ``colors``.
       output: ``dense`` (an array in the closed form's layout) or ``bcoo`` (a
         ``jax.experimental.sparse.BCOO`` of that shape).
+      opt_in: runs in a sweep only when named (the colored methods: the structure preset's);
+        a ``mesh`` method runs by default only when the run has more than one device.
+      roles: what reports and references single it out for: ``closed_form`` (every time is divided
+        by it), ``textbook``, ``forward`` and ``reverse`` (the cost model's modes), ``reference``
+        (the autodiff reference of its order where a closed form is missing or untrusted).
       doc: one line.
     """
 
@@ -85,7 +101,23 @@ class Method:
     compile: Callable[..., tuple[Any, Callable, float]] | None = None
     prepare: Callable[..., Any] | None = None
     output: str = "dense"
+    opt_in: bool = False
+    roles: frozenset[str] = frozenset()
     doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise JaxgradsError(f"method {self.name!r}: kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        needs = {"pattern": ("prepare", self.prepare), "peer": ("compile", self.compile)}
+        if self.kind in needs and needs[self.kind][1] is None:
+            step = needs[self.kind][0]
+            raise JaxgradsError(f"method {self.name!r}: kind {self.kind!r} needs a {step} step")
+        object.__setattr__(self, "roles", frozenset(self.roles))
+
+    @property
+    def needs_mesh(self) -> bool:
+        """Whether the kernel runs on a device mesh (its row's ``devices`` is the mesh's size)."""
+        return self.kind == "mesh"
 
     def applies(self, problem: Problem, derivative: Derivative) -> bool:
         """Whether this method computes ``derivative`` of ``problem``."""
@@ -108,17 +140,25 @@ def register_method(method: Method) -> Method:
     return method
 
 
-def representative(
-    family: str, mode: str | None = None, *, backend: str = "jax", textbook: bool = False
-) -> str:
-    """The first registered method of a family (and mode): what reports single out by role (the
-    closed form ``analytic``, or with ``textbook`` its literal form; ``jacfwd`` and ``jacrev`` for
-    the vectorized modes)."""
+def role_method(role: str, *, backend: str = "jax", order: int | None = None) -> str:
+    """The first registered method of ``backend`` with ``role`` (see :class:`Method`), of ``order``
+    where given (a method of either order qualifies)."""
     for name, m in METHODS.items():
-        if m.family == family and m.backend == backend and (mode is None or m.mode == mode):
-            if (m.needs == "textbook") == textbook:
-                return name
-    raise JaxgradsError(f"no {backend} method of family {family!r} (mode {mode}) is registered")
+        if role in m.roles and m.backend == backend and (order is None or m.order in (None, order)):
+            return name
+    raise JaxgradsError(f"no {backend} method with the role {role!r} (order {order}) is registered")
+
+
+def reference_method(order: int) -> str:
+    """The autodiff reference for a derivative of ``order``: jacrev, or forward-over-reverse."""
+    return role_method("reference", order=order)
+
+
+def default_methods(devices: int) -> list[str]:
+    """What a sweep runs when no method is named: every JAX method but the opt-in ones, and the
+    mesh methods only on more than one device."""
+    return [n for n, m in METHODS.items()
+            if m.backend == "jax" and not m.opt_in and (devices > 1 or not m.needs_mesh)]  # fmt: skip
 
 
 BACKENDS = ("jax", "torch", "asdex")  # the names --methods accepts as groups

@@ -118,8 +118,8 @@ def assemble(block: np.ndarray, mode: str, out_shape, wrt_shape) -> np.ndarray:
 
 
 SHARDED: tuple[Method, ...] = (
-    Method("jacrev_sharded", 1, _jacrev_sharded, basis="out", mode="reverse", family="sharded",
+    Method("jacrev_sharded", 1, _jacrev_sharded, basis="out", mode="reverse", family="sharded", kind="mesh",
            doc="VJPs over the output basis split over a device mesh; J left in row shares"),
-    Method("jacfwd_sharded", 1, _jacfwd_sharded, basis="in", mode="forward", family="sharded",
+    Method("jacfwd_sharded", 1, _jacfwd_sharded, basis="in", mode="forward", family="sharded", kind="mesh",
            doc="JVPs over the input basis split over a device mesh; J left in column shares"),
 )  # fmt: skip

@@ -34,9 +34,9 @@ def _linear_transpose(problem, derivative):
 
 
 VECTORIZED: tuple[Method, ...] = (
-    Method("jacfwd", 1, ad(jax.jacfwd), basis="in", mode="forward",
+    Method("jacfwd", 1, ad(jax.jacfwd), basis="in", mode="forward", roles={"forward"},
            doc="jax.jacfwd: vmap of JVPs over the input basis"),
-    Method("jacrev", 1, ad(jax.jacrev), basis="out", mode="reverse",
+    Method("jacrev", 1, ad(jax.jacrev), basis="out", mode="reverse", roles={"reverse", "reference"},
            doc="jax.jacrev: vmap of VJPs over the output basis"),
     Method("grad", 1, ad(jax.grad), scalar_only=True, mode="reverse",
            doc="jax.grad: one VJP (scalar output)"),

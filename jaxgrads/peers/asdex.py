@@ -73,7 +73,7 @@ def _build(kind: str, output: str):
     return build
 
 
-_PEER = {"backend": "asdex", "family": "colored"}
+_PEER = {"backend": "asdex", "family": "colored", "kind": "pattern", "opt_in": True}
 ASDEX: tuple[Method, ...] = (
     Method("asdex_dense", 1, _build("jacobian", "dense"), prepare=_prepare("jacobian"), **_PEER,
            doc="asdex.jacobian: jaxpr sparsity detection, coloring, compressed AD; dense output"),

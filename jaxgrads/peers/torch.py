@@ -149,7 +149,7 @@ def build_torch_kernel(problem, derivative, method, host_inputs, platform: str):
     return tuple(inputs.values()), run, time.perf_counter() - start
 
 
-_KERNEL = {"backend": "torch", "compile": build_torch_kernel}
+_KERNEL = {"backend": "torch", "kind": "peer", "compile": build_torch_kernel}
 
 for _method in (
     Method("torch_jacrev", 1, jacrev, basis="out", mode="reverse", **_KERNEL, doc="torch.func.jacrev"),

@@ -7,6 +7,7 @@ reference on the host.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "gaussian_inputs",
     "get_problem",
     "list_problems",
+    "nonzeros",
     "problem_names",
     "register",
     "unregister",
@@ -183,3 +185,14 @@ def problem_names() -> tuple[str, ...]:
 
 def list_problems() -> tuple[Problem, ...]:
     return tuple(_REGISTRY.values())
+
+
+def nonzeros(derivative: Derivative, shapes: Mapping[str, tuple[int, ...]], out_shape) -> int:
+    """The Jacobian's structural nonzeros: the declared pattern's size, or every entry (a Hessian,
+    or a derivative without a declared pattern)."""
+    wrt = math.prod(shapes[derivative.wrt])
+    if derivative.order == 2:
+        return wrt * wrt
+    if derivative.sparsity is None:
+        return math.prod(out_shape) * wrt
+    return int(np.asarray(derivative.sparsity(shapes)[0]).size)

@@ -1,16 +1,16 @@
-"""The methods a report singles out, by their role in the registry (family and mode), not by name."""
+"""The methods a report singles out, by their role in the registry (``Method.roles``), not by name."""
 
 from __future__ import annotations
 
-from jaxgrads.methods import METHODS, representative
+from jaxgrads.methods import METHODS, role_method
 
 __all__ = ["CLOSED_FORM", "CLOSED_FORMS", "FORWARD", "REVERSE", "TEXTBOOK", "backend_of", "frontier_methods"]
 
-CLOSED_FORM = representative("closed_form")  # what every time is divided by
-TEXTBOOK = representative("closed_form", textbook=True)
+CLOSED_FORM = role_method("closed_form")  # what every time is divided by
+TEXTBOOK = role_method("textbook")
 CLOSED_FORMS = (CLOSED_FORM, TEXTBOOK)
-FORWARD = representative("vectorized", "forward")  # the cost model's forward mode
-REVERSE = representative("vectorized", "reverse")  # ... and reverse mode
+FORWARD = role_method("forward")  # the cost model's forward mode
+REVERSE = role_method("reverse")  # ... and reverse mode
 
 
 def backend_of(method: str) -> str:
@@ -24,7 +24,7 @@ def frontier_methods() -> set[str]:
     walk of the same mode."""
     chunked = [m for m in METHODS.values() if m.chunked and m.backend == "jax"]
     modes = {m.mode for m in chunked}
-    twins = {representative("vectorized", mode) for mode in modes}
-    walks = {n for n, m in METHODS.items() if m.family == "walk" and m.kind == "jit" and m.backend == "jax"
-             and m.mode in modes}  # fmt: skip
+    twins = {role_method(mode) for mode in modes}
+    walks = {n for n, m in METHODS.items() if m.steps and not m.chunked and m.kind == "jit"
+             and m.backend == "jax" and m.mode in modes}  # fmt: skip
     return {m.name for m in chunked} | twins | walks

@@ -38,8 +38,8 @@ def _kind(method: str) -> str:
     m = METHODS.get(method)
     if m is None:
         return "other"
-    if m.family == "colored":
-        return "asdex" if m.backend == "asdex" else "colored"
+    if m.kind == "pattern":  # a prepared pattern: jaxgrads' colored methods, or a peer's (asdex)
+        return "colored" if m.backend == "jax" else m.backend
     if method == CLOSED_FORM:
         return "closed form"
     if method in (FORWARD, REVERSE):

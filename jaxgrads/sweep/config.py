@@ -97,7 +97,7 @@ SCALING_SWEEP = Sweep(
 # dense, colored and closed form on every target at 32 and 128, batch 8: where structure pays
 # (the asdex peer joins with --methods ... asdex, or make sparse)
 STRUCTURE_SWEEP = Sweep(
-    methods=("jacfwd", "jacrev", "analytic", *(n for n, m in METHODS.items() if m.family == "colored"
+    methods=("jacfwd", "jacrev", "analytic", *(n for n, m in METHODS.items() if m.kind == "pattern"
                                                and m.backend == "jax")),
     sizes=((32, 32), (128, 128)),
     batches=(8,),

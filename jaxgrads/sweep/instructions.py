@@ -6,8 +6,10 @@ so XLA's matmul kernels run about a thousand times slower under it; costlier ker
 uncounted, and said so). The cases are dealt round-robin to one child process per CPU (counts do not
 move with load, so the children share the machine freely), each started as
 ``valgrind --tool=callgrind --instr-atstart=no python -m jaxgrads.sweep.instructions SPEC`` and
-pinned to its own CPU. A child builds each kernel exactly as the runner does
-(:func:`jaxgrads.measure.kernels.build_kernel`, same inputs), calls it once uninstrumented, then
+pinned to its own CPU. A child receives its cases as the planner decided them (serialized:
+:meth:`jaxgrads.measure.case.Case.to_dict`), builds each kernel exactly as the runner does
+(:func:`jaxgrads.measure.kernels.compile_case`: the same chunk, devices and inputs, so a row's count
+and its times come from one program), calls it once uninstrumented, then
 counts (:meth:`jaxgrads.measure.callgrind.Callgrind.count`): one instrumented warm-up call, one
 counted call ($c_1$ instructions), then $N = \mathrm{clip}(\lceil I_\text{target} / c_1 \rceil, 1,
 N_\text{max})$ counted calls: a costly kernel gets one call (its count barely moves), a
@@ -26,7 +28,6 @@ runs as without ``--instructions``.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 import shutil
@@ -93,22 +94,18 @@ def add_instructions(out: Path, sweep, cases: Sequence) -> int:
     return len(counts)
 
 
-def _cases_key(keys: Sequence[Sequence[str]]) -> set[tuple[str, ...]]:
-    return {tuple(str(v) for v in k) for k in keys}
-
-
-def _spec(sweep, keys: Sequence[tuple], out: Path, cpu: int | None) -> dict:
+def _spec(sweep, cases: Sequence, out: Path, cpu: int | None) -> dict:
+    """What a child needs: its cases as decided, where they run, and the process settings."""
     import jax
 
     from jaxgrads.problems.plugins import LOADED
 
-    fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(sweep).items()}
     return {
-        "sweep": fields | {"instructions": False, "save_arrays": None},
+        "device": sweep.device,
+        "cases": [c.to_dict() for c in cases],
         "problems_from": list(LOADED),
         "x64": bool(jax.config.jax_enable_x64),
         "matmul_precision": str(jax.config.jax_default_matmul_precision or "highest"),
-        "keys": [list(k) for k in keys],
         "out": str(out),
         "cpu": cpu,
     }
@@ -144,7 +141,7 @@ def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> d
         for i, (shard, cpu) in enumerate(zip(shards, cpus, strict=False)):
             spec_path = folder / f"spec{i}.json"
             spec_path.write_text(
-                json.dumps(_spec(sweep, [c.key for c in shard], folder / f"counts{i}.csv", cpu))
+                json.dumps(_spec(sweep, shard, folder / f"counts{i}.csv", cpu))
             )
             cmd = [
                 *callgrind_command(folder),
@@ -213,10 +210,9 @@ def _count_case(case, cg, device) -> dict:
     """One case's columns: build, one uninstrumented call, then the counts (see the module doc)."""
     import jax
 
-    from jaxgrads.measure.kernels import build_kernel
+    from jaxgrads.measure.kernels import compile_case
 
-    kernel = build_kernel(case.problem, case.derivative.name, case.method, case.size, case.dtype, device,
-                          chunk_size=case.chunk_size or None)  # fmt: skip
+    kernel = compile_case(case, device)  # the runner's program: the case's chunk, devices, inputs
     start = time.perf_counter()
     jax.block_until_ready(kernel())
     first = time.perf_counter() - start
@@ -235,19 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", spec["x64"])
     jax.config.update("jax_default_matmul_precision", spec["matmul_precision"])
     from jaxgrads.measure.callgrind import Callgrind, guest_isa, valgrind_version
+    from jaxgrads.measure.case import Case
     from jaxgrads.problems.plugins import load_problems
     from jaxgrads.results.schema import KEY
-    from jaxgrads.sweep.config import Sweep
-    from jaxgrads.sweep.plan import plan
     from jaxgrads.validation import resolve_device
 
     load_problems(spec["problems_from"])
-    fields = {k: (tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
-              for k, v in spec["sweep"].items()}  # fmt: skip
-    sweep = Sweep(**fields)
-    wanted = _cases_key(spec["keys"])
-    cases = [c for c in plan(sweep) if c.key in wanted]
-    device = resolve_device(sweep.device)
+    cases = [Case.from_dict(c) for c in spec["cases"]]
+    device = resolve_device(spec["device"])
     out = Path(spec["out"])
     cg = Callgrind(out.parent)
     x = jax.device_put(jax.numpy.zeros((), jax.numpy.float32), device)

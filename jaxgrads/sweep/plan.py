@@ -1,32 +1,26 @@
 """A sweep's cases: the cross product of problems, derivatives, methods, sizes, dtypes and chunk
-sizes, checked by name before anything runs, with each case's shapes and memory estimate."""
+sizes, checked by name before anything runs, each decided once (:func:`jaxgrads.measure.case.decide`:
+shapes, layout, basis, steps, nonzeros, traffic, memory)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.measure.caches import defended_caches
+from jaxgrads.measure.case import Case, decide, shapes_of
 from jaxgrads.measure.floor import compulsory
-from jaxgrads.measure.kernels import basis_size, resolve_chunk_size
-from jaxgrads.methods import METHODS, Method, applicable_methods, expand_methods
-from jaxgrads.methods.colored import nonzeros
+from jaxgrads.methods import METHODS, applicable_methods, default_methods, expand_methods, role_method
 from jaxgrads.peers.asdex import require_asdex
 from jaxgrads.peers.torch import require_torch
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, problem_names
-from jaxgrads.results.labels import row_kernel_id
-from jaxgrads.results.schema import row_key
 from jaxgrads.sweep.config import Sweep
-from jaxgrads.validation import choose, positive_int, require_x64, resolve_dtype
+from jaxgrads.validation import choose, positive_int, require_x64, resolve_device, resolve_dtype
 
-__all__ = ["REGIMES", "Case", "estimate_bytes", "plan", "planning_caches", "regime_bytes", "regime_size"]
+__all__ = ["REGIMES", "Case", "plan", "planning_caches", "regime_bytes", "regime_size", "shapes_of"]
 
 # the compulsory traffic (bytes) a regime's size reaches: between the second-level and last cache
 # (geometric mean), and twice the last cache (past the first-touch threshold too); without cache
@@ -35,55 +29,6 @@ REGIMES = ("cache", "memory")
 GPU_REGIME_BYTES = {"cache": 16 * 2**20, "memory": 2**30}
 # the square sizes searched: multiples of 16 growing by about sqrt(2)
 SIZE_GRID = tuple(sorted({16 * round(2 ** (k / 2)) for k in range(0, 41)}))
-
-
-@dataclass(frozen=True)
-class Case:
-    """One row of the sweep."""
-
-    problem: Problem
-    derivative: Derivative
-    method: Method
-    size: Size
-    dtype: str
-    chunk_size: int = 0
-    devices: int = 1  # a sharded method's mesh size (not part of the key: one run has one mesh)
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return row_key(self.columns())
-
-    @property
-    def id(self) -> str:
-        return row_kernel_id(self.columns())
-
-    @cached_property
-    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
-        """(output shape, wrt shape, input shapes), evaluated once, without building any array."""
-        return shapes_of(self.problem, self.derivative, self.size)
-
-    def columns(self) -> dict[str, object]:
-        s = self.size
-        return {
-            "problem": self.problem.name,
-            "wrt": self.derivative.name,
-            "method": self.method.name,
-            "m": s.m,
-            "n": s.n,
-            "batch": s.batch,
-            "dtype": self.dtype,
-            "chunk_size": self.chunk_size,
-        }
-
-
-def shapes_of(problem: Problem, derivative: Derivative, size: Size):
-    """(output shape, wrt shape, input shapes) at ``size``, without building any array."""
-    specs = {
-        k: jax.ShapeDtypeStruct(v.shape, v.dtype)
-        for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()
-    }
-    out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
-    return tuple(out.shape), tuple(specs[derivative.wrt].shape), {k: v.shape for k, v in specs.items()}
 
 
 def plan(sweep: Sweep) -> list[Case]:
@@ -101,11 +46,8 @@ def plan(sweep: Sweep) -> list[Case]:
         known = {d.name for p in problems for d in p.derivatives}
         for w in wrts:
             choose("wrt (for the chosen problems)", w, sorted(known))
-    if sweep.methods:
-        methods = expand_methods(sweep.methods)
-    else:
-        opt_in = {"colored"} | (set() if (sweep.devices or len(jax.devices())) > 1 else {"sharded"})
-        methods = [n for n, m in METHODS.items() if m.backend == "jax" and m.family not in opt_in]
+    mesh = sweep.devices or len(jax.devices())
+    methods = expand_methods(sweep.methods) if sweep.methods else default_methods(mesh)
     if any(METHODS[m].backend == "torch" for m in methods):
         require_torch()
     if any(METHODS[m].backend == "asdex" for m in methods):
@@ -113,8 +55,8 @@ def plan(sweep: Sweep) -> list[Case]:
     chunks = tuple(positive_int("chunk size", c) for c in sweep.chunk_sizes)
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
-    mesh = sweep.devices or len(jax.devices())
     caches = planning_caches() if sweep.regimes else {}
+    platform = resolve_device(sweep.device).platform
     cases, seen = [], set()
     for problem in problems:
         for d in problem.derivatives:
@@ -130,11 +72,12 @@ def plan(sweep: Sweep) -> list[Case]:
                     size = regime_size(problem, d, regime, batch, sweep.dtypes[0], caches)
                     sizes += [(size, vectorized)] if size is not None else []
             for size, names in sizes:
+                shapes = _shapes_or_none(problem, d, size)
                 for dtype in sweep.dtypes:
                     for name in names:
-                        for chunk in _chunks(problem, d, METHODS[name], size, chunks):
-                            devices = mesh if METHODS[name].family == "sharded" else 1
-                            case = Case(problem, d, METHODS[name], size, dtype, chunk, devices)
+                        for chunk in chunks if METHODS[name].chunked else (None,):
+                            case = decide(problem, d, METHODS[name], size, dtype, chunk_size=chunk,
+                                          devices=mesh, platform=platform, shapes=shapes)  # fmt: skip
                             if case.key not in seen:
                                 seen.add(case.key)
                                 cases.append(case)
@@ -150,10 +93,16 @@ def plan(sweep: Sweep) -> list[Case]:
 
 def _regime_methods() -> set[str]:
     """The methods a regime's size runs: the closed form and jacfwd and jacrev (the floor table's)."""
-    from jaxgrads.methods import representative
+    return {role_method("closed_form"), role_method("forward"), role_method("reverse")}
 
-    return {representative("closed_form"), representative("vectorized", "forward"),
-            representative("vectorized", "reverse")}  # fmt: skip
+
+def _shapes_or_none(problem: Problem, derivative: Derivative, size: Size):
+    """The target's shapes, traced once for all its methods and dtypes; None where tracing fails
+    (each case then says why in its own row)."""
+    try:
+        return shapes_of(problem, derivative, size)
+    except Exception:  # a user's function raising at trace time: decide records it per case
+        return None
 
 
 def planning_caches() -> dict[str, int]:
@@ -194,61 +143,3 @@ def regime_size(
         if compulsory(problem, derivative, size, shapes, dtype).bytes >= target:
             return size
     return None
-
-
-def _chunks(problem: Problem, derivative: Derivative, method: Method, size: Size, chunks) -> list[int]:
-    """The chunk sizes a method runs at here: clamped to its basis, 0 for unchunked methods."""
-    if not method.chunked:
-        return [0]
-    shapes = {k: v.shape for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()}
-    basis = basis_size(problem, derivative, method, shapes)
-    return list(dict.fromkeys(resolve_chunk_size(method, c, basis) for c in chunks))
-
-
-class _ShapeOnlyRng:
-    """Stands in for a Generator so input makers report shapes without drawing large arrays.
-
-    Any sampling method works (``standard_normal(shape)``, ``uniform(low, high, size)``, ...): it
-    returns a zero-stride array of the requested shape.
-    """
-
-    def __getattr__(self, name):
-        def draw(*args, size=None, **kwargs):
-            shape = size if size is not None else next((a for a in args if isinstance(a, tuple)), ())
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
-
-        return draw
-
-
-def estimate_bytes(case: Case) -> tuple[int, tuple[int, ...], int]:
-    """Bytes a case needs at its peak, the Jacobian's shape, and the method's sequential steps.
-
-    The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
-    jacrev's vmap output and the result), and the identity basis the method materializes
-    (``Method.basis``); a sharded method's device holds its share of the last two, a BCOO output its
-    nonzeros and their indices instead of the Jacobian. On a CPU (whose
-    host devices share one memory) the host also holds the float64 reference, its error scale, and
-    the float64 autodiff Jacobian that checks the closed form.
-    """
-    out, wrt, inputs = case.shapes
-    out_size, in_size = math.prod(out), math.prod(wrt)
-    itemsize = resolve_dtype(case.dtype).itemsize
-    jac_shape = (*wrt, *wrt) if case.derivative.order == 2 else (*out, *wrt)
-    jac = math.prod(jac_shape)
-    width = {"in": in_size, "out": out_size, None: 0}[case.method.basis]
-    basis = width * (case.chunk_size or width)  # a chunked method holds chunk_size basis vectors
-    cpu = jax.devices()[0].platform == "cpu"
-    share = 1 if cpu else case.devices
-    held = 2 * jac
-    if case.method.output == "bcoo":  # the nonzeros and one int32 index per dimension, never dense
-        nnz = nonzeros(case.derivative, inputs, out)
-        held = nnz + nnz * len(jac_shape) * 4 // itemsize
-    total = itemsize * (sum(math.prod(s) for s in inputs.values()) + (held + basis) // share)
-    if cpu:
-        # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
-        total += 8 * 4 * jac
-    steps = {"in": in_size, "out": out_size, None: 1}[case.method.steps]
-    if case.chunk_size:
-        steps = -(-steps // case.chunk_size)
-    return total, jac_shape, steps

@@ -8,27 +8,21 @@ memory budget is ``skipped`` before compiling; one that fails (out of memory, an
 
 from __future__ import annotations
 
-import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.measure.accuracy import Reference, accuracy, reference
-from jaxgrads.measure.floor import Traffic, compulsory, kernel_floor
-from jaxgrads.measure.kernels import Kernel, build_kernel
-from jaxgrads.measure.machine import default_memory_budget, run_metadata
-from jaxgrads.measure.roofline import FIRST_TOUCH_MIN_BYTES, Ceilings, achieved, measure_ceilings
-from jaxgrads.measure.timing import Timing, dispatch_floor, time_callable
+from jaxgrads.measure.accuracy import accuracy
+from jaxgrads.measure.case import Case
+from jaxgrads.measure.kernels import Kernel, compile_case
+from jaxgrads.measure.timing import Timing, time_callable
 from jaxgrads.measure.xla import cost_and_memory
-from jaxgrads.methods.colored import nonzeros
-from jaxgrads.methods.sharded import AXIS, basis_mesh
-from jaxgrads.peers.torch import torch_threads
+from jaxgrads.methods.sharded import basis_mesh
 from jaxgrads.results.files import (
     CsvAppender,
     OutputLock,
@@ -37,147 +31,25 @@ from jaxgrads.results.files import (
     output_folder,
     write_error,
 )
-from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, blank_row, samples_path
+from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
 from jaxgrads.sweep.config import Sweep
+from jaxgrads.sweep.context import References, RunContext, machine_probes
 from jaxgrads.sweep.distributed import agree, is_lead
 from jaxgrads.sweep.instructions import add_instructions
-from jaxgrads.sweep.plan import Case, estimate_bytes, plan
+from jaxgrads.sweep.plan import plan
 from jaxgrads.sweep.progress import Progress
 from jaxgrads.sweep.resume import prepare_resume
-from jaxgrads.validation import resolve_device, resolve_dtype
+from jaxgrads.sweep.rows import blank_case_row, planned_row, timing_columns
+from jaxgrads.validation import resolve_device
 
 __all__ = ["References", "RunContext", "machine_probes", "run_case", "run_sweep", "save_arrays"]
 
 SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
 
 
-class References:
-    """Each case's references, computed once for all the methods of a (target, size, dtype)."""
-
-    def __init__(self):
-        self._key, self._ref = None, None
-
-    def get(self, kernel: Kernel) -> Reference:
-        key = (kernel.problem.name, kernel.derivative.name, kernel.size, kernel.dtype.name)
-        if key != self._key:
-            self._key, self._ref = None, None  # free the last one before building the next
-            self._key, self._ref = key, reference(kernel)
-        return self._ref
-
-
-def machine_probes(
-    sweep: Sweep, device, *, largest_output_bytes: float = math.inf
-) -> tuple[dict[str, float], dict[str, Ceilings]]:
-    """What every row of one run shares besides its metadata: the dispatch floor and the memory
-    budget (as row columns), and the device's ceilings in each of the sweep's dtypes; the
-    first-touch rate only where an output of ``largest_output_bytes`` can pay it.
-
-    The dispatch floor is the faster of two measurements, before and after the ceilings: in a process
-    that has just started, the first one can come out 10-40% slow (seen in the test suite: 9.1 µs,
-    with kernels of the same run at 8.0 µs), and a floor must not be raised by a cold start.
-    """
-    first = dispatch_floor(device)
-    ceilings = {
-        dtype: measure_ceilings(
-            device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s,
-            first_touch=largest_output_bytes >= FIRST_TOUCH_MIN_BYTES.get(device.platform, math.inf),
-        )  # fmt: skip
-        for dtype in sweep.dtypes
-    }
-    probes = {
-        "dispatch_floor_s": min(first, dispatch_floor(device)),
-        "memory_budget_bytes": sweep.memory_budget or default_memory_budget(device),
-    }
-    return probes, ceilings
-
-
-@dataclass
-class RunContext:
-    """What every case of one run shares: the sweep, the device, the run's columns (metadata and
-    machine probes), the ceilings per dtype, and the caches of references and inputs.
-
-    The runner and the pytest-benchmark suite both start one with :meth:`start`.
-    """
-
-    sweep: Sweep
-    device: jax.Device
-    meta: dict
-    ceilings: Mapping[str, Ceilings | None]
-    references: References = field(default_factory=References)
-    _inputs: dict = field(default_factory=dict)
-
-    @classmethod
-    def start(
-        cls, sweep: Sweep, meta: Mapping | None = None, cases: Sequence[Case] | None = None
-    ) -> RunContext:
-        """Resolves the device, reads the machine's metadata and measures its probes (for ``cases``,
-        when given: the first-touch rate only if one of their Jacobians is large enough to pay it)."""
-        device = resolve_device(sweep.device)
-        largest = math.inf if cases is None else max((_dense_output_bytes(c) for c in cases), default=0)
-        probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
-        return cls(sweep, device, run_metadata(device) | dict(meta or {}) | probes, ceilings)
-
-    def inputs(self, case: Case) -> dict[str, np.ndarray]:
-        """The host inputs of ``case``, kept while the cases that share them run."""
-        key = (case.problem.name, case.size, case.dtype)
-        if key not in self._inputs:
-            self._inputs.clear()
-            self._inputs[key] = case.problem.inputs(case.size, resolve_dtype(case.dtype))
-        return self._inputs[key]
-
-
-def _dense_output_bytes(case: Case) -> float:
-    """The bytes of ``case``'s Jacobian held dense: at least what its kernel writes (infinite for a
-    case whose shapes fail to trace: its error belongs to its own row, not to the run's probes)."""
-    try:
-        _, jac_shape, _ = estimate_bytes(case)
-    except Exception:  # a user's function raising at trace time; run_case reports it
-        return math.inf
-    return math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize
-
-
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
-
-
-def _blank_row(case: Case, ctx: RunContext) -> dict:
-    return blank_row() | ctx.meta | case.columns()
-
-
-def _planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
-    """The row's columns known before compiling, and why the case is skipped (None: it runs)."""
-    row = _blank_row(case, ctx)
-    ceilings = ctx.ceilings[case.dtype]
-    if ceilings is not None:
-        row |= ceilings.columns()
-    need, jac_shape, steps = estimate_bytes(case)
-    out_shape, wrt_shape, _ = case.shapes
-    traffic = compulsory(case.problem, case.derivative, case.size, case.shapes, case.dtype)
-    nnz = nonzeros(case.derivative, case.shapes[2], out_shape)
-    if case.method.output == "bcoo":  # it writes the nonzeros and one int32 index per dimension
-        written = nnz * (resolve_dtype(case.dtype).itemsize + 4 * len(jac_shape))
-        traffic = Traffic(traffic.read_bytes, written, traffic.flops)
-    row |= {
-        "traffic_bytes": traffic.bytes,
-        "traffic_read_bytes": traffic.read_bytes,
-        "min_flops": traffic.flops,
-        "jac_shape": "x".join(map(str, jac_shape)) or "1",
-        "jac_bytes": math.prod(jac_shape) * resolve_dtype(case.dtype).itemsize,
-        "wrt_elements": math.prod(wrt_shape),
-        "out_elements": math.prod(out_shape) if case.derivative.order == 1 else math.prod(wrt_shape),
-        "devices": case.devices,
-        "mesh_shape": f"{AXIS}={case.devices}" if case.method.family == "sharded" else "",
-        "processes": jax.process_count(),
-        "nnz": nnz,
-        "output_format": case.method.output,
-    }
-    budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
-    if need > budget:
-        return row, f"needs ~{need / 2**20:.0f} MiB, over the {budget / 2**20:.0f} MiB budget"
-    if steps > sweep.max_steps:
-        return row, f"{steps} sequential steps, over the --max-steps limit of {sweep.max_steps}"
-    return row, None
 
 
 def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | None = None):
@@ -191,18 +63,14 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     (:mod:`jaxgrads.sweep.distributed`): the skip, the loop count and each sample are agreed, its
     Jacobian is gathered by all, and only the lead checks it.
     """
-    try:
-        row, skip = _planned_row(case, ctx)
-    except Exception as exc:  # a plug-in whose shapes cannot be evaluated
-        return _blank_row(case, ctx) | {"status": "error", "message": _one_line(exc)}, ()
+    if case.error:  # a plug-in whose shapes cannot be evaluated
+        return blank_case_row(case, ctx) | {"status": "error", "message": case.error}, ()
+    row, skip = planned_row(case, ctx)
     if skip:
         return row | {"status": "skipped", "message": skip}, ()
     sweep = ctx.sweep
     try:
-        kernel = build_kernel(
-            case.problem, case.derivative.name, case.method, case.size, case.dtype, ctx.device,
-            inputs=ctx.inputs(case), devices=case.devices if case.method.family == "sharded" else None,
-        )  # fmt: skip
+        kernel = compile_case(case, ctx.device, inputs=ctx.inputs(case))  # its chunk, its devices
         step = agree if kernel.mesh is not None else None  # in step with the other processes
         start = time.perf_counter()
         J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
@@ -232,35 +100,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES and is_lead():
         save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
-    return row | _timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
-
-
-def _timing_columns(case: Case, kernel: Kernel, timing: Timing, ceilings, row: dict) -> dict:
-    columns = {
-        "status": "ok",
-        "compile_s": kernel.compile_s,
-        "time_median_s": timing.median,
-        "time_iqr_s": timing.iqr,
-        "time_min_s": timing.min,
-        "samples": len(timing.samples),
-        "inner_loops": timing.inner_loops,
-        "compile_kind": "first_call" if case.method.backend == "torch" else "xla",
-        "torch_threads": torch_threads(),
-    }
-    if kernel.prepared is not None:  # a colored method: its colors and its preparation
-        columns |= {"colors": kernel.prepared.count, "prep_s": kernel.prep_s}
-    if ceilings is not None:
-        columns |= achieved(row["flops"], row["bytes_accessed"], timing.median, ceilings)
-        traffic = Traffic(
-            row["traffic_read_bytes"], row["traffic_bytes"] - row["traffic_read_bytes"], row["min_flops"]
-        )
-        floor = kernel_floor(traffic, ceilings, float(row["dispatch_floor_s"]))
-        columns |= {
-            "floor_s": floor.seconds,
-            "floor_frac": floor.seconds / timing.median,
-            "floor_level": floor.level,
-        }
-    return columns
+    return row | timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
 
 
 def save_arrays(path: Path, inputs: dict, J) -> None:

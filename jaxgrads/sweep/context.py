@@ -1,0 +1,100 @@
+"""What every case of one run shares: the machine's probes and ceilings, the metadata, and the
+references and inputs kept while the cases that share them run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+
+from jaxgrads.measure.accuracy import Reference, reference
+from jaxgrads.measure.case import Case
+from jaxgrads.measure.kernels import Kernel
+from jaxgrads.measure.machine import default_memory_budget, run_metadata
+from jaxgrads.measure.roofline import FIRST_TOUCH_MIN_BYTES, Ceilings, measure_ceilings
+from jaxgrads.measure.timing import dispatch_floor
+from jaxgrads.sweep.config import Sweep
+from jaxgrads.validation import resolve_device, resolve_dtype
+
+__all__ = ["References", "RunContext", "machine_probes"]
+
+
+class References:
+    """Each case's references, computed once for all the methods of a (target, size, dtype)."""
+
+    def __init__(self):
+        self._key, self._ref = None, None
+
+    def get(self, kernel: Kernel) -> Reference:
+        key = (kernel.problem.name, kernel.derivative.name, kernel.size, kernel.dtype.name)
+        if key != self._key:
+            self._key, self._ref = None, None  # free the last one before building the next
+            self._key, self._ref = key, reference(kernel)
+        return self._ref
+
+
+def machine_probes(
+    sweep: Sweep, device, *, largest_output_bytes: float = math.inf
+) -> tuple[dict[str, float], dict[str, Ceilings]]:
+    """What every row of one run shares besides its metadata: the dispatch floor and the memory
+    budget (as row columns), and the device's ceilings in each of the sweep's dtypes; the
+    first-touch rate only where an output of ``largest_output_bytes`` can pay it.
+
+    The dispatch floor is the faster of two measurements, before and after the ceilings: in a process
+    that has just started, the first one can come out 10-40% slow (seen in the test suite: 9.1 µs,
+    with kernels of the same run at 8.0 µs), and a floor must not be raised by a cold start.
+    """
+    first = dispatch_floor(device)
+    ceilings = {
+        dtype: measure_ceilings(
+            device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s,
+            first_touch=largest_output_bytes >= FIRST_TOUCH_MIN_BYTES.get(device.platform, math.inf),
+        )  # fmt: skip
+        for dtype in sweep.dtypes
+    }
+    probes = {
+        "dispatch_floor_s": min(first, dispatch_floor(device)),
+        "memory_budget_bytes": sweep.memory_budget or default_memory_budget(device),
+    }
+    return probes, ceilings
+
+
+@dataclass
+class RunContext:
+    """What every case of one run shares: the sweep, the device, the run's columns (metadata and
+    machine probes), the ceilings per dtype, and the caches of references and inputs.
+
+    The runner and the pytest-benchmark suite both start one with :meth:`start`.
+    """
+
+    sweep: Sweep
+    device: jax.Device
+    meta: dict
+    ceilings: Mapping[str, Ceilings | None]
+    references: References = field(default_factory=References)
+    _inputs: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls, sweep: Sweep, meta: Mapping | None = None, cases: Sequence[Case] | None = None
+    ) -> RunContext:
+        """Resolves the device, reads the machine's metadata and measures its probes (for ``cases``,
+        when given: the first-touch rate only if one of their Jacobians is large enough to pay it;
+        a case that could not be decided counts as large: its error is its own row's)."""
+        device = resolve_device(sweep.device)
+        largest = math.inf if cases is None else max(
+            (math.inf if c.error else c.jac_bytes for c in cases), default=0
+        )  # fmt: skip
+        probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
+        return cls(sweep, device, run_metadata(device) | dict(meta or {}) | probes, ceilings)
+
+    def inputs(self, case: Case) -> dict[str, np.ndarray]:
+        """The host inputs of ``case``, kept while the cases that share them run."""
+        key = (case.problem.name, case.size, case.dtype)
+        if key not in self._inputs:
+            self._inputs.clear()
+            self._inputs[key] = case.problem.inputs(case.size, resolve_dtype(case.dtype))
+        return self._inputs[key]
