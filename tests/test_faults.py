@@ -27,7 +27,8 @@ from jaxgrads.cli import main as cli
 from jaxgrads.measure.accuracy import accuracy, reference
 from jaxgrads.report.markdown import summary_table
 from jaxgrads.results import files
-from jaxgrads.results.files import CsvAppender, OutputLock
+from jaxgrads.results.files import CsvAppender
+from jaxgrads.results.locks import OutputLock
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path
 from jaxgrads.sweep import context as sweep_context
 from jaxgrads.sweep import run as sweep_run

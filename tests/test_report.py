@@ -9,7 +9,7 @@ from clitools import assert_one_line_error, jaxgrads
 from jaxgrads.results.files import atomic_write_text
 from jaxgrads.results.schema import FIELDS, samples_path
 
-plots = pytest.importorskip("jaxgrads.report.plots")
+drawing = pytest.importorskip("jaxgrads.report.figures")
 pytest.importorskip("matplotlib", reason="the [plot] extra")
 
 from jaxgrads.report.findings import findings_section  # noqa: E402
@@ -65,7 +65,7 @@ def synthetic() -> pd.DataFrame:
 
 @pytest.fixture
 def figures():
-    made = dict(plots.iter_figures(synthetic()))
+    made = dict(drawing.iter_figures(synthetic()))
     yield made
     import matplotlib.pyplot as plt
 
@@ -116,8 +116,8 @@ def test_crossover_marks_model_and_measurement(figures):
 
 def test_measured_crossover_interpolates_in_log_space():
     sel = pd.DataFrame({"aspect": [0.25, 4.0], "ratio": [2.0, 0.5]})
-    assert plots.measured_crossover(sel) == pytest.approx(1.0)
-    assert plots.measured_crossover(pd.DataFrame({"aspect": [1, 2], "ratio": [3.0, 2.0]})) is None
+    assert drawing.measured_crossover(sel) == pytest.approx(1.0)
+    assert drawing.measured_crossover(pd.DataFrame({"aspect": [1, 2], "ratio": [3.0, 2.0]})) is None
 
 
 def test_findings_are_computed_from_the_rows():
@@ -155,7 +155,7 @@ def test_the_floor_section_names_the_cache_sizes_and_their_source():
 
 def test_report_embeds_figures_relative_to_itself(tmp_path):
     df = synthetic()
-    made = plots.plot_all(df, tmp_path / "figs")
+    made = drawing.plot_all(df, tmp_path / "figs")
     assert {p.suffix for paths in made.values() for p in paths} == {".png", ".svg"}
     assert all(p.stat().st_size > 1000 for paths in made.values() for p in paths)
     text = markdown_report(df, figures=made, relative_to=tmp_path)

@@ -168,8 +168,8 @@ def test_shards_partition_the_sweep_and_merge_back(tmp_path):
 
 @pytest.mark.slow
 def test_a_case_on_other_device_counts_is_another_measurement_and_the_devices_section(tmp_path):
+    from jaxgrads.report.figures import plot_all
     from jaxgrads.report.markdown import markdown_report
-    from jaxgrads.report.plots import plot_all
 
     paths = []
     for devices in (1, 2):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxgrads.cli.common_args import add_overwrite, add_problems_from
 from jaxgrads.cli.gate import check_markdown, publish
 from jaxgrads.cli.parsing import add_rule_options, rule_from, with_examples
 from jaxgrads.errors import JaxgradsError
@@ -26,8 +27,8 @@ def add(sub) -> None:
     )
     p.add_argument("--a", required=True, metavar="PYTHON_A", help="the reference interpreter")
     p.add_argument("--b", required=True, metavar="PYTHON_B", help="the interpreter under test")
-    p.add_argument("--a-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
-    p.add_argument("--b-problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    add_problems_from(p, "--a-problems-from")
+    add_problems_from(p, "--b-problems-from")
     p.add_argument("--rounds", type=int, default=3, help="A B pairs (%(default)s)")
     p.add_argument(
         "--mode", choices=AB_MODES, default=DEFAULT_AB_MODE,
@@ -35,7 +36,7 @@ def add(sub) -> None:
     )  # fmt: skip
     p.add_argument("--out-dir", default="results/ab", metavar="DIR", help="round CSVs (%(default)s)")
     add_rule_options(p, AB_RULE)
-    p.add_argument("--overwrite", action="store_true", help="replace the round CSVs of an earlier A/B")
+    add_overwrite(p, "the round CSVs of an earlier A/B")
 
 
 def run(args, run_args: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_baselines_dir, add_overwrite
 from jaxgrads.cli.parsing import with_examples
 
 __all__ = ["add", "run"]
@@ -18,8 +19,8 @@ def add(sub) -> None:
     p = with_examples(
         sub, "baseline", "record the gate's baseline: results/baselines/<fingerprint>.csv", EPILOG
     )
-    p.add_argument("--dir", default="results/baselines", help="where baselines live (%(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace this machine's baseline")
+    add_baselines_dir(p, "--dir", "where baselines live (%(default)s)")
+    add_overwrite(p, "this machine's baseline")
     p.add_argument(
         "--rounds", type=int, default=3, help="fresh processes pooled into the baseline (%(default)s)"
     )

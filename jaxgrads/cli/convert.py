@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_output, add_overwrite
+
 __all__ = ["add", "run"]
 
 
@@ -12,8 +14,8 @@ def add(sub) -> None:
         "import-pytest-benchmark", help="convert pytest-benchmark JSON (make bench-pytest) to a results CSV"
     )
     p.add_argument("json", help="a --benchmark-json file of bench/suite/test_benchmarks.py")
-    p.add_argument("--output", "-o", required=True, metavar="CSV", help="the results CSV to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_output(p, "CSV", "the results CSV to write", required=True)
+    add_overwrite(p)
 
 
 def run(args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_baselines_dir, add_problems_from
 from jaxgrads.cli.parsing import add_rule_options, rule_from, with_examples
 
 __all__ = ["add", "check_markdown", "publish", "run"]
@@ -24,9 +25,9 @@ def add(sub) -> None:
     p = with_examples(sub, "gate", "fail (exit 1) when CURRENT is slower than a baseline", EPILOG)
     p.add_argument("current", help="a results CSV (with its .samples.csv beside it)")
     p.add_argument("--baseline", metavar="CSV", help="default: results/baselines/<CURRENT's fingerprint>.csv")
-    p.add_argument("--baselines-dir", default="results/baselines", metavar="DIR")
+    add_baselines_dir(p, "--baselines-dir")
     add_rule_options(p, Rule())
-    p.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    add_problems_from(p)
 
 
 def check_markdown(path: str | None) -> None:

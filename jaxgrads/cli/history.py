@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_threshold
 from jaxgrads.cli.parsing import Parser, with_examples
 from jaxgrads.errors import JaxgradsError
 
@@ -54,11 +55,8 @@ def add(sub) -> None:
         s.add_argument(
             "--metric", choices=tuple(METRICS), action="append", help="only these (default: all present)"
         )
-        s.add_argument(
-            "--threshold",
-            help="a step up by more than this is a regression (default: the "
-            "metric's: 10%% for time, 1%% for instructions and XLA's counts)",
-        )
+        add_threshold(s, None, "a step up by more than this is a regression (default: the "
+                      "metric's: 10%% for time, 1%% for instructions and XLA's counts)")  # fmt: skip
         s.add_argument("--confidence", default="0.99", help="least confidence of a step (%(default)s)")
 
 

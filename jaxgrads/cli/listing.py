@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
+from jaxgrads.cli.common_args import add_problems_from
+
 __all__ = ["add", "run"]
 
 
 def add(sub) -> None:
     p = sub.add_parser("list", help="problems, their wrt arguments and applicable methods")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--problems-from", action="append", default=[], metavar="FILE_OR_MODULE")
+    add_problems_from(p)
 
 
 def run(args) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from jaxgrads.cli.common_args import add_threshold
 from jaxgrads.errors import JaxgradsError
 
 __all__ = ["Parser", "add_rule_options", "rule_from", "with_examples"]
@@ -25,11 +26,7 @@ def with_examples(sub, name: str, help: str, epilog: str) -> argparse.ArgumentPa
 
 def add_rule_options(p: argparse.ArgumentParser, rule) -> None:
     """The gate's decision rule (``jaxgrads.gate.Rule``; ``rule`` gives the defaults) and output options."""
-    p.add_argument(
-        "--threshold",
-        default=f"{rule.threshold:.0%}",
-        help="median slowdown that trips a kernel (%(default)s)",
-    )
+    add_threshold(p, f"{rule.threshold:.0%}", "median slowdown that trips a kernel (%(default)s)")
     p.add_argument(
         "--alpha", default=f"{rule.alpha:g}", help="one-sided Mann-Whitney p that trips (%(default)s)"
     )

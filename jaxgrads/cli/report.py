@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_output
 from jaxgrads.errors import JaxgradsError
 
 __all__ = ["add", "plot", "read_all", "report"]
@@ -18,7 +19,7 @@ def add(sub) -> None:
         nargs="+",
         help="results CSVs from jaxgrads run, reported together (a case in several: the last)",
     )
-    p.add_argument("--output", "-o", metavar="MD", help="write here (default: print)")
+    add_output(p, "MD", "write here (default: print)")
     p.add_argument("--plots", metavar="DIR", help="draw the figures into DIR and embed them")
     p = sub.add_parser("plot", help="figures of results CSVs: PNG and SVG (the [plot] extra)")
     p.add_argument("csv", nargs="+", help="results CSVs from jaxgrads run, plotted together")
@@ -38,7 +39,8 @@ def read_all(paths: Sequence[str]):
 
 def _draw(df, path: str, flag: str) -> dict:
     """The figures of ``df`` drawn into folder ``path``; a folder made here is removed if drawing fails."""
-    from jaxgrads.report.plots import plot_all, require_matplotlib
+    from jaxgrads.report.figures import plot_all
+    from jaxgrads.report.plots import require_matplotlib
 
     require_matplotlib()
     out = Path(path)

@@ -8,7 +8,8 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxgrads.cli.parsing import with_examples
+from jaxgrads.cli.common_args import add_output, add_overwrite
+from jaxgrads.cli.parsing import Parser, with_examples
 from jaxgrads.errors import JaxgradsError
 
 __all__ = ["add", "configure_jax", "forwarded_sweep", "pin", "run", "summarize", "sweep_of"]
@@ -32,14 +33,24 @@ EPILOG = """examples:
 
 
 def add(sub) -> None:
+    _arguments(with_examples(sub, "run", "run a sweep and write a CSV", EPILOG))
+
+
+def run_parser() -> Parser:
+    """``jaxgrads run``'s parser alone: what the forwarding commands check their arguments with."""
+    p = Parser(prog="jaxgrads run")
+    _arguments(p)
+    return p
+
+
+def _arguments(p) -> None:
     from jaxgrads.sweep.options import add_sweep_options
 
-    p = with_examples(sub, "run", "run a sweep and write a CSV", EPILOG)
     add_sweep_options(p.add_argument)
-    p.add_argument("--output", "-o", metavar="CSV", help="default results/<host>-<backend>-<date>.csv")
+    add_output(p, "CSV", "default results/<host>-<backend>-<date>.csv")
     p.add_argument("--report", metavar="MD", help="also write the markdown report here")
     p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_overwrite(p)
     p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
     d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
     d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
@@ -193,10 +204,9 @@ def forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: S
 
     ``load``: plug-ins the children load (A/B's per-side ones), so their problem names resolve here.
     """
-    from jaxgrads.cli.main import make_parser
     from jaxgrads.problems.plugins import load_problems
 
-    sweep_args = make_parser().parse_args(["run", *run_args])
+    sweep_args = run_parser().parse_args(run_args)
     pin(sweep_args)  # the children inherit it (and pin themselves the same way)
     for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
         if getattr(sweep_args, flag):

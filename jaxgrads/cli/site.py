@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxgrads.cli.common_args import add_output, add_overwrite
 from jaxgrads.cli.parsing import with_examples
 
 __all__ = ["add", "run"]
@@ -23,14 +24,14 @@ def add(sub) -> None:
     p.add_argument(
         "csv", nargs="+", help="results CSVs from jaxgrads run, shown together (a case in several: the last)"
     )
-    p.add_argument("--output", "-o", required=True, metavar="DIR", help="the site's folder (created)")
+    add_output(p, "DIR", "the site's folder (created)", required=True)
     p.add_argument(
         "--history", metavar="DIR", help="a history folder (jaxgrads history): kernel pages, steps"
     )
     p.add_argument(
         "--repo", default=".", metavar="DIR", help="the git repository ordering the history (%(default)s)"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace the site an earlier call wrote there")
+    add_overwrite(p, "the site an earlier call wrote there")
 
 
 def run(args) -> int:

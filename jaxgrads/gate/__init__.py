@@ -1,19 +1,13 @@
 """The regression gate: is CURRENT slower than BASELINE, soundly enough to fail a CI job?
 
 Its rooms: ``stats`` (the rule for one kernel, on raw samples), ``runs`` (results on disk as the gate
-reads them: samples, fingerprints, the closest baseline, machine drift), ``compare`` (kernel by
-kernel, with confirmation, into a :class:`GateResult`) and ``render`` (terminal and markdown).
+reads them: samples, fingerprints, the closest baseline, machine drift), ``comparison`` (kernel by
+kernel, with confirmation, into a :class:`GateResult`), ``records`` (each kernel's line) and
+``render`` (terminal and markdown).
 """
 
-from jaxgrads.gate.comparison import (
-    INSTRUCTION_SETTINGS,
-    METRICS,
-    ORDER,
-    Confirm,
-    GateResult,
-    compare,
-    instructions_verdict,
-)
+from jaxgrads.gate.comparison import ORDER, Confirm, GateResult, compare
+from jaxgrads.gate.records import INSTRUCTION_SETTINGS, METRICS, instructions_verdict
 from jaxgrads.gate.render import headline, markdown_report, text_report
 from jaxgrads.gate.runs import (
     FINGERPRINT,

@@ -49,23 +49,12 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.gate.records import INSTRUCTION_SETTINGS, lost_record, new_record, shared_record
 from jaxgrads.gate.runs import FINGERPRINT, VERSIONS, Run, fingerprint, machine_drift
-from jaxgrads.gate.stats import Rule, Verdict, cv, judge
-from jaxgrads.results.labels import row_kernel_id
+from jaxgrads.gate.stats import Rule, judge
 
-__all__ = [
-    "INSTRUCTION_SETTINGS",
-    "METRICS",
-    "ORDER",
-    "Confirm",
-    "GateResult",
-    "compare",
-    "instructions_verdict",
-]
+__all__ = ["ORDER", "Confirm", "GateResult", "compare"]
 
-METRICS: tuple[str, ...] = ("flops", "bytes_accessed", "temp_bytes", "jac_bytes")
-# what must match, besides jax and jaxlib, for two instruction counts to be compared
-INSTRUCTION_SETTINGS: tuple[str, ...] = ("valgrind_version", "isa_class")
 ORDER = ("regression", "inconclusive", "suspect", "pass", "faster", "floor", "new", "not comparable")
 
 
@@ -93,45 +82,6 @@ class GateResult:
 
 # kernels -> their fresh samples: (baseline's or None to keep the recorded ones, current's)
 Confirm = Callable[[list[tuple]], Mapping[tuple, tuple[np.ndarray | None, np.ndarray]]]
-
-
-def _metric_verdict(base: pd.Series, cur: pd.Series, tolerance: float) -> tuple[str, str]:
-    """(verdict, detail) of the deterministic metrics of one kernel."""
-    worse, better = [], []
-    for m in METRICS:
-        b, c = float(base.get(m, math.nan)), float(cur.get(m, math.nan))
-        if not (math.isfinite(b) and math.isfinite(c)):
-            continue
-        change = (c - b) / b if b else (math.inf if c else 0.0)
-        if change > tolerance:
-            worse.append(f"{m} +{change:.1%}")
-        elif change < -tolerance:
-            better.append(f"{m} {change:.1%}")
-    if worse:
-        return "regression", ", ".join(worse + better)
-    return ("faster" if better else "pass"), ", ".join(better)
-
-
-def _number(row, column: str) -> float:
-    try:
-        return float(row.get(column, math.nan))
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def instructions_verdict(base, cur, rule: Rule) -> tuple[str, float]:
-    """(verdict, current / baseline count) of one kernel's instruction counts; ``–`` when either run
-    has no count, ``not comparable`` when the settings differ."""
-    b, c = _number(base, "instructions"), _number(cur, "instructions")
-    if not (math.isfinite(b) and math.isfinite(c) and b > 0):
-        return "–", math.nan
-    if any(str(base.get(k, "")) != str(cur.get(k, "")) for k in (*VERSIONS, *INSTRUCTION_SETTINGS)):
-        return "not comparable", c / b
-    noop = _number(base, "noop_instructions")
-    allowed = rule.instr_tolerance * b + rule.dispatch_tolerance * (noop if math.isfinite(noop) else 0.0)
-    if c - b > allowed:
-        return "regression", c / b
-    return ("faster" if b - c > allowed else "pass"), c / b
 
 
 def compare(
@@ -177,9 +127,9 @@ def compare(
     timings, notes = _comparable(baseline, current, rule, same_machine)
     notes += _instruction_notes(baseline, current)
     floor = max(float(baseline.value("dispatch_floor_s")), float(current.value("dispatch_floor_s")))
-    records = [_shared_record(baseline, current, key, rule, timings, versions_match, floor) for key in shared]
-    records += [_lost_record(baseline, current, key) for key in lost]
-    records += [_new_record(current, key) for key in new]
+    records = [shared_record(baseline, current, key, rule, timings, versions_match, floor) for key in shared]
+    records += [lost_record(baseline, current, key) for key in lost]
+    records += [new_record(current, key) for key in new]
     if confirm is not None:
         _confirm(records, confirm, baseline, rule, floor)
     for r in records:  # an XLA-metric or instruction regression fails whatever the clock says
@@ -240,29 +190,6 @@ def _instruction_notes(baseline: Run, current: Run) -> list[str]:
     return [f"instructions not comparable: {', '.join(differs)}"] if differs else []
 
 
-def _shared_record(
-    baseline: Run, current: Run, key: tuple, rule: Rule, timings: bool, versions_match: bool, floor: float
-) -> dict:
-    """A kernel timed in both runs: its XLA metrics and (where comparable) its timing verdict."""
-    b_row, c_row = baseline.rows.loc[key], current.rows.loc[key]
-    metric, detail = (
-        _metric_verdict(b_row, c_row, rule.metric_tolerance) if versions_match else ("not comparable", "")
-    )
-    instr, instr_ratio = instructions_verdict(b_row, c_row, rule)
-    b, c = baseline.samples[key], current.samples[key]
-    if timings:
-        v = judge(b, c, rule, floor=floor)
-    else:
-        v = Verdict("inconclusive", float(np.median(c) / np.median(b)), math.nan, cv(b))
-    return {
-        "key": key, "kernel": row_kernel_id(c_row), "problem": c_row["problem"], "wrt": c_row["wrt"],
-        "baseline_s": float(np.median(b)), "current_s": float(np.median(c)),
-        "ratio": v.ratio, "p": v.p, "cv": v.cv, "timing": v.verdict, "confirm_ratio": math.nan,
-        "confirm_p": math.nan, "metrics": metric, "metric_detail": detail,
-        "instructions": instr, "instr_ratio": instr_ratio,
-    }  # fmt: skip
-
-
 def _confirm(records: list[dict], confirm: Confirm, baseline: Run, rule: Rule, floor: float) -> None:
     """Measures the tripped kernels again; only one that trips again becomes a regression."""
     tripped = [r["key"] for r in records if r["timing"] == "suspect"]
@@ -276,30 +203,6 @@ def _confirm(records: list[dict], confirm: Confirm, baseline: Run, rule: Rule, f
             again = judge(base, cur, rule, floor=floor)
             r |= {"confirm_ratio": again.ratio, "confirm_p": again.p}
             r["timing"] = "regression" if again.verdict == "suspect" else "suspect"
-
-
-def _record(row, key, baseline_s: float, current_s: float, timing: str, verdict: str) -> dict:
-    return {
-        "key": key, "kernel": row_kernel_id(row), "problem": row["problem"], "wrt": row["wrt"],
-        "baseline_s": baseline_s, "current_s": current_s, "ratio": math.nan, "p": math.nan,
-        "cv": math.nan, "timing": timing, "confirm_ratio": math.nan, "confirm_p": math.nan,
-        "metrics": "–", "metric_detail": "", "instructions": "–", "instr_ratio": math.nan, "verdict": verdict,
-    }  # fmt: skip
-
-
-def _lost_record(baseline: Run, current: Run, key: tuple) -> dict:
-    """A kernel timed in the baseline and not now: a regression, unless the current run skipped it
-    (a limit of this machine: memory budget, call time), which is inconclusive."""
-    why = current.untimed.get(key, "missing from the current run")
-    verdict = "inconclusive" if why.startswith("skipped") else "regression"
-    b = float(np.median(baseline.samples[key]))
-    return _record(baseline.rows.loc[key], key, b, math.nan, why[:120], verdict)
-
-
-def _new_record(current: Run, key: tuple) -> dict:
-    """A kernel timed now and not in the baseline: listed, never failed."""
-    c = float(np.median(current.samples[key]))
-    return _record(current.rows.loc[key], key, math.nan, c, "not in the baseline", "new")
 
 
 def _summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.gate.comparison import INSTRUCTION_SETTINGS
+from jaxgrads.gate.records import INSTRUCTION_SETTINGS
 from jaxgrads.gate.runs import FINGERPRINT, fingerprint_slug
 from jaxgrads.gate.stats import Rule
 from jaxgrads.history.steps import Step, detect_steps

@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.results.files import OutputLock, atomic_write_text, read_text
+from jaxgrads.results.files import atomic_write_text, read_text
+from jaxgrads.results.locks import OutputLock
 from jaxgrads.results.schema import read_results, samples_path
 
 __all__ = ["DEFAULT_FOLDER", "History", "commit_hash"]

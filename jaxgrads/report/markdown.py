@@ -132,7 +132,7 @@ def markdown_report(
     Args:
       df: the rows.
       title: the first heading.
-      figures: {name: [png, svg, ...]} from :func:`jaxgrads.report.plots.plot_all`, embedded by their PNG.
+      figures: {name: [png, svg, ...]} from :func:`jaxgrads.report.figures.plot_all`, embedded by their PNG.
       relative_to: the report's folder, so the figure links are relative to it.
     """
     from jaxgrads.report.devices import devices_section

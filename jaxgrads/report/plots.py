@@ -1,4 +1,6 @@
-r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG of each.
+r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG of each. This module
+draws a target's figures and the site's; :mod:`jaxgrads.report.figures` the whole table's (``floor``,
+``crossover``, ``devices``) and writes them all.
 
 - ``time-<problem>-<wrt>``: median time vs Jacobian size, log-log, one line per method; the closed
   form drawn black and dashed.
@@ -32,18 +34,17 @@ import numpy as np
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.report.analysis import crossover, measured_crossover
 from jaxgrads.report.roles import CLOSED_FORM, TEXTBOOK
 from jaxgrads.results.labels import method_label
-from jaxgrads.results.schema import one_per_case, timed_rows
+from jaxgrads.results.schema import timed_rows
 
 __all__ = [
+    "FLOOR_MARKERS",
     "history_figure",
-    "iter_figures",
-    "overview_figures",
-    "plot_all",
+    "legend",
     "require_matplotlib",
     "roofline_figure",
+    "save_figure",
     "target_figures",
     "timed_for_plots",
 ]
@@ -77,7 +78,7 @@ def _elements(shape: str) -> int:
     return math.prod(int(d) for d in shape.split("x") if d) if shape else 1
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
+def save_figure(fig, out: Path, name: str) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         path = out / f"{name}.{fmt}"
@@ -110,7 +111,7 @@ def _family(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return sel, shape + (f", batch {int(best[1])}" if best[1] else "")
 
 
-def _legend(ax) -> None:
+def legend(ax) -> None:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
@@ -133,7 +134,7 @@ def target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
         )
         ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time vs size")
         ax.grid(True, which="both", alpha=0.3)
-        _legend(ax)
+        legend(ax)
         yield f"time-{suffix}", fig
 
         base = g[g["label"] == CLOSED_FORM].groupby("elements")["time_median_s"].median()
@@ -150,7 +151,7 @@ def target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
                ylabel="time ÷ analytic closed form's time")  # fmt: skip
         ax.set_title(f"{problem} / {wrt} ({dtype}, {shape}): time against the closed form's")
         ax.grid(True, which="both", alpha=0.3)
-        _legend(ax)
+        legend(ax)
         yield f"speedup-{suffix}", fig
 
 
@@ -195,7 +196,7 @@ def roofline_figure(plt, timed: pd.DataFrame, title: str):
     left = len(timed) - len(pts)
     ax.set_title(title + (f" ({left} kernels without flops not shown)" if left else ""))
     ax.grid(True, which="both", alpha=0.3)
-    _legend(ax)
+    legend(ax)
     return fig
 
 
@@ -239,113 +240,3 @@ def history_figure(plt, panels: list[tuple[str, list]], commits: list[str]):
     for ax in axes[:-1, 0]:
         ax.set_xticks(ticks[::step], [])
     return fig
-
-
-def _floor(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    if any(c not in timed.columns for c in ("floor_s", "traffic_bytes", "floor_level")):
-        return
-    pts = timed.assign(
-        floor_s=pd.to_numeric(timed["floor_s"], errors="coerce"),
-        traffic=pd.to_numeric(timed["traffic_bytes"], errors="coerce"),
-    ).dropna(subset=["floor_s", "traffic"])
-    pts = pts[(pts["floor_s"] > 0) & (pts["traffic"] > 0)]
-    if pts.empty:
-        return
-    fig, ax = plt.subplots(figsize=(8.5, 5))
-    for level, g in pts.groupby("floor_level", sort=True):
-        ax.scatter(g["traffic"], g["floor_s"], marker=FLOOR_MARKERS.get(level, "x"), s=70, color="black",
-                   linewidths=1.2, label=f"floor: {level}")  # fmt: skip
-    for problem, g in pts.groupby("problem", sort=False):
-        ax.scatter(g["traffic"], g["time_median_s"], s=12, alpha=0.7, label=problem)
-    ax.set(xscale="log", yscale="log", xlabel="compulsory traffic (inputs read + Jacobian written, bytes)",
-           ylabel="seconds per call")  # fmt: skip
-    ax.set_title("Every timed kernel above its floor, marked by what bounds the floor")
-    ax.grid(True, which="both", alpha=0.3)
-    _legend(ax)
-    yield "floor", fig
-
-
-def _crossover(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    sel = crossover(df)
-    if sel is None:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(sel["aspect"], sel["ratio"], marker="o", color="tab:blue", label="measured t_jacfwd / t_jacrev")
-    ax.plot(
-        sel["aspect"], sel["model"], linestyle="--", color="gray", label="cost model: n JVPs / m VJPs = n/m"
-    )
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.axvline(1.0, color="gray", linestyle=":", label="model crossover (m = n)")
-    at = measured_crossover(sel)
-    if at is not None:
-        ax.axvline(at, color="tab:red", linestyle="-.", label=f"measured crossover (m/n ≈ {at:.2g})")
-    mn = int(sel["mn"].iloc[0])
-    ax.set(xscale="log", yscale="log", xlabel="aspect ratio m / n (outputs / inputs)",
-           ylabel="t_jacfwd / t_jacrev (above 1: reverse wins)")  # fmt: skip
-    ax.set_title(f"matvec / x, m·n = {mn} ({sel['dtype'].iloc[0]}): forward vs reverse")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    yield "crossover", fig
-
-
-def _devices(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    from jaxgrads.report.devices import TARGET, scaling_rows
-
-    strong, weak = scaling_rows(df)
-    if strong.empty and weak.empty:
-        return
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for _, g in strong.groupby([*TARGET, "m", "n"], sort=False):
-        g = g.sort_values("devices")
-        r = g.iloc[0]
-        label = f"{r['problem']}/{r['wrt']} {int(r['m'])}x{int(r['n'])} {method_label(r)}"
-        (line,) = ax_t.plot(g["devices"], g["time_median_s"], marker="o", label=label)
-        ax_t.plot(g["devices"], float(r["time_median_s"]) * float(r["devices"]) / g["devices"], linestyle=":",
-                  color=line.get_color(), linewidth=0.8)  # fmt: skip
-        ax_m.plot(g["devices"], g["peak_bytes"], marker="o", color=line.get_color(), label=label)
-    for _, g in weak.groupby([*TARGET, "share"], sort=False):
-        g = g.sort_values("devices")
-        r = g.iloc[0]
-        label = f"weak: {r['problem']}/{r['wrt']} {method_label(r)}, {r['share'] / 2**20:.2g} MiB/device"
-        ax_t.plot(g["devices"], g["time_median_s"], marker="s", linestyle="--", label=label)
-    counts = sorted({int(d) for d in pd.concat([strong["devices"], weak["devices"]])})
-    ax_t.set(xscale="log", yscale="log", xlabel="devices", ylabel="seconds per call",
-             title="Time (dotted: ideal 1/D for strong scaling)")  # fmt: skip
-    ax_m.set(xscale="log", yscale="log", xlabel="devices", ylabel="peak bytes per device (XLA)",
-             title="Peak memory per device (strong scaling)")  # fmt: skip
-    for ax in (ax_t, ax_m):
-        ax.set_xticks(counts, [str(c) for c in counts])
-        ax.xaxis.set_minor_locator(plt.NullLocator())
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
-    backend = ", ".join(sorted(set(df["backend"].astype(str))))
-    fig.suptitle(f"Sharded Jacobians against the number of devices ({backend})")
-    yield "devices", fig
-
-
-def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    """Every figure the table supports, one (name, matplotlib Figure) at a time; the caller closes each."""
-    plt = require_matplotlib()
-    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
-    yield from target_figures(plt, timed_for_plots(one_per_case(df)))
-    yield from overview_figures(df)
-
-
-def overview_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    """The figures of the whole table rather than of one target: ``floor``, ``crossover``, ``devices``."""
-    plt = require_matplotlib()
-    one = one_per_case(df)  # a case on several device counts: the devices figure's
-    yield from _floor(plt, timed_for_plots(one))
-    yield from _crossover(plt, one)
-    yield from _devices(plt, df)
-
-
-def plot_all(df: pd.DataFrame, out: str | Path) -> dict[str, list[Path]]:
-    """Draws every figure the table supports into ``out``; returns {figure name: [png, svg]}."""
-    plt = require_matplotlib()
-    Path(out).mkdir(exist_ok=True)
-    made = {}
-    for name, fig in iter_figures(df):
-        made[name] = _save(fig, Path(out), name)
-        plt.close(fig)
-    return made

@@ -6,13 +6,13 @@ Every file jaxgrads reads or writes goes through here, so one set of rules holds
   empty one is a one-line :class:`JaxgradsError` naming the path and what was expected.
 * **Outputs are regular files** (:func:`check_output`): a device node, a FIFO, a socket or a folder
   given as an output is refused before anything runs, whatever ``--overwrite`` says.
-* **Replacing** (:func:`atomic_write_text`, :class:`Replacement`): the new content goes to a
-  temporary file beside the target and is renamed over it only once complete, so a run that fails
+* **Replacing** (:func:`atomic_write_text`, :class:`jaxgrads.results.locks.Replacement`): the new
+  content goes to a temporary file beside the target and is renamed over it only once complete, so a run that fails
   leaves the old file as it was and no temporary file behind.
 * **Appending** (:class:`CsvAppender`): each batch of rows is written, flushed and synced whole; a
   write that fails (a full disk) is cut back to the last whole row before the error surfaces.
-* **One writer** (:class:`OutputLock`): an exclusive ``flock`` on a lock file beside the output; a
-  second writer of the same output is refused with one line.
+* **One writer** (:class:`jaxgrads.results.locks.OutputLock`): an exclusive ``flock`` on a lock file
+  beside the output; a second writer of the same output is refused with one line.
 * **Repair** (:func:`cut_tail`): a file whose last line was cut (a killed run, a full disk) loses
   that partial line, which ``--resume`` then measures again.
 """
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
-import fcntl
 import io
 import os
 import stat
@@ -34,8 +32,6 @@ from jaxgrads.errors import JaxgradsError
 
 __all__ = [
     "CsvAppender",
-    "OutputLock",
-    "Replacement",
     "atomic_write_text",
     "check_output",
     "csv_header",
@@ -43,6 +39,7 @@ __all__ = [
     "output_folder",
     "read_text",
     "samples_path",
+    "temporary_beside",
     "write_error",
 ]
 
@@ -134,7 +131,7 @@ def write_error(path: str | os.PathLike, exc: OSError, kept: str = "") -> Jaxgra
     return JaxgradsError(f"cannot write {path}: {reason}" + (f"; {kept}" if kept else ""))
 
 
-def _temporary_beside(path: Path, suffix: str = ".tmp") -> Path:
+def temporary_beside(path: Path, suffix: str = ".tmp") -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent or Path("."))
     os.close(fd)
     return Path(name)
@@ -151,7 +148,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise JaxgradsError(f"output {path} is not a regular file (a device, FIFO or socket); refused")
     tmp = None
     try:
-        tmp = _temporary_beside(path)
+        tmp = temporary_beside(path)
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -249,75 +246,3 @@ class CsvAppender:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)
-
-
-class OutputLock:
-    """An exclusive lock on one output, held while a run writes it.
-
-    ``flock`` on ``.<name>.lock`` beside the output; the lock file is removed on release. A second
-    writer (another ``jaxgrads run`` on the same output) gets a one-line JaxgradsError at once.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
-        self._fd: int | None = None
-
-    def __enter__(self) -> OutputLock:
-        while True:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                os.close(fd)
-                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise JaxgradsError(
-                        f"output {self.path} is being written by another jaxgrads run (pid {holder}); "
-                        "wait for it or choose another -o"
-                    ) from None
-                raise
-            # the holder before us may have removed the file after we opened it: lock the live one
-            try:
-                same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
-                self._fd = fd
-                return self
-            os.close(fd)
-
-    def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                self.lock_path.unlink()
-            os.close(self._fd)
-            self._fd = None
-
-
-class Replacement:
-    """New contents for an existing output and its samples, written beside them, swapped in at the end.
-
-    ``rows`` and ``samples`` are the temporary paths to write; :meth:`commit` renames them over the
-    targets (samples first, so the rows never name samples that are not there); :meth:`discard`
-    removes them, leaving the old files as they were.
-    """
-
-    def __init__(self, out: Path, samples: Path):
-        self.out, self.samples_out = out, samples
-        self.rows = _temporary_beside(out, ".csv")
-        self.samples = samples_path(self.rows)
-        self.rows.unlink()  # the appender creates it with the header
-
-    def commit(self) -> None:
-        if self.samples.exists():
-            os.replace(self.samples, self.samples_out)
-        else:
-            self.samples_out.unlink(missing_ok=True)
-        os.replace(self.rows, self.out)
-
-    def discard(self) -> None:
-        for p in (self.rows, self.samples):
-            p.unlink(missing_ok=True)

@@ -23,14 +23,8 @@ from jaxgrads.measure.kernels import Kernel, compile_case
 from jaxgrads.measure.timing import Timing, time_callable
 from jaxgrads.measure.xla import cost_and_memory
 from jaxgrads.methods.sharded import basis_mesh
-from jaxgrads.results.files import (
-    CsvAppender,
-    OutputLock,
-    Replacement,
-    check_output,
-    output_folder,
-    write_error,
-)
+from jaxgrads.results.files import CsvAppender, check_output, output_folder, write_error
+from jaxgrads.results.locks import OutputLock, Replacement
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.context import References, RunContext, machine_probes
