@@ -7,8 +7,8 @@ Every file jaxgrads reads or writes goes through here, so one set of rules holds
 * **Outputs are regular files** (:func:`check_output`): a device node, a FIFO, a socket or a folder
   given as an output is refused before anything runs, whatever ``--overwrite`` says.
 * **Replacing** (:func:`atomic_write_text`, :class:`jaxgrads.results.locks.Replacement`): the new
-  content goes to a temporary file beside the target and is renamed over it only once complete, so a run that fails
-  leaves the old file as it was and no temporary file behind.
+  content goes to a temporary file beside the target and is renamed over it only once complete, so
+  a run that fails leaves the old file as it was and no temporary file behind.
 * **Appending** (:class:`CsvAppender`): each batch of rows is written, flushed and synced whole; a
   write that fails (a full disk) is cut back to the last whole row before the error surfaces.
 * **One writer** (:class:`jaxgrads.results.locks.OutputLock`): an exclusive ``flock`` on a lock file
