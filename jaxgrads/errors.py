@@ -5,8 +5,14 @@ JAX is: a Ctrl-C or a bad flag in the first second still gets one line and exit 
 Ctrl-C), never a traceback.
 """
 
-__all__ = ["JaxgradsError"]
+__all__ = ["JaxgradsError", "one_line"]
 
 
 class JaxgradsError(ValueError):
     """Bad input: the message is one line naming the bad value and the valid ones."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as a row's message: ``Type: first line``, at most ``limit`` characters."""
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:limit]

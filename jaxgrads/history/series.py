@@ -20,7 +20,6 @@ ones, and said so in :attr:`Histories.notes`.
 from __future__ import annotations
 
 import math
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pandas as pd
 from jaxgrads.gate.records import INSTRUCTION_SETTINGS
 from jaxgrads.gate.runs import FINGERPRINT, fingerprint_slug
 from jaxgrads.gate.stats import Rule
+from jaxgrads.git import git
 from jaxgrads.history.steps import Step, detect_steps
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import MERGE_KEY, timed_rows
@@ -112,17 +112,8 @@ class Histories:
 
 def git_order(repo: str | Path) -> list[str]:
     """Full hashes of every commit reachable from any ref, parents first; [] outside a repository."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(repo), "rev-list", "--topo-order", "--reverse", "--all"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return out.stdout.split()
+    out = git(repo, "rev-list", "--topo-order", "--reverse", "--all", timeout=60)
+    return [] if out is None else out.split()
 
 
 def _positions(commits: list[str], started: dict[str, str], repo) -> tuple[dict[str, float], list[str]]:

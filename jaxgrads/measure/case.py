@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgrads.errors import one_line
 from jaxgrads.measure.floor import Traffic, compulsory
 from jaxgrads.methods import Method, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, nonzeros
@@ -189,11 +190,6 @@ def shapes_of(problem: Problem, derivative: Derivative, size: Size):
     return tuple(out.shape), inputs[derivative.wrt], inputs
 
 
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
-
 def decide(
     problem: Problem,
     derivative: Derivative,
@@ -217,7 +213,7 @@ def decide(
         out, wrt, inputs = shapes if shapes is not None else shapes_of(problem, derivative, size)
     except Exception as exc:  # a user's function raising at trace time: its row says why
         chunk = 0 if not method.chunked else DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
-        return Case(**key, chunk_size=chunk, error=_one_line(exc))
+        return Case(**key, chunk_size=chunk, error=one_line(exc))
     jac_shape = (*wrt, *wrt) if derivative.order == 2 else (*out, *wrt)
     n_in, n_out = math.prod(wrt), math.prod(out)  # f's own output (a Hessian's f is a scalar)
     basis = max(1, n_out if (method.steps or method.basis) == "out" else n_in)

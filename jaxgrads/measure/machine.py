@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import socket
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import jax
 import jaxlib
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.git import git
 
 __all__ = [
     "CACHES_ENV",
@@ -146,17 +146,8 @@ def read_caches() -> tuple[dict[str, int], str]:
 def git_commit() -> str:
     """The commit of the jaxgrads checkout (with ``+dirty`` when modified), or "" outside one."""
     root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    out = git(root, "describe", "--always", "--dirty=+dirty", "--abbrev=12", timeout=10)
+    return "" if out is None else out.strip()
 
 
 def cpus_used() -> int:

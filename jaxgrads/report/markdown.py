@@ -155,18 +155,14 @@ def markdown_report(
             body += [f"![{name}]({Path(link).as_posix()})", ""]
     for (problem, wrt), group in df.groupby(["problem", "wrt"], sort=False):
         body += ["", f"## {problem} / {wrt}", "", _target_table(group, floor)]
-    peers = peer_table(df)
-    if peers:
-        body += ["", "## JAX vs PyTorch", "", peers]
-    frontier = frontier_section(df)
-    if frontier:
-        body += ["", "## Memory frontier", "", frontier]
-    structure = structure_section(df)
-    if structure:
-        body += ["", "## Structure", "", structure]
-    devices = devices_section(everything)
-    if devices:
-        body += ["", "## Devices", "", devices]
+    for title, section in (
+        ("JAX vs PyTorch", peer_table(df)),
+        ("Memory frontier", frontier_section(df)),
+        ("Structure", structure_section(df)),
+        ("Devices", devices_section(everything)),
+    ):
+        if section:
+            body += ["", f"## {title}", "", section]
     notes = []
     for r in df[df["status"] != "ok"].to_dict("records"):
         notes.append(

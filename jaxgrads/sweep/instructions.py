@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxgrads.errors import JaxgradsError
+from jaxgrads.errors import JaxgradsError, one_line
 
 __all__ = ["COLUMNS", "count_instructions", "main"]
 
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except JaxgradsError as exc:
                 row = {"note": str(exc)}
             except Exception as exc:  # an XLA failure: the runner records it as an error row
-                row = {"note": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]}
+                row = {"note": one_line(exc, 200)}
             writer.writerow(case.columns() | settings | row)
             f.flush()
             print(f"{case.id}: {time.perf_counter() - start:.1f} s", flush=True)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgrads.errors import one_line
 from jaxgrads.measure.accuracy import accuracy
 from jaxgrads.measure.case import Case
 from jaxgrads.measure.kernels import Kernel, compile_case
@@ -39,11 +40,6 @@ from jaxgrads.validation import resolve_device
 __all__ = ["References", "RunContext", "machine_probes", "run_case", "run_sweep", "save_arrays"]
 
 SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
-
-
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | None = None):
@@ -90,7 +86,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
-        return row | {"status": "error", "message": _one_line(exc)}, ()
+        return row | {"status": "error", "message": one_line(exc)}, ()
     if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES and is_lead():
         save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
