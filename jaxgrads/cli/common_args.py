@@ -29,8 +29,11 @@ def add_overwrite(p: argparse.ArgumentParser, what: str = "an existing output") 
 
 
 def add_problems_from(p: argparse.ArgumentParser, flag: str = "--problems-from") -> None:
-    """A plug-in file or module registering problems (repeatable); A/B gives one per side."""
-    p.add_argument(flag, action="append", default=[], metavar="FILE_OR_MODULE")
+    """A plug-in file or module registering problems (repeatable; the sweep option's declaration,
+    :data:`jaxgrads.sweep.options.PROBLEMS_FROM`); A/B gives one per side."""
+    from jaxgrads.sweep.options import PROBLEMS_FROM
+
+    p.add_argument(flag, **PROBLEMS_FROM)
 
 
 def add_baselines_dir(p: argparse.ArgumentParser, flag: str, help: str | None = None) -> None:

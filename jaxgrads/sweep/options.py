@@ -23,8 +23,8 @@ from jaxgrads.sweep.plan import REGIMES
 from jaxgrads.validation import DTYPES, positive_int, resolve_dtype
 
 __all__ = [
-    "MAX_SECONDS", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args", "shard_of",
-    "sweep_from",
+    "MAX_SECONDS", "PROBLEMS_FROM", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args",
+    "shard_of", "sweep_from",
 ]  # fmt: skip
 
 MAX_SECONDS = 3600.0  # a sample or a first call longer than an hour is a typo, not a benchmark
@@ -115,6 +115,10 @@ class SweepOption:
         return "--" + self.name.replace("_", "-")
 
 
+# a plug-in file or module registering problems, repeatable: `run` reads it here, the other commands
+# through jaxgrads.cli.common_args
+PROBLEMS_FROM: Mapping[str, Any] = {"action": "append", "default": [], "metavar": "FILE_OR_MODULE"}
+
 SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     SweepOption("preset", {"default": "default", "choices": tuple(PRESETS),
                            "help": "the base sweep (%(default)s); scaling: squares 32-512; crossover: "
@@ -169,7 +173,7 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     # the runner's, not the pytest suite's (whose harness is pytest-benchmark's timer): no Sweep field
     SweepOption("instructions", {"action": "store_true",
                                  "help": "also count instructions per call under valgrind's callgrind"}),
-    SweepOption("problems_from", {"action": "append", "default": [], "metavar": "FILE_OR_MODULE"}),
+    SweepOption("problems_from", PROBLEMS_FROM),
     SweepOption("cpus", {"type": int, "metavar": "N", "help": "pin the run to N CPUs (gate preset: 1)"},
                 from_rows=_first("cpus_used", lambda v: v.isdigit())),
     SweepOption("no_x64", {"action": "store_true", "help": "leave JAX's x64 mode off (no float64)"},
