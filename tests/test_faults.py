@@ -597,3 +597,98 @@ def test_the_summary_never_names_an_inaccurate_or_nan_method_fastest():
 def test_sample_fields_are_what_the_samples_file_holds(two_rows):
     header = two_rows[1].split(b"\n", 1)[0].decode().strip()
     assert tuple(header.split(",")) == SAMPLE_FIELDS
+
+
+# ---------------------------------------------------------------- a plug-in that raises
+
+
+RAISING_PLUGINS = '''
+import jax
+import jaxgrads as jg
+
+
+def _problem(name, fn, closed=None, make=None):
+    jg.register(jg.Problem(
+        name=name, fn=fn, args=("x",), dims=("n",), scalar_output=False,
+        make_inputs=make or jg.gaussian_inputs(lambda s: {"x": (s.n,)}),
+        derivatives=(jg.Derivative("x", closed or (lambda xp, x: 2.0 * xp.eye(x.shape[0], dtype=x.dtype))),),
+    ), replace=True)
+
+
+def _boom(x):
+    raise RuntimeError("boom at run time")
+
+
+def at_run_time(xp, x):
+    if xp.__name__ != "numpy":
+        jax.debug.callback(_boom, x)
+    return 2.0 * x
+
+
+def bad_closed_form(xp, x):
+    raise RuntimeError("boom in the closed form")
+
+
+def bad_maker(size):
+    raise RuntimeError("boom in the input maker")
+
+
+_problem("raises_at_trace", lambda xp, x: x * float(x.sum()))
+_problem("raises_at_run_time", at_run_time)
+_problem("raises_in_closed_form", lambda xp, x: 2.0 * x, closed=bad_closed_form)
+_problem("raises_in_input_maker", lambda xp, x: 2.0 * x, make=jg.gaussian_inputs(bad_maker))
+'''
+RAISED = {  # each problem's rows' message: the plug-in named, what raised, the exception's line
+    "raises_at_trace": "its function raised ConcretizationTypeError",
+    "raises_at_run_time": "its function raised JaxRuntimeError: RuntimeError: boom at run time",
+    "raises_in_closed_form": "its closed form raised RuntimeError: boom in the closed form",
+    "raises_in_input_maker": "its input maker raised RuntimeError: boom in the input maker",
+}
+
+
+def test_a_plugin_raising_four_ways_fails_its_rows_and_the_sweep_goes_on(tmp_path):
+    plugin = tmp_path / "raising.py"
+    plugin.write_text(RAISING_PLUGINS)
+    out = tmp_path / "r.csv"
+    result = jaxgrads("run", "--problems-from", str(plugin), "--problems", *RAISED, "inner", "--wrt", "x",
+                      "--methods", "jacrev", "analytic", "--sizes", "4", *FAST, "-o", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    df = read_results(out)
+    assert set(df["problem"]) == {*RAISED, "inner"}
+    assert (df.loc[df["problem"] == "inner", "status"] == "ok").all()
+    for problem, message in RAISED.items():
+        rows = df[df["problem"] == problem].set_index("method")
+        if problem == "raises_in_closed_form":  # the closed form's row fails; jacrev is checked by autodiff
+            assert rows.loc["jacrev", "status"] == "ok"
+            assert str(rows.loc["jacrev", "ok"]) == "True"
+            rows = rows.loc[["analytic"]]
+        assert (rows["status"] == "error").all(), rows[["status", "message"]]
+        for text in rows["message"]:
+            assert text.startswith(f"{problem}: {message}"), text
+            assert "\n" not in text
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc/PID/maps")
+def test_sigterm_stops_an_overwrite_as_ctrl_c_does(tmp_path):
+    out = write_run(tmp_path, b"old\n", b"old\n")
+    args = ["--problems", "quadratic", "matvec", "bilinear", "--sizes", "8", "16", "24", *FAST]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxgrads", "run", *args, "--overwrite", "-o", str(out)],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # until the new file has a whole row
+        rows = [p for p in tmp_path.iterdir() if p.name.startswith(".r.csv") and p.suffix == ".csv"]
+        if any(len(p.read_bytes().splitlines()) >= 2 for p in rows):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the signal")
+    assert proc.returncode == 143, err
+    stopped = "jaxgrads: stopped by SIGTERM; finished rows are kept (rerun with --resume)"
+    assert err.strip().splitlines() == [stopped]
+    assert len(read_results(out)) >= 1  # the finished rows replaced the old file
+    assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []

@@ -1,4 +1,5 @@
-"""Ctrl-C that always reaches the CLI's handler: one line and exit 130, never a swallowed traceback.
+"""Ctrl-C (and SIGTERM: a CI cancel, ``timeout``, a batch scheduler) that always reaches the CLI's
+handler: one line and exit 130 (143 for SIGTERM), finished rows kept, never a swallowed traceback.
 
 Python turns SIGINT into ``KeyboardInterrupt`` wherever the main thread happens to be. Inside a gc
 callback (JAX registers one), a weakref callback (importlib's module locks) or a ``__del__``, the
@@ -14,10 +15,12 @@ import contextlib
 import signal
 import sys
 
-__all__ = ["interrupt_handled", "interrupts"]
+__all__ = ["interrupt_handled", "interrupts", "last_signal"]
 
 RETRY_S = 0.05
+STOPPING = (signal.SIGINT, signal.SIGTERM)  # each raised as KeyboardInterrupt: the same clean-up
 _pending = False
+_signal = signal.SIGINT
 
 
 def _importing(frame) -> bool:
@@ -31,14 +34,21 @@ def _importing(frame) -> bool:
 
 
 def _raise(signum, frame) -> None:
-    global _pending
+    global _pending, _signal
     if signum == signal.SIGALRM and not _pending:
         return
+    if signum != signal.SIGALRM:
+        _signal = signum
     _pending = True
     signal.setitimer(signal.ITIMER_REAL, RETRY_S)  # again, in case this one is swallowed or deferred
     if _importing(frame):
         return  # delivered at the next safe point, once the import has finished
     raise KeyboardInterrupt
+
+
+def last_signal() -> int:
+    """The signal that stopped the run (SIGINT unless a SIGTERM came): its exit code is 128 + it."""
+    return int(_signal)
 
 
 def interrupt_handled() -> None:
@@ -50,10 +60,14 @@ def interrupt_handled() -> None:
 
 @contextlib.contextmanager
 def interrupts():
-    """Installs the retrying handler for SIGINT and SIGALRM where Python's defaults are in force."""
+    """Installs the retrying handler for SIGINT, SIGTERM and SIGALRM where Python's defaults are in
+    force (SIGTERM's: where nothing else handles it)."""
     try:
         default = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        previous = {s: signal.signal(s, _raise) for s in (signal.SIGINT, signal.SIGALRM)} if default else {}
+        ours = [signal.SIGINT, signal.SIGALRM]
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            ours.append(signal.SIGTERM)
+        previous = {s: signal.signal(s, _raise) for s in ours} if default else {}
     except ValueError:  # not the main thread: leave signals alone
         previous = {}
     hook = sys.unraisablehook

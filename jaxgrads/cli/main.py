@@ -1,6 +1,7 @@
 """The ``jaxgrads`` command: one module per subcommand, each with ``add(sub)`` and ``run(args)``.
 
-Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, no traceback), 130 Ctrl-C.
+Exit codes: 0 ok, 1 a check failed, 2 bad input (one line on stderr, no traceback), 130 Ctrl-C,
+143 SIGTERM (stopped as Ctrl-C stops: finished rows kept).
 Nothing heavy is imported before :func:`main` runs, so even a Ctrl-C in the first second or a bad
 flag gets its one line.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 
 from jaxgrads.cli import ab, baseline, convert, gate, history, listing, report, site
 from jaxgrads.cli import run as run_command
-from jaxgrads.cli.interrupts import interrupt_handled, interrupts
+from jaxgrads.cli.interrupts import interrupt_handled, interrupts, last_signal
 from jaxgrads.cli.parsing import Parser
 from jaxgrads.errors import JaxgradsError
 
@@ -25,6 +27,7 @@ COMMANDS = {
     "list": listing.run, "run": run_command.run, "report": report.report, "plot": report.plot,
     "gate": gate.run, "import-pytest-benchmark": convert.run, "site": site.run,
 }  # fmt: skip
+INTERRUPTED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # 130, 143
 FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run}
 
 
@@ -44,11 +47,11 @@ def entry() -> None:
     force, is where a late second interrupt would otherwise end the process by the signal itself.
     """
     code = main()
-    if code == 130:
+    if code in INTERRUPTED:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(130)
+        os._exit(code)
     sys.exit(code)
 
 
@@ -80,5 +83,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except KeyboardInterrupt:
         interrupt_handled()
-        print("jaxgrads: interrupted; finished rows are kept (rerun with --resume)", file=sys.stderr)
-        return 130
+        sig = last_signal()
+        how = "interrupted" if sig == signal.SIGINT else f"stopped by {signal.Signals(sig).name}"
+        print(f"jaxgrads: {how}; finished rows are kept (rerun with --resume)", file=sys.stderr)
+        return 128 + sig

@@ -101,8 +101,12 @@ def set_devices(args) -> bool:
 
 
 def configure_jax(args) -> None:
+    import logging
+
     import jax
 
+    # a user's jax.debug.callback raising is reported in its row; JAX's own log of it is a traceback
+    logging.getLogger("jax._src.debugging").setLevel(logging.CRITICAL)
     if not args.no_x64:
         jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_default_matmul_precision", args.matmul_precision)

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.errors import one_line
+from jaxgrads.errors import JaxgradsError, PluginError, one_line
 from jaxgrads.measure.floor import Traffic, compulsory
 from jaxgrads.methods import Method, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, nonzeros
@@ -180,12 +180,20 @@ class _ShapeOnlyRng:
 
 
 def shapes_of(problem: Problem, derivative: Derivative, size: Size):
-    """(output shape, wrt shape, input shapes) at ``size``, without building any array."""
-    specs = {
-        k: jax.ShapeDtypeStruct(v.shape, v.dtype)
-        for k, v in problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng()).items()
-    }
-    out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
+    """(output shape, wrt shape, input shapes) at ``size``, without building any array.
+
+    Raises:
+      PluginError: the problem's input maker or its function raised (named, with the exception).
+    """
+    try:
+        made = problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng())
+        specs = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in made.items()}
+    except Exception as exc:
+        raise PluginError(f"{problem.name}: its input maker raised {one_line(exc)}") from exc
+    try:
+        out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
+    except Exception as exc:
+        raise PluginError(f"{problem.name}: its function raised {one_line(exc)}") from exc
     inputs = {k: tuple(v.shape) for k, v in specs.items()}
     return tuple(out.shape), inputs[derivative.wrt], inputs
 
@@ -210,10 +218,25 @@ def decide(
     key = {"problem": problem, "derivative": derivative, "method": method, "size": size, "dtype": dtype,
            "devices": devices if method.needs_mesh else 1, "platform": platform}  # fmt: skip
     try:
-        out, wrt, inputs = shapes if shapes is not None else shapes_of(problem, derivative, size)
-    except Exception as exc:  # a user's function raising at trace time: its row says why
-        chunk = 0 if not method.chunked else DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
-        return Case(**key, chunk_size=chunk, error=one_line(exc))
+        shapes = shapes if shapes is not None else shapes_of(problem, derivative, size)
+        return _decided(key, shapes, chunk_size)
+    except JaxgradsError as exc:
+        if not isinstance(exc, PluginError):
+            raise  # bad input (a chunk size of 0): one line for the user, not a row
+        return Case(**key, chunk_size=_asked_chunk(method, chunk_size), error=str(exc))
+    except Exception as exc:  # a user's sparsity pattern or closed form raising: its row says why
+        why = f"{problem.name}: {one_line(exc)}"
+        return Case(**key, chunk_size=_asked_chunk(method, chunk_size), error=why)
+
+
+def _asked_chunk(method: Method, chunk_size: int | None) -> int:
+    return 0 if not method.chunked else DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+
+
+def _decided(key: dict, shapes, chunk_size: int | None) -> Case:
+    problem, derivative, method = key["problem"], key["derivative"], key["method"]
+    size, dtype = key["size"], key["dtype"]
+    out, wrt, inputs = shapes
     jac_shape = (*wrt, *wrt) if derivative.order == 2 else (*out, *wrt)
     n_in, n_out = math.prod(wrt), math.prod(out)  # f's own output (a Hessian's f is a scalar)
     basis = max(1, n_out if (method.steps or method.basis) == "out" else n_in)

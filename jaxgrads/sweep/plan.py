@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import jax
 
-from jaxgrads.errors import JaxgradsError
+from jaxgrads.errors import JaxgradsError, PluginError
 from jaxgrads.measure.caches import defended_caches
 from jaxgrads.measure.case import Case, decide, shapes_of
 from jaxgrads.measure.floor import compulsory
@@ -69,7 +69,10 @@ def plan(sweep: Sweep) -> list[Case]:
             vectorized = [m for m in usable if m in _regime_methods()]
             for regime in sweep.regimes:
                 for batch in sweep.batches:
-                    size = regime_size(problem, d, regime, batch, sweep.dtypes[0], caches)
+                    try:
+                        size = regime_size(problem, d, regime, batch, sweep.dtypes[0], caches)
+                    except PluginError:  # a user's function raising: its rows at the given sizes say so
+                        size = None
                     sizes += [(size, vectorized)] if size is not None else []
             for size, names in sizes:
                 shapes = _shapes_or_none(problem, d, size)

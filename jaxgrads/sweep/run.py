@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.errors import one_line
+from jaxgrads.errors import TRACEBACK, JaxgradsError, PluginError, one_line
 from jaxgrads.measure.accuracy import accuracy
 from jaxgrads.measure.case import Case
 from jaxgrads.measure.kernels import Kernel, compile_case
@@ -40,6 +40,33 @@ from jaxgrads.validation import resolve_device
 __all__ = ["References", "RunContext", "machine_probes", "run_case", "run_sweep", "save_arrays"]
 
 SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
+XLA_ERRORS = ("XlaRuntimeError", "JaxRuntimeError")  # XLA's own failures (out of memory, ...)
+
+
+def _compiled(case: Case, ctx: RunContext) -> Kernel:
+    """The case's kernel; what a user's input maker, function or closed form raises on the way is a
+    :class:`PluginError` naming it (XLA's own failures and bad input pass as they are)."""
+    name = case.problem.name
+    try:
+        host = ctx.inputs(case)
+    except Exception as exc:
+        raise PluginError(f"{name}: its input maker raised {one_line(exc)}") from exc
+    try:
+        return compile_case(case, ctx.device, inputs=host)
+    except Exception as exc:
+        if isinstance(exc, JaxgradsError) or type(exc).__name__ in XLA_ERRORS:
+            raise
+        what = "closed form" if case.method.needs else "function"
+        raise PluginError(f"{name}: its {what} raised {one_line(exc)}") from exc
+
+
+def _message(case: Case, exc: Exception) -> str:
+    """A failed row's message: what a plug-in raised, named; XLA's own failures as they are."""
+    if isinstance(exc, PluginError):
+        return str(exc)
+    if TRACEBACK in str(exc):  # a user's callback raised inside a call (the kernel's or a reference's)
+        return f"{case.problem.name}: its function raised {one_line(exc)} when run"
+    return one_line(exc)
 
 
 def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | None = None):
@@ -60,7 +87,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
         return row | {"status": "skipped", "message": skip}, ()
     sweep = ctx.sweep
     try:
-        kernel = compile_case(case, ctx.device, inputs=ctx.inputs(case))  # its chunk, its devices
+        kernel = _compiled(case, ctx)  # its chunk, its devices
         step = agree if kernel.mesh is not None else None  # in step with the other processes
         start = time.perf_counter()
         J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
@@ -86,7 +113,7 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
-        return row | {"status": "error", "message": one_line(exc)}, ()
+        return row | {"status": "error", "message": _message(case, exc)}, ()
     if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES and is_lead():
         save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
