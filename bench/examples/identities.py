@@ -1,5 +1,7 @@
 r"""Matrix-calculus identities from *The Matrix Cookbook* (K. B. Petersen and M. S. Pedersen, version of
-November 15, 2012), as plug-ins: ``jaxgrads run --problems-from bench/examples/identities.py``.
+November 15, 2012), as plug-ins: ``jaxgrads run --problems-from bench/examples/identities.py``. Each
+is cited by its formula and the Cookbook's section it is in (the formula, not an equation number:
+it can be checked against any version of the Cookbook).
 
 Each identity is registered twice or more: ``id_<name>`` with the Cookbook's closed form, and
 ``id_<name>__<mistake>`` with a classic mistake in it (a transpose forgotten, a symmetry assumed, a
@@ -43,51 +45,70 @@ def _shapes(*names):
     return shapes
 
 
-# name: (equation, args, wrt, f, closed form, {mistake: wrong closed form}, scalar output)
+FORMULAS = {  # each identity's formula and the Cookbook section it is in
+    "inner": "d(a^T x)/dx = a [first-order vector forms]",
+    "aXb": "d(a^T X b)/dX = a b^T [first-order matrix forms]",
+    "aXTb": "d(a^T X^T b)/dX = b a^T [first-order matrix forms]",
+    "bXTXc": "d(b^T X^T X c)/dX = X(b c^T + c b^T) [second-order forms]",
+    "xTBx": "d(x^T B x)/dx = (B + B^T) x [second-order forms]",
+    "det": "d det(X)/dX = det(X) X^-T [determinant]",
+    "logdet": "d ln|det X|/dX = X^-T [determinant]",
+    "inverse": "d(X^-1)_kl/dX_ij = -(X^-1)_ki (X^-1)_jl [inverse]",
+    "aXinvb": "d(a^T X^-1 b)/dX = -X^-T a b^T X^-T [inverse]",
+    "trXA": "d tr(XA)/dX = A^T [trace]",
+    "trX2": "d tr(X^2)/dX = 2 X^T [trace]",
+    "trXTBX": "d tr(X^T B X)/dX = B X + B^T X [trace]",
+    "norm": "d||x - a||_2/dx = (x - a)/||x - a||_2 [norms]",
+    "unit": "d((x - a)/||x - a||_2)/dx = I/||x - a|| - (x - a)(x - a)^T/||x - a||^3 [norms]",
+    "sqnorm": "d||x||_2^2/dx = 2x [norms]",
+    "frobenius": "d||X||_F^2/dX = 2X [norms]",
+}
+
+# name: (formula, args, wrt, f, closed form, {mistake: wrong closed form}, scalar output)
 IDENTITIES = {
-    "inner": ("(69)", ("a", "x"), "x", lambda xp, a, x: a @ x, lambda xp, a, x: a,
+    "inner": (FORMULAS["inner"], ("a", "x"), "x", lambda xp, a, x: a @ x, lambda xp, a, x: a,
               {"sign": lambda xp, a, x: -a}, True),
-    "aXb": ("(70)", ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X @ b,
+    "aXb": (FORMULAS["aXb"], ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X @ b,
             lambda xp, a, X, b: xp.outer(a, b), {"transpose": lambda xp, a, X, b: xp.outer(b, a)}, True),
-    "aXTb": ("(71)", ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X.T @ b,
+    "aXTb": (FORMULAS["aXTb"], ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X.T @ b,
              lambda xp, a, X, b: xp.outer(b, a), {"transpose": lambda xp, a, X, b: xp.outer(a, b)}, True),
-    "bXTXc": ("(77)", ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X.T @ X @ b,
+    "bXTXc": (FORMULAS["bXTXc"], ("a", "X", "b"), "X", lambda xp, a, X, b: a @ X.T @ X @ b,
               lambda xp, a, X, b: X @ (xp.outer(a, b) + xp.outer(b, a)),
               {"symmetry": lambda xp, a, X, b: 2 * X @ xp.outer(a, b)}, True),
-    "xTBx": ("(81)", ("X", "x"), "x", lambda xp, X, x: x @ X @ x, lambda xp, X, x: (X + X.T) @ x,
+    "xTBx": (FORMULAS["xTBx"], ("X", "x"), "x", lambda xp, X, x: x @ X @ x, lambda xp, X, x: (X + X.T) @ x,
              {"symmetry": lambda xp, X, x: 2 * X @ x, "factor2": lambda xp, X, x: X @ x}, True),
-    "det": ("(49)", ("X",), "X", lambda xp, X: xp.linalg.det(X),
+    "det": (FORMULAS["det"], ("X",), "X", lambda xp, X: xp.linalg.det(X),
             lambda xp, X: xp.linalg.det(X) * xp.linalg.inv(X).T,
             {"transpose": lambda xp, X: xp.linalg.det(X) * xp.linalg.inv(X)}, True),
-    "logdet": ("(57)", ("X",), "X", lambda xp, X: xp.log(xp.abs(xp.linalg.det(X))),
+    "logdet": (FORMULAS["logdet"], ("X",), "X", lambda xp, X: xp.log(xp.abs(xp.linalg.det(X))),
                lambda xp, X: xp.linalg.inv(X).T, {"transpose": lambda xp, X: xp.linalg.inv(X)}, True),
-    "inverse": ("(59)", ("X",), "X", lambda xp, X: xp.linalg.inv(X),
+    "inverse": (FORMULAS["inverse"], ("X",), "X", lambda xp, X: xp.linalg.inv(X),
                 lambda xp, X: -xp.einsum("ki,jl->klij", xp.linalg.inv(X), xp.linalg.inv(X)),
                 {"sign": lambda xp, X: xp.einsum("ki,jl->klij", xp.linalg.inv(X), xp.linalg.inv(X)),
                  "transpose": lambda xp, X: -xp.einsum("ik,lj->klij", xp.linalg.inv(X), xp.linalg.inv(X))},
                 False),
-    "aXinvb": ("(61)", ("a", "X", "b"), "X", lambda xp, a, X, b: a @ xp.linalg.inv(X) @ b,
+    "aXinvb": (FORMULAS["aXinvb"], ("a", "X", "b"), "X", lambda xp, a, X, b: a @ xp.linalg.inv(X) @ b,
                lambda xp, a, X, b: -xp.linalg.inv(X).T @ xp.outer(a, b) @ xp.linalg.inv(X).T,
                {"transpose": lambda xp, a, X, b: -xp.linalg.inv(X) @ xp.outer(a, b) @ xp.linalg.inv(X)},
                True),
-    "trXA": ("(101)", ("X", "a"), "X", lambda xp, X, a: xp.trace(X @ xp.outer(a, a + 1)),
+    "trXA": (FORMULAS["trXA"], ("X", "a"), "X", lambda xp, X, a: xp.trace(X @ xp.outer(a, a + 1)),
              lambda xp, X, a: xp.outer(a, a + 1).T, {"transpose": lambda xp, X, a: xp.outer(a, a + 1)}, True),
-    "trX2": ("(106)", ("X",), "X", lambda xp, X: xp.trace(X @ X), lambda xp, X: 2 * X.T,
+    "trX2": (FORMULAS["trX2"], ("X",), "X", lambda xp, X: xp.trace(X @ X), lambda xp, X: 2 * X.T,
              {"transpose": lambda xp, X: 2 * X, "factor2": lambda xp, X: X.T}, True),
-    "trXTBX": ("(108)", ("X", "a"), "X", lambda xp, X, a: xp.trace(X.T @ xp.outer(a, a + 1) @ X),
+    "trXTBX": (FORMULAS["trXTBX"], ("X", "a"), "X", lambda xp, X, a: xp.trace(X.T @ xp.outer(a, a + 1) @ X),
                lambda xp, X, a: (xp.outer(a, a + 1) + xp.outer(a, a + 1).T) @ X,
                {"symmetry": lambda xp, X, a: 2 * xp.outer(a, a + 1) @ X}, True),
-    "norm": ("(129)", ("x", "a"), "x", lambda xp, x, a: xp.sqrt(xp.sum((x - a) ** 2)),
+    "norm": (FORMULAS["norm"], ("x", "a"), "x", lambda xp, x, a: xp.sqrt(xp.sum((x - a) ** 2)),
              lambda xp, x, a: (x - a) / xp.sqrt(xp.sum((x - a) ** 2)),
              {"sign": lambda xp, x, a: (a - x) / xp.sqrt(xp.sum((x - a) ** 2))}, True),
-    "unit": ("(130)", ("x", "a"), "x", lambda xp, x, a: (x - a) / xp.sqrt(xp.sum((x - a) ** 2)),
+    "unit": (FORMULAS["unit"], ("x", "a"), "x", lambda xp, x, a: (x - a) / xp.sqrt(xp.sum((x - a) ** 2)),
              lambda xp, x, a: xp.eye(x.shape[0], dtype=x.dtype) / xp.sqrt(xp.sum((x - a) ** 2))
              - xp.outer(x - a, x - a) / xp.sqrt(xp.sum((x - a) ** 2)) ** 3,
              {"sign": lambda xp, x, a: xp.eye(x.shape[0], dtype=x.dtype) / xp.sqrt(xp.sum((x - a) ** 2))
               + xp.outer(x - a, x - a) / xp.sqrt(xp.sum((x - a) ** 2)) ** 3}, False),
-    "sqnorm": ("(131)", ("x",), "x", lambda xp, x: xp.sum(x * x), lambda xp, x: 2 * x,
+    "sqnorm": (FORMULAS["sqnorm"], ("x",), "x", lambda xp, x: xp.sum(x * x), lambda xp, x: 2 * x,
                {"factor2": lambda xp, x: x}, True),
-    "frobenius": ("(132)", ("X",), "X", lambda xp, X: xp.sum(X * X), lambda xp, X: 2 * X,
+    "frobenius": (FORMULAS["frobenius"], ("X",), "X", lambda xp, X: xp.sum(X * X), lambda xp, X: 2 * X,
                   {"factor2": lambda xp, X: X, "sign": lambda xp, X: -2 * X}, True),
 }  # fmt: skip
 
@@ -103,7 +124,7 @@ def _register(name: str, args, wrt, fn, closed, scalar: bool, doc: str) -> None:
 
 
 for _name, (_eq, _args, _wrt, _fn, _closed, _mistakes, _scalar) in IDENTITIES.items():
-    _register(f"id_{_name}", _args, _wrt, _fn, _closed, _scalar, f"Matrix Cookbook {_eq}")
+    _register(f"id_{_name}", _args, _wrt, _fn, _closed, _scalar, f"Matrix Cookbook: {_eq}")
     for _mistake, _wrong in _mistakes.items():
         _register(f"id_{_name}__{_mistake}", _args, _wrt, _fn, _wrong, _scalar,
-                  f"Matrix Cookbook {_eq} with a mistake: {_mistake}")  # fmt: skip
+                  f"Matrix Cookbook: {_eq}, with a mistake: {_mistake}")  # fmt: skip

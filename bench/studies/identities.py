@@ -87,9 +87,9 @@ def summarize(df: pd.DataFrame) -> str:
         "every closed-form row fails).",
         "",
     ]
-    header = ["identity", "Cookbook eq.", "rows", "false alarms", "mistakes", "caught",
+    header = ["identity", "formula [Cookbook section]", "rows", "false alarms", "mistakes", "caught",
               "false alarms (autodiff rows)"]  # fmt: skip
-    return "\n".join(head) + table(header, rows)
+    return "\n".join(head) + "\n" + table(header, rows)
 
 
 def main() -> None:
@@ -110,8 +110,8 @@ def main() -> None:
 What `ok` means is in `jaxgrads/measure/tolerance.py` (the componentwise bound where a problem
 declares it, normwise with a tolerance grown by the reference's own error elsewhere). Its false
 alarms and detections, on the identities of
-`bench/examples/identities.py` (The Matrix Cookbook, version of November 15, 2012; equation numbers
-of that version), each correct and with classic mistakes, measured by
+`bench/examples/identities.py` (The Matrix Cookbook, version of November 15, 2012, each cited by its
+formula and section), each correct and with classic mistakes, measured by
 
     .venv/bin/python bench/studies/identities.py
 

@@ -5,15 +5,19 @@ r"""Accuracy of one computed Jacobian, against the closed form in the kernel's d
 * ``err_f64``: the same against $J_{64}$, the closed form in float64 NumPy on the host, from the very
   inputs the kernel saw: the total error.
 * ``max_abs_err``: $\max|J - J_{64}|$.
-* ``ok``: every entry within the dtype's tolerance of $J_{64}$ (:mod:`jaxgrads.measure.tolerance`), and no
-  NaN or Inf anywhere.
+* ``ok``: within the dtype's tolerance of $J_{64}$ (:mod:`jaxgrads.measure.tolerance`): entrywise
+  where the problem declares the componentwise bound (``Problem.componentwise``: the built-in
+  problems), normwise for any other function, with a tolerance that grows with the reference's own
+  error in the kernel's dtype; and no NaN or Inf anywhere. A row that fails says why in its
+  ``message``: the error, the tolerance, the worst entry, and the reference it was judged against.
 
 A problem without a closed form (a user plug-in) is compared with ``jax.jacrev`` evaluated in float64
-on the CPU; ``ok`` then uses the normwise error against the same rtol.
+on the CPU.
 
 **The closed form is checked too**, once per (target, size, dtype), against references that share
 no code with it: ``jax.jacrev`` (``hessian_fwd_rev`` for a Hessian) in float64 on the CPU, entrywise
-within ``rtol(float64, k) · (Σ|terms| + |J_ad|)``, and central finite differences in float64 NumPy
+within ``rtol(float64, k) · (Σ|terms| + |J_ad|)`` (normwise within :data:`AUTODIFF_RTOL` for a
+function without the componentwise bound), and central finite differences in float64 NumPy
 (:mod:`jaxgrads.measure.finite_diff`, first derivatives, where $2\,n_{wrt}$ evaluations of $f$ are
 affordable) within a normwise $10^{-6}$. The closed form is trusted when it agrees with jacrev, or
 with finite differences where jacrev is not available (x64 off) or disagrees. An untrusted closed
@@ -33,7 +37,7 @@ import numpy as np
 from jaxgrads.errors import one_line
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
-from jaxgrads.measure.tolerance import abs_scale, check_close, rtol
+from jaxgrads.measure.tolerance import abs_scale, check_close, judge, normwise_tolerance, rtol
 from jaxgrads.methods import get_method, reference_method, role_method
 
 __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
@@ -41,6 +45,10 @@ __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "referenc
 FD_RTOL = 1e-6  # normwise agreement asked of finite differences (their rounding error is ~1e-9 here)
 FD_MAX_WORK = 2**24  # wrt elements × input elements: central differences cost 2 n_wrt evaluations of f
 FD_MAX_ELEMENTS = 4096
+# normwise agreement asked of the closed form and jacrev, both in float64, for any function: their
+# difference is the function's condition number times float64's roundoff (~1e-16), so 1e-8 leaves a
+# condition number of 1e7 while a wrong formula, off by O(1), fails
+AUTODIFF_RTOL = 1e-8
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,9 +62,11 @@ class Reference:
     """What a case's Jacobians are checked against; computed once per (target, size, dtype)."""
 
     f64: np.ndarray  # the closed form in float64 NumPy (or jacrev in float64)
-    scale: np.ndarray | None  # per-entry sum of |terms| (None without a trusted closed form)
+    scale: np.ndarray | None  # per-entry sum of |terms| (None: the normwise check)
     same_dtype: np.ndarray | None  # the closed form (or jacrev) in the kernel's dtype, on its device
     closed_form_error: str = ""  # why the closed form is not trusted; "" when it is (or there is none)
+    name: str = "float64 closed form"  # what f64 is, for the message of a row that fails
+    reference_error: float = math.nan  # normwise error of same_dtype against f64
 
 
 def _autodiff_reference(d) -> str:
@@ -94,7 +104,9 @@ def _finite_differences(kernel: Kernel) -> np.ndarray | None:
         return None
 
 
-def check_closed_form(kernel: Kernel, closed: np.ndarray, scale: np.ndarray) -> tuple[str, np.ndarray | None]:
+def check_closed_form(
+    kernel: Kernel, closed: np.ndarray, scale: np.ndarray | None
+) -> tuple[str, np.ndarray | None]:
     """Whether the closed form agrees with the independent references (see the module docstring).
 
     Returns ``("", None)`` when it is trusted (or nothing can contradict it), else the reason and the
@@ -108,6 +120,8 @@ def check_closed_form(kernel: Kernel, closed: np.ndarray, scale: np.ndarray) -> 
         refs[name] = autodiff
         if autodiff.shape != closed.shape:
             verdicts[name] = (False, f"shape {closed.shape} against {autodiff.shape}")
+        elif scale is None:  # any function: normwise
+            verdicts[name] = judge(closed, autodiff, AUTODIFF_RTOL)
         else:
             ok, worst = check_close(closed, autodiff, scale + np.abs(autodiff), rtol(np.float64, k))
             verdicts[name] = (ok, f"worst |error| / scale {worst:.2g}")
@@ -135,12 +149,14 @@ def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None, s
     inputs64 = _inputs64(kernel)
     try:
         closed = np.asarray(d.closed_form(np, **inputs64), np.float64)
-        scale = abs_scale(d.closed_form, inputs64)
+        scale = abs_scale(d.closed_form, inputs64) if kernel.problem.componentwise else None
     except Exception as exc:  # a plug-in's closed form raising: untrusted, autodiff judges the rest
         autodiff = _autodiff_f64(kernel)
         reference = np.full(kernel.jac_shape, np.nan) if autodiff is None else autodiff
         return reference, None, f"the closed form raised {one_line(exc)}"
-    why, autodiff = check_closed_form(kernel, closed, np.broadcast_to(scale, closed.shape))
+    if scale is not None:
+        scale = np.broadcast_to(scale, closed.shape)
+    why, autodiff = check_closed_form(kernel, closed, scale)
     if why:
         return autodiff, None, why
     return closed, scale, ""
@@ -160,7 +176,12 @@ def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
             same = np.asarray(ref())
         except Exception:  # noqa: BLE001 - a plug-in's closed form failing in JAX: err_closed_form is NaN
             same = None
-    return Reference(f64, scale, same, why)
+    trusted = kernel.derivative.closed_form is not None and not why
+    name = "float64 closed form" if trusted else "float64 " + _autodiff_reference(kernel.derivative)
+    error = math.nan
+    if same is not None and np.shape(same) == f64.shape and np.all(np.isfinite(f64)):
+        error = _relative(np.asarray(same, np.float64), f64)
+    return Reference(f64, scale, same, why, name, error)
 
 
 def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float | bool]:
@@ -180,19 +201,20 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         nan = math.nan
         return {"err_closed_form": nan, "err_f64": nan, "max_abs_err": nan, "ok": False} | untrusted
     k = max(max(np.shape(v), default=1) for v in kernel.inputs.values())
-    tol = rtol(kernel.dtype, k)
     err_f64 = _relative(actual, ref.f64)
     if ref.scale is not None:
-        ok, _ = check_close(actual, ref.f64, ref.scale, tol)
+        ok, why = judge(actual, ref.f64, rtol(kernel.dtype, k), ref.scale)
     else:
-        ok = bool(np.all(np.isfinite(actual))) and err_f64 <= tol
+        ok, why = judge(actual, ref.f64, normwise_tolerance(kernel.dtype, k, ref.reference_error))
     same = (
         _relative(actual, np.asarray(ref.same_dtype, np.float64)) if ref.same_dtype is not None else math.nan
     )
-    finite = bool(np.all(np.isfinite(actual)))
-    return {
+    columns = {
         "err_closed_form": same,
         "err_f64": err_f64,
         "max_abs_err": float(np.max(np.abs(actual - ref.f64))) if actual.size else 0.0,
-        "ok": bool(ok and finite),
-    } | untrusted
+        "ok": bool(ok),
+    }
+    if not ok:
+        columns["message"] = f"inaccurate against the {ref.name}: {why}"
+    return columns | untrusted

@@ -23,19 +23,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from jaxgrads.errors import JaxgradsError, PluginError, one_line
 from jaxgrads.measure.floor import Traffic, compulsory
+from jaxgrads.measure.shapes import shapes_of
 from jaxgrads.methods import Method, get_method
 from jaxgrads.problems.registry import Derivative, Problem, Size, get_problem, nonzeros
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import row_key
-from jaxgrads.validation import parse_size, positive_int, resolve_dtype
+from jaxgrads.validation import positive_int, resolve_dtype
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "Case", "as_size", "decide", "memory_bytes", "shapes_of"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "Case", "decide", "memory_bytes"]
 
 DEFAULT_CHUNK_SIZE = 64
 INDEX_BYTES = 4  # a BCOO index and a coloring's row or column: int32
@@ -148,54 +145,6 @@ class Case:
         for name in ("out_shape", "wrt_shape", "jac_shape"):
             values[name] = tuple(values[name])
         return cls(**values)
-
-
-def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
-    """A :class:`Size` from ``1024``, ``"4096x64"``, ``(m, n)`` or a Size, with the batch."""
-    if isinstance(size, Size):
-        return size  # dims a problem does not use may be 0; decide checks the used ones
-    if isinstance(size, str):
-        m, n = parse_size(size)
-    elif isinstance(size, tuple) and len(size) == 2:
-        m, n = positive_int("m", size[0]), positive_int("n", size[1])
-    else:
-        m = n = positive_int("size", size)
-    return Size(m, n, positive_int("batch", batch))
-
-
-class _ShapeOnlyRng:
-    """Stands in for a Generator so input makers report shapes without drawing large arrays.
-
-    Any sampling method works (``standard_normal(shape)``, ``uniform(low, high, size)``, ...): it
-    returns a zero-stride array of the requested shape.
-    """
-
-    def __getattr__(self, name):
-        def draw(*args, size=None, **kwargs):
-            shape = size if size is not None else next((a for a in args if isinstance(a, tuple)), ())
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            return np.lib.stride_tricks.as_strided(np.zeros(1), shape=shape, strides=(0,) * len(shape))
-
-        return draw
-
-
-def shapes_of(problem: Problem, derivative: Derivative, size: Size):
-    """(output shape, wrt shape, input shapes) at ``size``, without building any array.
-
-    Raises:
-      PluginError: the problem's input maker or its function raised (named, with the exception).
-    """
-    try:
-        made = problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng())
-        specs = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in made.items()}
-    except Exception as exc:
-        raise PluginError(f"{problem.name}: its input maker raised {one_line(exc)}") from exc
-    try:
-        out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
-    except Exception as exc:
-        raise PluginError(f"{problem.name}: its function raised {one_line(exc)}") from exc
-    inputs = {k: tuple(v.shape) for k, v in specs.items()}
-    return tuple(out.shape), inputs[derivative.wrt], inputs
 
 
 def decide(

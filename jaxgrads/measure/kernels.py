@@ -17,8 +17,9 @@ import jax
 import numpy as np
 from jax.experimental import sparse
 
-from jaxgrads.measure.case import Case, as_size, decide
+from jaxgrads.measure.case import Case, decide
 from jaxgrads.measure.compile import build
+from jaxgrads.measure.shapes import as_size
 from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.methods.sharded import assemble, gather
 from jaxgrads.problems.registry import Problem, Size, get_problem

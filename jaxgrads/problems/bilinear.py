@@ -54,6 +54,7 @@ BILINEAR = register(
         ),
         dims=("m", "n"),
         scalar_output=True,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="a = y^T A x (y: m, A: m×n, x: n)",
     )
 )

@@ -35,6 +35,7 @@ INNER = register(
         ),
         dims=("n",),
         scalar_output=True,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="y = v^T x (v, x: n)",
     )
 )

@@ -115,6 +115,7 @@ LINEAR = register(
         ),
         dims=("m", "n", "batch"),
         scalar_output=False,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="z = x W + b (x: batch×n, W: n×m, b: m)",
     )
 )
@@ -134,6 +135,7 @@ LINEAR_LOSS = register(
         ),
         dims=("m", "n", "batch"),
         scalar_output=True,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="L = sum(x W + b)",
     )
 )

@@ -47,6 +47,7 @@ MATVEC = register(
         ),
         dims=("m", "n"),
         scalar_output=False,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="y = A x (A: m×n, x: n)",
     )
 )

@@ -83,6 +83,7 @@ QUADRATIC = register(
         ),
         dims=("n",),
         scalar_output=True,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="a = x^T A x (A: n×n, x: n)",
     )
 )
@@ -100,6 +101,7 @@ QUADRATIC_SYM = register(
         ),
         dims=("n",),
         scalar_output=True,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="a = x^T A x, A symmetric (A: n×n, x: n)",
     )
 )

@@ -91,6 +91,10 @@ class Problem:
       dims: which of m, n, batch the problem uses.
       scalar_output: whether ``fn`` returns a scalar (``grad`` applies).
       doc: the function's math, one line.
+      componentwise: every closed form is a polynomial in the inputs with non-negative coefficients
+        (or each entry a single term), so evaluated on the inputs' absolute values it bounds each
+        entry's $\sum|\text{terms}|$ and the accuracy check may be componentwise
+        (:mod:`jaxgrads.measure.tolerance`); otherwise (the default, any function) it is normwise.
     """
 
     name: str
@@ -102,6 +106,7 @@ class Problem:
     scalar_output: bool
     doc: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    componentwise: bool = False
 
     @property
     def wrt_names(self) -> tuple[str, ...]:

@@ -73,6 +73,7 @@ ELEMENTWISE = register(
         ),  # fmt: skip
         dims=("n",),
         scalar_output=False,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="y = x * tanh(x) (x: n): a diagonal Jacobian",
     )
 )
@@ -89,6 +90,7 @@ STENCIL = register(
         ),  # fmt: skip
         dims=("n",),
         scalar_output=False,
+        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
         doc="y = L (x * x), L the 1-D second difference (x: n): a tridiagonal Jacobian",
     )
 )

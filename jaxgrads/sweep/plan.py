@@ -11,8 +11,9 @@ import jax
 
 from jaxgrads.errors import JaxgradsError, PluginError
 from jaxgrads.measure.caches import defended_caches
-from jaxgrads.measure.case import Case, decide, shapes_of
+from jaxgrads.measure.case import Case, decide
 from jaxgrads.measure.floor import compulsory
+from jaxgrads.measure.shapes import shapes_of
 from jaxgrads.methods import METHODS, applicable_methods, default_methods, expand_methods, role_method
 from jaxgrads.peers.asdex import require_asdex
 from jaxgrads.peers.torch import require_torch
