@@ -32,7 +32,7 @@ import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "function_problem", "recommend"]
 
 SHOWN = ["method", "wrt", "dtype", "status", "ok", "time_median_s", "compile_s", "peak_bytes", "err_f64",
          "message"]  # fmt: skip
@@ -65,6 +65,27 @@ def _names(f: Callable, count: int) -> list[str]:
         params = []
     names = params[:count] if len(params) >= count else [f"arg{i}" for i in range(count)]
     return names if len(set(names)) == count and "xp" not in names else [f"arg{i}" for i in range(count)]
+
+
+def function_problem(f: Callable, args: Sequence, argnums: int = 0):
+    """``f`` at ``args`` as a registered problem of its own (named after ``f``) and its size: what
+    :func:`compare` and ``jaxgrads run --function`` measure. The caller unregisters it."""
+    from jaxgrads.problems.registry import register
+
+    if not callable(f):
+        raise JaxgradsError(f"compare: f must be a function, got {type(f).__name__}")
+    if not args:
+        raise JaxgradsError("compare: give f's arguments after it: compare(f, x, ...)")
+    if not 0 <= argnums < len(args):
+        raise JaxgradsError(f"compare: argnums {argnums}; valid: 0-{len(args) - 1}")
+    wrt_dtype = np.asarray(args[argnums]).dtype
+    if not np.issubdtype(wrt_dtype, np.floating):
+        raise JaxgradsError(f"compare: argument {argnums} is {wrt_dtype}; valid: a floating-point array")
+    name = getattr(f, "__name__", "f")
+    name = name if name.isidentifier() else "f"
+    problem, size = _problem(f, args, argnums, name)
+    register(problem, replace=True)
+    return problem, size
 
 
 def _problem(f: Callable, args: Sequence, argnums: int, name: str):
@@ -141,26 +162,15 @@ def compare(
       derivative) and ``recommendation``.
     """
     from jaxgrads.methods import METHODS, applicable_methods
-    from jaxgrads.problems.registry import register, unregister
+    from jaxgrads.problems.registry import unregister
     from jaxgrads.results.schema import read_results
     from jaxgrads.sweep import Sweep, run_sweep
     from jaxgrads.validation import positive_int
 
-    if not callable(f):
-        raise JaxgradsError(f"compare: f must be a function, got {type(f).__name__}")
-    if not args:
-        raise JaxgradsError("compare: give f's arguments after it: compare(f, x, ...)")
-    if not 0 <= argnums < len(args):
-        raise JaxgradsError(f"compare: argnums {argnums}; valid: 0-{len(args) - 1}")
-    name = getattr(f, "__name__", "f")
-    name = name if name.isidentifier() and name != "<lambda>" else "f"
-    wrt_dtype = np.asarray(args[argnums]).dtype
-    if not np.issubdtype(wrt_dtype, np.floating):
-        raise JaxgradsError(f"compare: argument {argnums} is {wrt_dtype}; valid: a floating-point array")
-    dtype = dtype or ("bfloat16" if wrt_dtype.name == "bfloat16" else wrt_dtype.name)
     with _x64():
-        problem, size = _problem(f, args, argnums, name)
-        register(problem, replace=True)
+        problem, size = function_problem(f, args, argnums)
+        name = problem.name
+        dtype = dtype or np.asarray(args[argnums]).dtype.name
         try:
             if methods is None:
                 import importlib.util

@@ -1,12 +1,15 @@
 """jaxgrads.compare: any JAX function at the user's own arguments, every method that applies, the
 results CSV's columns, a recommendation; bad calls are one-line errors."""
 
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from clitools import FAST, assert_one_line_error, jaxgrads
 
 import jaxgrads as jg
-from jaxgrads.results.schema import FIELDS
+from jaxgrads.results.schema import FIELDS, read_results
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal(8).astype(np.float32)
@@ -72,3 +75,36 @@ def test_a_scalar_output_gets_its_hessian_and_a_budget_is_honoured():
 def test_bad_calls_are_one_line_errors(call, message):
     with pytest.raises(jg.JaxgradsError, match="^" + message.replace("(", r"\(").replace("+", r"\+")):
         call()
+
+
+LAYERS = Path(__file__).resolve().parents[1] / "bench" / "examples" / "layers.py"
+
+
+def test_the_cli_runs_a_function_at_its_arguments(tmp_path):
+    out = tmp_path / "r.csv"
+    result = jaxgrads("run", "--function", f"{LAYERS}:mlp_block", "--args-from", f"{LAYERS}:mlp_args",
+                      "--methods", "jacfwd", "jacrev", *FAST, "-o", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    df = read_results(out)
+    assert set(df["method"]) == {"jacfwd", "jacrev"}
+    assert (df["problem"] == "mlp_block").all()
+    assert df["ok"].astype(str).eq("True").all(), df[["method", "message"]]
+    assert "x: fastest " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--function", f"{LAYERS}:mlp_block"], ["--function needs --args-from MODULE:MAKE"]),
+        (["--function", "mlp_block", "--args-from", "x:y"], ["--function mlp_block: expected MODULE:NAME"]),
+        (["--function", f"{LAYERS}:nope", "--args-from", f"{LAYERS}:mlp_args"], ["has no 'nope'"]),
+        (["--function", f"{LAYERS}:mlp_block", "--args-from", f"{LAYERS}:mlp_args", "--argnums", "9"],
+         ["compare: argnums 9; valid: 0-4"]),
+        (["--function", f"{LAYERS}:mlp_block", "--args-from", f"{LAYERS}:mlp_args", "--sizes", "4"],
+         ["--function sets the problem and size itself"]),
+    ],
+)
+def test_bad_function_options_are_one_line_errors(tmp_path, args, needles):
+    out = tmp_path / "r.csv"
+    assert_one_line_error(jaxgrads("run", *args, *FAST, "-o", str(out)), *needles)
+    assert not out.exists()

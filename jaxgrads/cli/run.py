@@ -52,6 +52,10 @@ def _arguments(p) -> None:
     p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
     add_overwrite(p)
     p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
+    u = p.add_argument_group("your own function (jaxgrads.compare's: every method at your arguments)")
+    u.add_argument("--function", metavar="MODULE:FN", help="a JAX function, e.g. layers.py:mlp_block")
+    u.add_argument("--args-from", metavar="MODULE:MAKE", help="a function returning FN's arguments")
+    u.add_argument("--argnums", type=int, default=0, metavar="I", help="the argument to differentiate (0)")
     d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
     d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
     d.add_argument("--distributed", action="store_true",
@@ -136,12 +140,41 @@ def sweep_of(args):
     from jaxgrads.sweep.options import sweep_from
 
     load_problems(args.problems_from)
+    if getattr(args, "function", None) is not None:
+        _function_case(args)
     sweep = sweep_from(vars(args), PRESETS["quick" if args.quick else args.preset])
     if getattr(args, "save_arrays", None) is not None:
         sweep = dataclasses.replace(sweep, save_arrays=Path(args.save_arrays))
     if args.instructions:
         sweep = dataclasses.replace(sweep, instructions=True)
     return sweep, plan(sweep)
+
+
+def _function_case(args) -> None:
+    """``--function``: the function at its arguments registered as a problem, and the options set
+    to run it alone at its own size (the methods given, or every one that applies)."""
+    from jaxgrads.function import function_problem
+    from jaxgrads.problems.plugins import load_object
+
+    if args.args_from is None:
+        raise JaxgradsError("--function needs --args-from MODULE:MAKE, a function returning its arguments")
+    if args.instructions or args.processes is not None:
+        raise JaxgradsError("--function runs in this process only; leave out --instructions and --processes")
+    if args.problems or args.sizes:
+        raise JaxgradsError("--function sets the problem and size itself; leave out --problems and --sizes")
+    f = load_object(args.function, "--function")
+    make = load_object(args.args_from, "--args-from")
+    try:
+        made = make()
+    except Exception as exc:
+        raise JaxgradsError(f"--args-from {args.args_from}: raised {type(exc).__name__}: {exc}") from None
+    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)
+    problem, size = function_problem(f, made, args.argnums)
+    args.problems, args.sizes = [problem.name], [f"{size.m}x{size.n}"]
+    if not args.dtypes:
+        import numpy as np
+
+        args.dtypes = [np.asarray(made[args.argnums]).dtype.name]
 
 
 def summarize(out: Path, report: str | None = None) -> None:
@@ -200,6 +233,11 @@ def run(args) -> int:
     run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases)
     if is_lead():  # the other processes of a jax.distributed run wrote nothing the user asked for
         summarize(out, args.report)
+        if args.function is not None:
+            from jaxgrads.function import recommend
+            from jaxgrads.results.schema import read_results
+
+            print(recommend(read_results(out)))
     return 0
 
 

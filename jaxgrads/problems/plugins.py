@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jaxgrads.errors import JaxgradsError
 
-__all__ = ["LOADED", "load_problems"]
+__all__ = ["LOADED", "load_object", "load_problems"]
 
 # every plug-in loaded in this process, as given (files made absolute): child processes load them too
 LOADED: list[str] = []
@@ -45,3 +45,30 @@ def load_problems(sources: Iterable[str]) -> None:
             ) from None
         if source not in LOADED:
             LOADED.append(source)
+
+
+def load_object(spec: str, flag: str):
+    """``MODULE:NAME`` or ``FILE.py:NAME``: that object of the module (imported, or run from the
+    file); anything missing or raising is a one-line JaxgradsError naming ``flag`` and ``spec``."""
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise JaxgradsError(f"{flag} {spec}: expected MODULE:NAME or FILE.py:NAME, e.g. layers.py:mlp_block")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise JaxgradsError(f"{flag} {spec}: no such file {where}")
+            module_spec = importlib.util.spec_from_file_location(f"jaxgrads_user_{path.stem}", path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except JaxgradsError:
+        raise
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise JaxgradsError(f"{flag} {spec}: import failed: {type(exc).__name__}: {first}") from None
+    if not hasattr(module, name):
+        raise JaxgradsError(f"{flag} {spec}: {where} has no {name!r}")
+    return getattr(module, name)
