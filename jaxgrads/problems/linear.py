@@ -102,40 +102,33 @@ def _shapes(s):
     return {"x": (s.batch, s.n), "W": (s.n, s.m), "b": (s.m,)}
 
 
-LINEAR = register(
-    Problem(
-        name="linear",
-        fn=linear,
-        args=("x", "W", "b"),
-        make_inputs=gaussian_inputs(_shapes),
-        derivatives=(
-            Derivative("x", d_linear_dx, doc="dz_bj/dx_b'i = delta_bb' W_ij", sparsity=dx_pattern),
-            Derivative("W", d_linear_dW, doc="dz_bj/dW_ij' = x_bi delta_jj'", sparsity=dW_pattern),
-            Derivative("b", d_linear_db, doc="dz_bj/db_j' = delta_jj'", sparsity=db_pattern),
-        ),
-        dims=("m", "n", "batch"),
-        scalar_output=False,
-        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
-        doc="z = x W + b (x: batch×n, W: n×m, b: m)",
+def _layer(name, fn, derivatives, scalar_output: bool, doc: str) -> Problem:
+    """A problem of the layer's three arguments x (batch×n), W (n×m), b (m)."""
+    return register(
+        Problem(name=name, fn=fn, args=("x", "W", "b"), make_inputs=gaussian_inputs(_shapes),
+                derivatives=derivatives, dims=("m", "n", "batch"), scalar_output=scalar_output,
+                componentwise=True,  # polynomials with non-negative coefficients in the inputs
+                doc=doc)  # fmt: skip
     )
-)
 
-LINEAR_LOSS = register(
-    Problem(
-        name="linear_loss",
-        fn=linear_loss,
-        args=("x", "W", "b"),
-        make_inputs=gaussian_inputs(_shapes),
-        derivatives=(
-            Derivative("x", d_loss_dx, textbook=d_loss_dx_textbook, doc="dL/dx = 1 W^T",
-                       min_flops=lambda s: s.n * (s.m - 1)),  # row sums of W, then broadcast
-            Derivative("W", d_loss_dW, textbook=d_loss_dW_textbook, doc="dL/dW = x^T 1",
-                       min_flops=lambda s: s.n * (s.batch - 1)),  # column sums of x, then broadcast
-            Derivative("b", d_loss_db, textbook=d_loss_db_textbook, doc="dL/db = column sums of 1"),
-        ),
-        dims=("m", "n", "batch"),
-        scalar_output=True,
-        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
-        doc="L = sum(x W + b)",
-    )
-)
+
+LINEAR = _layer(
+    "linear", linear,
+    (
+        Derivative("x", d_linear_dx, doc="dz_bj/dx_b'i = delta_bb' W_ij", sparsity=dx_pattern),
+        Derivative("W", d_linear_dW, doc="dz_bj/dW_ij' = x_bi delta_jj'", sparsity=dW_pattern),
+        Derivative("b", d_linear_db, doc="dz_bj/db_j' = delta_jj'", sparsity=db_pattern),
+    ),
+    False, "z = x W + b (x: batch×n, W: n×m, b: m)",
+)  # fmt: skip
+LINEAR_LOSS = _layer(
+    "linear_loss", linear_loss,
+    (
+        Derivative("x", d_loss_dx, textbook=d_loss_dx_textbook, doc="dL/dx = 1 W^T",
+                   min_flops=lambda s: s.n * (s.m - 1)),  # row sums of W, then broadcast
+        Derivative("W", d_loss_dW, textbook=d_loss_dW_textbook, doc="dL/dW = x^T 1",
+                   min_flops=lambda s: s.n * (s.batch - 1)),  # column sums of x, then broadcast
+        Derivative("b", d_loss_db, textbook=d_loss_db_textbook, doc="dL/db = column sums of 1"),
+    ),
+    True, "L = sum(x W + b)",
+)  # fmt: skip

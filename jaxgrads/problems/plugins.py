@@ -16,6 +16,15 @@ __all__ = ["LOADED", "load_object", "load_problems"]
 LOADED: list[str] = []
 
 
+def _run_file(path: Path):
+    """Imports a user's ``.py`` file as the module ``jaxgrads_user_<stem>``."""
+    spec = importlib.util.spec_from_file_location(f"jaxgrads_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_problems(sources: Iterable[str]) -> None:
     """Imports each plug-in file or dotted module; they register problems on import.
 
@@ -27,10 +36,7 @@ def load_problems(sources: Iterable[str]) -> None:
             if source.endswith(".py") or path.exists():
                 if not path.is_file():
                     raise JaxgradsError(f"--problems-from {source}: no such file")
-                spec = importlib.util.spec_from_file_location(f"jaxgrads_user_{path.stem}", path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[spec.name] = module
-                spec.loader.exec_module(module)
+                _run_file(path)
                 source = str(path.resolve())
             else:
                 importlib.import_module(source)
@@ -55,13 +61,9 @@ def load_object(spec: str, flag: str):
         raise JaxgradsError(f"{flag} {spec}: expected MODULE:NAME or FILE.py:NAME, e.g. layers.py:mlp_block")
     try:
         if where.endswith(".py"):
-            path = Path(where)
-            if not path.is_file():
+            if not Path(where).is_file():
                 raise JaxgradsError(f"{flag} {spec}: no such file {where}")
-            module_spec = importlib.util.spec_from_file_location(f"jaxgrads_user_{path.stem}", path)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_spec.name] = module
-            module_spec.loader.exec_module(module)
+            module = _run_file(Path(where))
         else:
             module = importlib.import_module(where)
     except JaxgradsError:

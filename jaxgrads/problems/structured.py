@@ -61,36 +61,25 @@ def tridiagonal(shapes):
     return rows, cols
 
 
-ELEMENTWISE = register(
-    Problem(
-        name="elementwise",
-        fn=elementwise,
-        args=("x",),
-        make_inputs=gaussian_inputs(lambda s: {"x": (s.n,)}),
-        derivatives=(
-            Derivative("x", d_elementwise_dx, doc="dy_i/dx_j = delta_ij (tanh x_i + x_i sech^2 x_i)",
-                       sparsity=diagonal),
-        ),  # fmt: skip
-        dims=("n",),
-        scalar_output=False,
-        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
-        doc="y = x * tanh(x) (x: n): a diagonal Jacobian",
+def _vector_map(name, fn, derivative: Derivative, doc: str) -> Problem:
+    """A map of one vector x (n) to a vector, with its declared pattern."""
+    return register(
+        Problem(name=name, fn=fn, args=("x",), make_inputs=gaussian_inputs(lambda s: {"x": (s.n,)}),
+                derivatives=(derivative,), dims=("n",), scalar_output=False,
+                componentwise=True,  # each entry one term: |J| at |x| is the entry's own size
+                doc=doc)  # fmt: skip
     )
-)
 
-STENCIL = register(
-    Problem(
-        name="stencil",
-        fn=stencil,
-        args=("x",),
-        make_inputs=gaussian_inputs(lambda s: {"x": (s.n,)}),
-        derivatives=(
-            Derivative("x", d_stencil_dx, doc="dy_i/dx_j = 2 L_ij x_j, L the second difference",
-                       sparsity=tridiagonal),
-        ),  # fmt: skip
-        dims=("n",),
-        scalar_output=False,
-        componentwise=True,  # each entry a sum of non-negative-coefficient terms, or one term
-        doc="y = L (x * x), L the 1-D second difference (x: n): a tridiagonal Jacobian",
-    )
-)
+
+ELEMENTWISE = _vector_map(
+    "elementwise", elementwise,
+    Derivative("x", d_elementwise_dx, doc="dy_i/dx_j = delta_ij (tanh x_i + x_i sech^2 x_i)",
+               sparsity=diagonal),
+    "y = x * tanh(x) (x: n): a diagonal Jacobian",
+)  # fmt: skip
+STENCIL = _vector_map(
+    "stencil", stencil,
+    Derivative("x", d_stencil_dx, doc="dy_i/dx_j = 2 L_ij x_j, L the second difference",
+               sparsity=tridiagonal),
+    "y = L (x * x), L the 1-D second difference (x: n): a tridiagonal Jacobian",
+)  # fmt: skip
