@@ -69,7 +69,8 @@ def summarize(df: pd.DataFrame) -> str:
         w = wrong[wrong["identity"] == identity]
         caught = w[w["closed"]].groupby(["problem", "dtype", "n"])["ok"].apply(lambda s: not s.any())
         rows.append([
-            identity, equations.get(identity, "").replace("|", "\\|"), str(len(g)), str(int((~g["ok"]).sum())),
+            identity, equations.get(identity, "").replace("|", "\\|"), str(len(g)),
+            str(int((~g["ok"]).sum())),
             ", ".join(sorted(set(w["mistake"]))), f"{int(caught.sum())} / {len(caught)}",
             str(int((~w.loc[~w["closed"], "ok"]).sum())),
         ])  # fmt: skip
