@@ -204,31 +204,32 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
     assert (t["floor_frac"] == t["floor_s"] / t["time_median_s"]).all()
     assert math.isfinite(float(t["ceiling_l1_bytes_per_s"].iloc[0]))
 
-    # the probes again, with the default sample count (more chances at the machine's best)
-    probes, again = runner.machine_probes(dataclasses.replace(sweep, samples=7), jax.devices("cpu")[0])
-    again, first = again["float32"], t.iloc[0]
-    best = Ceilings(
-        {lv: max(bw, float(first[CEILING_COLUMNS[lv]])) for lv, bw in again.bandwidth.items()},
-        max(again.flops_per_s, float(first["ceiling_flops_per_s"])),
-        capacity=again.capacity,
-        first_touch_bytes_per_s=max(
-            again.first_touch_bytes_per_s, float(first["ceiling_first_touch_bytes_per_s"])
-        ),
-        first_touch_min_bytes=again.first_touch_min_bytes,
-    )
-    dispatch = min(probes["dispatch_floor_s"], float(first["dispatch_floor_s"]))
-    for r in t.to_dict("records"):
-        traffic = Traffic(
-            int(r["traffic_read_bytes"]), int(r["traffic_bytes"] - r["traffic_read_bytes"]), r["min_flops"]
-        )
-        floor = kernel_floor(traffic, best, dispatch)
-        assert r["time_median_s"] >= INVARIANT * floor.seconds, (
-            r["problem"],
-            r["wrt"],
-            r["method"],
-            r["n"],
-            floor,
-        )
+    # the probes again, with the default sample count (more chances at the machine's best); a busy
+    # machine can slow a probe round as a whole (the dispatch floor 20 us where the idle machine's is
+    # 8), so a kernel that beats its floor is judged against up to three more rounds: the floor is
+    # the machine's best, and only a kernel that beats that fails
+    first = t.iloc[0]
+    best, dispatch = None, float(first["dispatch_floor_s"])
+    bandwidth = {lv: float(first[col]) for lv, col in CEILING_COLUMNS.items() if col in first}
+    flops, touch = float(first["ceiling_flops_per_s"]), float(first["ceiling_first_touch_bytes_per_s"])
+    for _ in range(4):
+        probes, again = runner.machine_probes(dataclasses.replace(sweep, samples=7), jax.devices("cpu")[0])
+        again = again["float32"]
+        bandwidth = {lv: max(bw, bandwidth.get(lv, 0.0)) for lv, bw in again.bandwidth.items()}
+        flops, touch = max(flops, again.flops_per_s), max(touch, again.first_touch_bytes_per_s)
+        dispatch = min(dispatch, probes["dispatch_floor_s"])
+        best = Ceilings(bandwidth, flops, capacity=again.capacity, first_touch_bytes_per_s=touch,
+                        first_touch_min_bytes=again.first_touch_min_bytes)  # fmt: skip
+        beaten = []
+        for r in t.to_dict("records"):
+            read = int(r["traffic_read_bytes"])
+            traffic = Traffic(read, int(r["traffic_bytes"]) - read, r["min_flops"])
+            floor = kernel_floor(traffic, best, dispatch)
+            if r["time_median_s"] < INVARIANT * floor.seconds:
+                beaten.append((r["problem"], r["wrt"], r["method"], r["n"], r["time_median_s"], floor))
+        if not beaten:
+            break
+    assert beaten == []
 
 
 @pytest.mark.parametrize("layout", CACHE_LAYOUTS)

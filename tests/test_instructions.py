@@ -15,6 +15,7 @@ from jaxgrads import gate
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.measure import callgrind
 from jaxgrads.sweep import processes
+from jaxgrads.sweep.instructions import MAX_NATIVE_S
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 needs_valgrind = pytest.mark.skipif(
@@ -66,9 +67,14 @@ def counted(tmp_path_factory):
         pytest.skip(callgrind.unavailable())
     out = tmp_path_factory.mktemp("instr") / "run.csv"
     sweep = ("--problems", "matvec", "--wrt", "x", "--methods", "jacfwd", "analytic", "--sizes", "64", *FAST)
-    timed = jaxgrads("run", *sweep, "-o", str(out))
-    assert timed.returncode == 0, timed.stderr
-    before = pd.read_csv(out)
+    for _ in range(3):  # kernels of ~20 us: a loaded machine can time one over the tier's 1 ms once
+        timed = jaxgrads("run", *sweep, "--overwrite", "-o", str(out))
+        assert timed.returncode == 0, timed.stderr
+        before = pd.read_csv(out)
+        if before["time_median_s"].le(MAX_NATIVE_S).all():
+            break
+    else:
+        pytest.skip(f"the machine is too busy to time these kernels under {MAX_NATIVE_S} s")
     assert before["instructions"].isna().all()
     # an earlier run's timed rows are counted by --resume --instructions (as after an interrupted count)
     result = jaxgrads("run", *sweep, "--instructions", "--resume", "-o", str(out))
