@@ -19,7 +19,7 @@ from jax.experimental import sparse
 
 from jaxgrads.measure.case import Case, decide
 from jaxgrads.measure.compile import build
-from jaxgrads.measure.shapes import as_size
+from jaxgrads.measure.shapes import as_size, shapes_of_inputs
 from jaxgrads.methods import Method, applicable_methods, get_method
 from jaxgrads.methods.sharded import assemble, gather
 from jaxgrads.problems.registry import Problem, Size, get_problem
@@ -194,17 +194,9 @@ def build_kernel(
         devices = len(jax.devices(dev.platform))
     shapes = None
     if inputs is not None:  # the given inputs' shapes, not the size's
-        shapes = _given_shapes(prob, derivative, inputs)
+        given = {a: inputs[a] for a in prob.args if a in inputs}
+        shapes = shapes_of_inputs(prob, derivative, given) if len(given) == len(prob.args) else None
     case = decide(prob, derivative, meth, size, np.dtype(resolve_dtype(dtype)).name, chunk_size=chunk_size,
                   devices=devices or 1, platform=dev.platform, shapes=shapes)  # fmt: skip
     return compile_case(case, dev, inputs=inputs, seed=seed)
 
-
-def _given_shapes(prob: Problem, derivative, inputs):
-    import jax.numpy as jnp
-
-    specs = {a: jax.ShapeDtypeStruct(np.shape(inputs[a]), np.float32) for a in prob.args if a in inputs}
-    if len(specs) < len(prob.args):
-        return None  # compile_case says which are missing
-    out = jax.eval_shape(lambda kw: prob.fn(jnp, **kw), specs)
-    return tuple(out.shape), tuple(specs[derivative.wrt].shape), {a: tuple(s.shape) for a, s in specs.items()}

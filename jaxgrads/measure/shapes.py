@@ -12,7 +12,7 @@ from jaxgrads.errors import PluginError, one_line
 from jaxgrads.problems.registry import Derivative, Problem, Size
 from jaxgrads.validation import parse_size, positive_int
 
-__all__ = ["as_size", "shapes_of"]
+__all__ = ["as_size", "shapes_of", "shapes_of_inputs"]
 
 
 def as_size(size: Size | int | str | tuple[int, int] = 1, batch: int | str = 1) -> Size:
@@ -52,9 +52,18 @@ def shapes_of(problem: Problem, derivative: Derivative, size: Size):
     """
     try:
         made = problem.make_inputs(size, np.dtype(np.float32), _ShapeOnlyRng())
-        specs = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in made.items()}
     except Exception as exc:
         raise PluginError(f"{problem.name}: its input maker raised {one_line(exc)}") from exc
+    return shapes_of_inputs(problem, derivative, made)
+
+
+def shapes_of_inputs(problem: Problem, derivative: Derivative, inputs):
+    """(output shape, wrt shape, input shapes) of the problem at these inputs (arrays or stand-ins).
+
+    Raises:
+      PluginError: the problem's function raised (named, with the exception).
+    """
+    specs = {k: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype) for k, v in inputs.items()}
     try:
         out = jax.eval_shape(lambda kw: problem.fn(jnp, **kw), specs)
     except Exception as exc:
