@@ -203,6 +203,7 @@ def run(args) -> int:
     from jaxgrads.results.files import check_output
     from jaxgrads.sweep import run_sweep
     from jaxgrads.sweep.distributed import is_lead, launch
+    from jaxgrads.sweep.phases import Phases
     from jaxgrads.validation import positive_int
 
     pin(args)
@@ -230,9 +231,11 @@ def run(args) -> int:
     if args.processes is not None and args.processes > 1:
         check_output(out, resume=args.resume, overwrite=args.overwrite)
         return launch(args.argv, args.processes, args.coordinator)
-    run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases)
+    phases = Phases()
+    run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases, phases=phases)
     if is_lead():  # the other processes of a jax.distributed run wrote nothing the user asked for
         summarize(out, args.report)
+        print(phases.line(), file=sys.stderr)
         if args.function is not None:
             from jaxgrads.function import recommend
             from jaxgrads.results.schema import read_results

@@ -127,10 +127,12 @@ FIELDS: tuple[str, ...] = (
     "schema_version",  # SCHEMA_VERSION of the writer; files from before this column are version 1
     # version 3
     "cache_source",  # where cache_l*_bytes come from (sysfs, JAXGRADS_CACHES...) and the probe's check
+    # version 4
+    "compile_jobs",  # kernels compiling at once when this one compiled (--jobs; 1: alone)
 )
 # the column set a file was written with: columns are only ever appended to FIELDS, so a reader of
 # version N reads every version up to N; a file from a newer writer is refused (read_results)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
@@ -140,6 +142,7 @@ STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
     "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors", "schema_version",
+    "compile_jobs",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",

@@ -53,13 +53,17 @@ class Sweep:
     devices: int | None = None
     # (K, N): only every N-th case, from the K-th (1-based), to split a sweep across machines
     shard: tuple[int, int] | None = None
+    # kernels compiled at once, ahead of their timing (sweep.compiling); None: the CPUs the process
+    # may use; 1: each compiled just before it is timed
+    jobs: int | None = None
 
 
 DEFAULT_SWEEP = Sweep(regimes=("cache", "memory"))
-# the quick sweep leaves out the chunked variants (at these sizes they equal map_vjp / map_jvp)
+# the quick sweep: every problem and every JAX method family at one size, under 45 s on 2 CPUs
+# (make budgets); the chunked variants left out (at this size they equal map_vjp / map_jvp)
 QUICK_SWEEP = Sweep(
     methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and not m.chunked),
-    sizes=((16, 16), (64, 64)),
+    sizes=((64, 64),),
     samples=5,
     min_sample_s=0.005,
 )
@@ -88,10 +92,12 @@ CROSSOVER_SWEEP = Sweep(
     sizes=tuple((2**k, 2 ** (16 - k)) for k in range(5, 12)),
 )
 # time against size: squares from 32 to 512 for every vectorized method (the one-element walks are
-# the default sweep's business); what `make bench` plots
+# the default sweep's business); what `make bench` plots, so the quick sweep's 5 samples of 5 ms
 SCALING_SWEEP = Sweep(
     methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and m.steps is None),
     sizes=((32, 32), (128, 128), (512, 512)),
+    samples=5,
+    min_sample_s=0.005,
     max_call_s=1.0,
 )
 # dense, colored and closed form on every target at 32 and 128, batch 8: where structure pays
@@ -101,6 +107,8 @@ STRUCTURE_SWEEP = Sweep(
                                                and m.backend == "jax")),
     sizes=((32, 32), (128, 128)),
     batches=(8,),
+    samples=5,
+    min_sample_s=0.005,
     max_call_s=2.0,
 )
 PRESETS = {

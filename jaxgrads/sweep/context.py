@@ -16,7 +16,9 @@ from jaxgrads.measure.kernels import Kernel
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import FIRST_TOUCH_MIN_BYTES, Ceilings, measure_ceilings
 from jaxgrads.measure.timing import dispatch_floor
+from jaxgrads.sweep.compiling import resolve_jobs
 from jaxgrads.sweep.config import Sweep
+from jaxgrads.sweep.phases import Phases
 from jaxgrads.validation import resolve_device, resolve_dtype
 
 __all__ = ["References", "RunContext", "machine_probes"]
@@ -75,21 +77,33 @@ class RunContext:
     meta: dict
     ceilings: Mapping[str, Ceilings | None]
     references: References = field(default_factory=References)
+    phases: Phases = field(default_factory=Phases)
+    jobs: int = 1  # kernels compiled at once, ahead of timing (sweep.compiling)
     _inputs: dict = field(default_factory=dict)
 
     @classmethod
     def start(
-        cls, sweep: Sweep, meta: Mapping | None = None, cases: Sequence[Case] | None = None
+        cls,
+        sweep: Sweep,
+        meta: Mapping | None = None,
+        cases: Sequence[Case] | None = None,
+        phases: Phases | None = None,
     ) -> RunContext:
         """Resolves the device, reads the machine's metadata and measures its probes (for ``cases``,
         when given: the first-touch rate only if one of their Jacobians is large enough to pay it;
-        a case that could not be decided counts as large: its error is its own row's)."""
-        device = resolve_device(sweep.device)
-        largest = math.inf if cases is None else max(
-            (math.inf if c.error else c.jac_bytes for c in cases), default=0
-        )  # fmt: skip
-        probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
-        return cls(sweep, device, run_metadata(device) | dict(meta or {}) | probes, ceilings)
+        a case that could not be decided counts as large: its error is its own row's).
+
+        ``phases``: where the run's time is accounted (:mod:`jaxgrads.sweep.phases`; default: a new one).
+        """
+        phases = Phases() if phases is None else phases
+        with phases("probes"):
+            device = resolve_device(sweep.device)
+            largest = math.inf if cases is None else max(
+                (math.inf if c.error else c.jac_bytes for c in cases), default=0
+            )  # fmt: skip
+            probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
+            meta = run_metadata(device) | dict(meta or {}) | probes
+        return cls(sweep, device, meta, ceilings, phases=phases, jobs=resolve_jobs(sweep.jobs))
 
     def inputs(self, case: Case) -> dict[str, np.ndarray]:
         """The host inputs of ``case``, kept while the cases that share them run."""

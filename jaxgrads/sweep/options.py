@@ -170,6 +170,10 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
     SweepOption("max_call_time", {"type": seconds, "metavar": "S",
                                   "help": "skip a case whose first call takes longer (10; gate 0.1)"},
                 "max_call_s"),
+    SweepOption("jobs", {"type": int, "metavar": "N",
+                         "help": "compile N kernels at once, ahead of timing them one by one "
+                                 "(default: the CPUs the run may use; 1: one at a time)"},
+                "jobs", lambda v: positive_int("--jobs", v)),
     # the runner's, not the pytest suite's (whose harness is pytest-benchmark's timer): no Sweep field
     SweepOption("instructions", {"action": "store_true",
                                  "help": "also count instructions per call under valgrind's callgrind"}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import jax
@@ -27,10 +28,12 @@ from jaxgrads.methods.sharded import basis_mesh
 from jaxgrads.results.files import CsvAppender, check_output, output_folder, write_error
 from jaxgrads.results.locks import OutputLock, Replacement
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
+from jaxgrads.sweep.compiling import CompilePool
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.context import References, RunContext, machine_probes
 from jaxgrads.sweep.distributed import agree, is_lead
 from jaxgrads.sweep.instructions import add_instructions
+from jaxgrads.sweep.phases import Phases
 from jaxgrads.sweep.plan import plan
 from jaxgrads.sweep.progress import Progress
 from jaxgrads.sweep.resume import prepare_resume
@@ -43,21 +46,35 @@ SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
 XLA_ERRORS = ("XlaRuntimeError", "JaxRuntimeError")  # XLA's own failures (out of memory, ...)
 
 
-def _compiled(case: Case, ctx: RunContext) -> Kernel:
-    """The case's kernel; what a user's input maker, function or closed form raises on the way is a
-    :class:`PluginError` naming it (XLA's own failures and bad input pass as they are)."""
-    name = case.problem.name
+def _host_inputs(case: Case, ctx: RunContext) -> dict:
+    """The case's host inputs; what a user's input maker raises is a :class:`PluginError` naming it."""
     try:
-        host = ctx.inputs(case)
+        with ctx.phases("inputs"):
+            return ctx.inputs(case)
     except Exception as exc:
-        raise PluginError(f"{name}: its input maker raised {one_line(exc)}") from exc
+        raise PluginError(f"{case.problem.name}: its input maker raised {one_line(exc)}") from exc
+
+
+def _compile(case: Case, ctx: RunContext, host: dict) -> Kernel:
+    """The case's kernel (in any thread); what a user's function or closed form raises on the way is a
+    :class:`PluginError` naming it (XLA's own failures and bad input pass as they are)."""
     try:
         return compile_case(case, ctx.device, inputs=host)
     except Exception as exc:
         if isinstance(exc, JaxgradsError) or type(exc).__name__ in XLA_ERRORS:
             raise
         what = "closed form" if case.method.needs else "function"
-        raise PluginError(f"{name}: its {what} raised {one_line(exc)}") from exc
+        raise PluginError(f"{case.problem.name}: its {what} raised {one_line(exc)}") from exc
+
+
+def _compiled(case: Case, ctx: RunContext, ahead: Future | None) -> Kernel:
+    """The case's kernel: the one compiled ahead (:mod:`jaxgrads.sweep.compiling`), or compiled now."""
+    if ahead is not None:
+        with ctx.phases("compile"):
+            return ahead.result()
+    host = _host_inputs(case, ctx)
+    with ctx.phases("compile"):
+        return _compile(case, ctx, host)
 
 
 def _message(case: Case, exc: Exception) -> str:
@@ -69,7 +86,12 @@ def _message(case: Case, exc: Exception) -> str:
     return one_line(exc)
 
 
-def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | None = None):
+def run_case(
+    case: Case,
+    ctx: RunContext,
+    timer: Callable[[Kernel], Timing] | None = None,
+    ahead: Future | None = None,
+):
     """Measures one case. Returns its CSV row and its raw samples (seconds per call).
 
     ``timer`` times the compiled, warmed-up kernel (default: :func:`jaxgrads.measure.timing.time_callable`
@@ -79,35 +101,42 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     In a run of several processes a sharded kernel's calls are kept in step
     (:mod:`jaxgrads.sweep.distributed`): the skip, the loop count and each sample are agreed, its
     Jacobian is gathered by all, and only the lead checks it.
+
+    ``ahead``: the kernel compiled ahead in a pool of ``ctx.jobs`` workers (None: compiled here).
     """
     if case.error:  # a plug-in whose shapes cannot be evaluated
         return blank_case_row(case, ctx) | {"status": "error", "message": case.error}, ()
     row, skip = planned_row(case, ctx)
     if skip:
         return row | {"status": "skipped", "message": skip}, ()
-    sweep = ctx.sweep
+    sweep, phases = ctx.sweep, ctx.phases
+    row["compile_jobs"] = ctx.jobs if ahead is not None else 1
     try:
-        kernel = _compiled(case, ctx)  # its chunk, its devices
+        kernel = _compiled(case, ctx, ahead)  # its chunk, its devices
         step = agree if kernel.mesh is not None else None  # in step with the other processes
-        start = time.perf_counter()
-        J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
-        first_call = time.perf_counter() - start
-        if step is not None:
-            (first_call,) = step((first_call,))
-        if first_call > sweep.max_call_s:
-            msg = (
-                f"one call took {first_call:.3g} s, over the --max-call-time limit of {sweep.max_call_s:g} s"
-            )
-            return row | {"status": "skipped", "message": msg, "compile_s": kernel.compile_s}, ()
-        if timer is None:
-            timing = time_callable(
-                kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False, agree=step
-            )
-        else:
-            timing = timer(kernel)
-        row |= cost_and_memory(kernel.executables)
+        with phases("timing"):
+            start = time.perf_counter()
+            J = jax.block_until_ready(kernel())  # the warm-up call; its result is the one checked
+            first_call = time.perf_counter() - start
+            if step is not None:
+                (first_call,) = step((first_call,))
+            if first_call > sweep.max_call_s:
+                msg = (f"one call took {first_call:.3g} s, over the --max-call-time limit of "
+                       f"{sweep.max_call_s:g} s")  # fmt: skip
+                return row | {"status": "skipped", "message": msg, "compile_s": kernel.compile_s}, ()
+            if timer is None:
+                timing = time_callable(
+                    kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False, agree=step
+                )
+            else:
+                timing = timer(kernel)
+        with phases("compile"):
+            row |= cost_and_memory(kernel.executables)
         if is_lead():
-            row |= accuracy(kernel, J, ctx.references.get(kernel))
+            with phases("references"):
+                ref = ctx.references.get(kernel)
+            with phases("accuracy"):
+                row |= accuracy(kernel, J, ref)
         elif kernel.mesh is not None:
             kernel.host_jacobian(J)  # the lead's gather is a collective: take part
     except (KeyboardInterrupt, SystemExit):
@@ -115,7 +144,8 @@ def run_case(case: Case, ctx: RunContext, timer: Callable[[Kernel], Timing] | No
     except Exception as exc:  # out of memory, an XLA failure, a plug-in bug: the sweep goes on
         return row | {"status": "error", "message": _message(case, exc)}, ()
     if sweep.save_arrays is not None and kernel.jac_bytes <= SAVE_ARRAYS_MAX_BYTES and is_lead():
-        save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
+        with phases("writing"):
+            save_arrays(Path(sweep.save_arrays) / f"{case.id}.npz", kernel.inputs, kernel.host_jacobian(J))
     del J
     return row | timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
 
@@ -150,22 +180,34 @@ def _write_rows(todo: Sequence[Case], ctx: RunContext, rows_file, samples_file, 
     A failed write (a full disk) cuts both files back to the last whole row and stops the sweep
     with one line; ``kept`` says what the user still has.
     """
-    for case in todo:
-        progress.update(case.id)
-        row, samples = run_case(case, ctx)
-        mark = samples_file.size()
-        try:
-            samples_file.write(
-                {"run_id": ctx.meta["run_id"], **case.columns(), "sample": i, "time_s": t}
-                for i, t in enumerate(samples)
-            )
-            rows_file.write([row])
-        except OSError as exc:
-            samples_file.truncate(mark)
-            raise write_error(exc.filename or rows_file.path, exc, kept(rows_file.rows)) from None
-        progress.advance()
-        if on_row:
-            on_row(row)
+    pool = CompilePool(
+        ctx.jobs,
+        runs=lambda case: not case.error and planned_row(case, ctx)[1] is None,
+        prepare=lambda case: _host_inputs(case, ctx),
+        compile=lambda case, host: _compile(case, ctx, host),
+        waiting=lambda: ctx.phases("compile"),
+    )
+    try:
+        for case, ahead in pool.batches(todo):
+            progress.update(case.id)
+            row, samples = run_case(case, ctx, ahead=ahead)
+            del ahead  # the kernel and its executables go with its row
+            mark = samples_file.size()
+            try:
+                with ctx.phases("writing"):
+                    samples_file.write(
+                        {"run_id": ctx.meta["run_id"], **case.columns(), "sample": i, "time_s": t}
+                        for i, t in enumerate(samples)
+                    )
+                    rows_file.write([row])
+            except OSError as exc:
+                samples_file.truncate(mark)
+                raise write_error(exc.filename or rows_file.path, exc, kept(rows_file.rows)) from None
+            progress.advance()
+            if on_row:
+                on_row(row)
+    finally:
+        pool.close()
 
 
 def run_sweep(
@@ -177,6 +219,7 @@ def run_sweep(
     cases: Sequence[Case] | None = None,
     progress: Progress | None = None,
     on_row: Callable[[dict], None] | None = None,
+    phases: Phases | None = None,
 ) -> Path:
     """Runs ``sweep``, appending rows to ``out`` and samples to the file beside it.
 
@@ -192,6 +235,7 @@ def run_sweep(
       cases: ``plan(sweep)`` when the caller has it already (the CLI plans to check the options).
       progress: a progress display (default: a bar on stderr when it is a terminal).
       on_row: called with each finished row.
+      phases: where the run's wall time goes (:mod:`jaxgrads.sweep.phases`), filled in as it runs.
 
     With ``sweep.instructions``, the timed rows are then counted under callgrind
     (:mod:`jaxgrads.sweep.instructions`) and the file is rewritten with their counts.
@@ -217,7 +261,7 @@ def run_sweep(
             spath.unlink(missing_ok=True)  # a samples file without rows belongs to no run
         replacement = Replacement(out, spath) if has_rows and not resume else None
         todo = [c for c in cases if c.key not in done]
-        ctx = RunContext.start(sweep, previous, todo)
+        ctx = RunContext.start(sweep, previous, todo, phases=phases)
         _write_all(todo, ctx, out, replacement, progress or Progress(len(todo)), on_row)
         if sweep.instructions:
             add_instructions(out, sweep, cases)
