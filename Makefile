@@ -93,24 +93,24 @@ gate: $(STAMP)  ## Regression gate: the gate sweep, timed and counted, against r
 baseline: $(STAMP)  ## Record this machine's gate baseline (3 pooled processes, counted once) in results/baselines/
 	$(PY) -m jaxgrads baseline --overwrite --instructions
 
-calibrate-gate: $(STAMP)  ## The gate's false alarms and detection (all three tiers) on this machine into README.md
+calibrate-gate: $(STAMP)  ## The gate's false alarms and detection (all three tiers) on this machine into docs/gate.md
 	$(PY) bench/studies/calibrate_instructions.py
 	$(PY) bench/studies/calibrate_gate.py
 
-budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into README.md
+budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budgets into docs/methodology.md
 	$(PY) bench/studies/budgets.py
 
-floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make bench's results into README.md
+floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make bench's results into docs/methodology.md
 	$(PY) bench/studies/floor.py $(RESULTS)
 
-devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into README.md
+devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into docs/devices.md
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS)
 
-sparse:  ## Dense vs colored vs the asdex peer vs closed forms into README.md (installs the [sparse] extra)
+sparse:  ## Dense vs colored vs the asdex peer vs closed forms into docs/structure.md (installs the [sparse] extra)
 	$(MAKE) EXTRAS=test,sparse $(VENV)/.installed-test-sparse
 	$(PY) bench/studies/structure.py
 
-peers:  ## JAX against PyTorch and chunked memory figures into README.md (installs the [torch] extra)
+peers:  ## JAX against PyTorch and chunked memory figures into docs/peers.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch
 	$(PY) bench/studies/peers.py
 

@@ -13,16 +13,16 @@ from clitools import FAST, assert_one_line_error, jaxgrads
 import jaxgrads as jg
 from jaxgrads import sweep as runner
 from jaxgrads.measure import accuracy as accuracy_module
+from jaxgrads.measure import agreement as agreement_module
 from jaxgrads.measure.accuracy import Reference, accuracy, reference
-from jaxgrads.measure.agreement import agreement
-from jaxgrads.measure.tolerance import judge
+from jaxgrads.measure.agreement import agreement, device_statistics, host_statistics
 from jaxgrads.results.schema import KEY, read_results
 from jaxgrads.sweep import compiling
 from jaxgrads.sweep import run as sweep_run
 from jaxgrads.sweep.phases import PHASES, Phases
 
-SWEEP = dict(problems=("quadratic", "matvec"), methods=("jacrev", "jacfwd", "map_vjp", "loop_vjp", "analytic"),
-             sizes=((8, 8),), samples=2, min_sample_s=0.001, device="cpu")  # fmt: skip
+SWEEP = dict(problems=("quadratic", "matvec"), sizes=((8, 8),), samples=2, min_sample_s=0.001, device="cpu",
+             methods=("jacrev", "jacfwd", "map_vjp", "loop_vjp", "analytic"))  # fmt: skip
 
 
 def test_a_pool_of_two_gives_the_rows_of_one_and_compiles_nothing_while_a_kernel_is_timed(
@@ -49,12 +49,16 @@ def test_a_pool_of_two_gives_the_rows_of_one_and_compiles_nothing_while_a_kernel
     two = runner.run_sweep(runner.Sweep(**SWEEP, jobs=2), tmp_path / "two.csv")
     a, b = (read_results(p).set_index(list(KEY)).sort_index() for p in (one, two))
     assert list(a.index) == list(b.index)
-    assert (a["status"] == "ok").all() and (b["status"] == "ok").all() and b["ok"].all()
-    assert (a["compile_jobs"] == 1).all() and (b["compile_jobs"] == 2).all()
+    assert (a["status"] == "ok").all()
+    assert (b["status"] == "ok").all()
+    assert b["ok"].all()
+    assert (a["compile_jobs"] == 1).all()
+    assert (b["compile_jobs"] == 2).all()
     assert b["compile_s"].gt(0).all()
     compiles = [e for e in events if e[0] == "compile"]
     timings = [e for e in events if e[0] == "timing"]
-    assert len(compiles) == len(b) and all(name.startswith("jaxgrads-compile") for *_, name in compiles)
+    assert len(compiles) == len(b)
+    assert all(name.startswith("jaxgrads-compile") for *_, name in compiles)
     for _, start, end, _ in timings:  # a quiet machine: no compile overlaps a timed kernel
         assert not any(c_start < end and start < c_end for _, c_start, c_end, _ in compiles)
 
@@ -101,66 +105,74 @@ def _reference(f64, scale=None, same=None, error=math.nan) -> Reference:
     return Reference(np.asarray(f64, np.float64), scale, same, "", "float64 closed form", error)
 
 
+@pytest.mark.parametrize("where", ["host", "device"])
 @pytest.mark.parametrize("componentwise", [True, False])
-def test_the_device_statistics_are_the_hosts(componentwise):
+def test_the_statistics_are_numpys_on_the_host_blockwise_and_on_a_device(componentwise, where, monkeypatch):
+    monkeypatch.setattr(agreement_module, "BLOCK", 1000)  # blocks of 1000, the last one short
     rng = np.random.default_rng(0)
     f64 = rng.standard_normal((64, 48))
     scale = np.abs(f64) + 0.5 if componentwise else None
     J = jax.numpy.asarray(f64 + 1e-7 * rng.standard_normal(f64.shape), jax.numpy.float32)
     same = jax.numpy.asarray(f64, jax.numpy.float32)
-    stats = agreement(J, _reference(f64, scale, same), jax.devices("cpu")[0])
+    ref = _reference(f64, scale, same)
+    if where == "host":
+        stats = host_statistics(J, f64, scale, same, workers=2)
+    else:  # the GPU's path, here on the CPU device
+        stats = device_statistics(J, ref, jax.devices("cpu")[0])
     host = np.asarray(J, np.float64)
-    assert stats["finite"] and stats["reference_finite"]
+    assert stats["finite"]
+    assert stats["reference_finite"]
     assert stats["err_norm"] == pytest.approx(np.linalg.norm(host - f64), rel=1e-12)
     assert stats["reference_norm"] == pytest.approx(np.linalg.norm(f64), rel=1e-12)
     assert stats["max_abs"] == np.max(np.abs(host - f64))
     same64 = np.asarray(same, np.float64)
     assert stats["same_err_norm"] == pytest.approx(np.linalg.norm(host - same64), rel=1e-12)
+    assert stats["same_norm"] == pytest.approx(np.linalg.norm(same64), rel=1e-12)
     if componentwise:
         assert stats["worst_ratio"] == pytest.approx(np.max(np.abs(host - f64) / scale), rel=1e-12)
     else:
         assert "worst_ratio" not in stats
 
 
-def test_norms_of_huge_entries_do_not_overflow_and_a_nan_is_seen():
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_norms_of_huge_entries_do_not_overflow_and_a_nan_is_seen(where):
     f64 = np.full((300, 300), 1e200)
     J = jax.numpy.asarray(f64 * (1 + 1e-10))
-    stats = agreement(J, _reference(f64), jax.devices("cpu")[0])
-    assert stats["reference_norm"] == pytest.approx(300 * 1e200, rel=1e-12)
-    assert stats["err_norm"] / stats["reference_norm"] == pytest.approx(1e-10, rel=1e-3)
-    stats = agreement(J.at[3, 4].set(np.nan), _reference(f64), jax.devices("cpu")[0])
-    assert not stats["finite"]
+    cpu = jax.devices("cpu")[0]
+
+    def stats(J):
+        if where == "host":
+            return host_statistics(J, f64)
+        return device_statistics(J, _reference(f64), cpu)
+
+    assert stats(J)["reference_norm"] == pytest.approx(300 * 1e200, rel=1e-12)
+    assert stats(J)["err_norm"] / stats(J)["reference_norm"] == pytest.approx(1e-10, rel=1e-3)
+    assert not stats(J.at[3, 4].set(np.nan))["finite"]
 
 
-def test_without_x64_the_host_checks():
-    J, ref = jax.numpy.ones((4, 4), jax.numpy.float32), _reference(np.ones((4, 4)))
-    jax.config.update("jax_enable_x64", False)
-    try:
-        assert agreement(J, ref, jax.devices("cpu")[0]) is None
-    finally:
-        jax.config.update("jax_enable_x64", True)
-    assert agreement(J, ref, jax.devices("cpu")[0])["finite"]
+def test_a_mesh_or_peer_result_is_left_to_the_caller():
+    ref, cpu = _reference(np.ones((4, 4))), jax.devices("cpu")[0]
+    assert agreement(np.ones((4, 4)), ref, cpu) is None  # not a JAX array (a peer's)
+    assert agreement(jax.numpy.ones((4, 5)), ref, cpu) is None  # not the reference's shape
 
 
 @pytest.mark.parametrize("wrong", [False, True])
-def test_a_row_checked_on_the_device_gets_the_hosts_verdict_and_message(monkeypatch, wrong):
+def test_a_row_checked_blockwise_gets_the_whole_array_verdict_and_message(monkeypatch, wrong):
     kernel = jg.build_kernel("matvec", "A", "jacrev", 96, "float32")
     J = kernel()
     if wrong:
         J = J.at[5, 7, 3].add(1.0)
     ref = reference(kernel)
-    on_device = accuracy(kernel, J, ref)
-    assert ref.on_device  # the big Jacobian was checked where it is
-    monkeypatch.setattr(accuracy_module, "DEVICE_MIN_ELEMENTS", math.inf)
-    on_host = accuracy(kernel, J, ref)
-    assert on_device.keys() == on_host.keys()
-    assert on_device["ok"] is on_host["ok"] is (not wrong)
+    blockwise = accuracy(kernel, J, ref)
+    monkeypatch.setattr(accuracy_module, "agreement", lambda *args: None)  # the whole-array NumPy check
+    whole = accuracy(kernel, J, ref)
+    assert blockwise.keys() == whole.keys()
+    assert blockwise["ok"] is whole["ok"] is (not wrong)
     for column in ("err_f64", "err_closed_form", "max_abs_err"):
-        assert on_device[column] == pytest.approx(on_host[column], rel=1e-9, abs=1e-300)
+        assert blockwise[column] == pytest.approx(whole[column], rel=1e-9, abs=1e-300)
     if wrong:
-        assert on_device["message"] == on_host["message"]
-        assert "entry (5, 7, 3)" in on_device["message"]
-        assert not judge(np.asarray(J, np.float64), ref.f64, 1e-3, ref.scale)[0]
+        assert blockwise["message"] == whole["message"]
+        assert "entry (5, 7, 3)" in blockwise["message"]
 
 
 # ------------------------------------------------------------------ where the wall time goes
@@ -173,7 +185,8 @@ def test_the_phases_add_up_to_the_wall_time():
     with phases("timing"):
         time.sleep(0.01)
     split = phases.split()
-    assert split["compile"] >= 0.02 and split["timing"] >= 0.01
+    assert split["compile"] >= 0.02
+    assert split["timing"] >= 0.01
     in_sweep = sum(split[p] for p in (*PHASES, "other"))
     assert split["wall"] == pytest.approx(split["before"] + in_sweep, rel=1e-3)
     with pytest.raises(ValueError, match="unknown phase 'linking'; phases: probes, inputs"):

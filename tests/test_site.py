@@ -209,7 +209,7 @@ def browser():
     if CHROMIUM is None:
         pytest.skip(
             "no Chromium: apt-get install chromium (or set JAXGRADS_CHROMIUM); "
-            "see README, 'History and the site'"
+            "see docs/history.md"
         )
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the [browser] extra: pip install 'jaxgrads[browser]'"

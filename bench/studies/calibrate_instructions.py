@@ -13,7 +13,7 @@ callgrind processes:
 - **XLA flags**: one run with :data:`CODEGEN_FLAGS` (the same HLO, other machine code), compared with
   the A/A runs.
 
-The table goes to README.md (block ``gate-instructions``) and the records to
+The table goes to docs/gate.md (block ``gate-instructions``) and the records to
 results/instructions-calibration.csv.
 
     .venv/bin/python bench/studies/calibrate_instructions.py [--runs 20] [--inject-runs 10] [--no-readme]

@@ -1,4 +1,4 @@
-"""Sharded Jacobians against the number of devices on this machine, into README's ``devices`` block.
+"""Sharded Jacobians against the number of devices on this machine, into docs/devices.md's ``devices`` block.
 
 For each device count D (default 1 2 4 8; on a CPU, D host devices made before JAX starts) one
 ``jaxgrads run --devices D`` per target, into results/devices/:

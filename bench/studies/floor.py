@@ -1,4 +1,4 @@
-"""The floor on this machine, from results CSVs (``make bench``'s), into README's ``floor`` block.
+"""The floor on this machine, from make bench's results CSVs, into docs/methodology.md's ``floor`` block.
 
 * the ceilings each run measured: bandwidth per cache level and main memory, the first-touch write
   rate, the matmul peak, the dispatch floor, and the cache sizes the machine reported;

@@ -15,7 +15,7 @@ at the newest commit.
   of :mod:`jaxgrads.history.steps` and with the BIC's (half of it): the share of series with a false
   step, and with a false regression at the newest commit.
 
-The tables go to README.md (block ``history-calibration``).
+The tables go to docs/history.md (block ``history-calibration``).
 
     .venv/bin/python bench/studies/history_aa.py [--runs 10] [--no-instructions] [--no-readme]
         [--runs-dir results/history-aa]   # keep the runs; a second call re-analyses them

@@ -1,4 +1,4 @@
-"""JAX against PyTorch, and what chunking buys on memory: the figures README quotes.
+"""JAX against PyTorch, and what chunking buys on memory: the figures docs/peers.md quotes.
 
 1. For ``matvec`` (w.r.t. x and A), ``quadratic`` and ``linear_loss`` (w.r.t. x) at n = 64, 256,
    1024, 2048, float32, one sweep of every JAX and every PyTorch method side by side in this

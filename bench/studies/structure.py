@@ -1,4 +1,4 @@
-"""Dense against colored against asdex against the closed form, into README's ``structure`` block.
+"""Dense against colored against asdex against the closed form, into docs/structure.md's ``structure`` block.
 
 One ``jaxgrads run --preset structure`` (every target at 32 and 128, batch 8: jacfwd, jacrev, the
 closed form, jaxgrads' four colored methods) with the asdex peer's methods added when asdex is

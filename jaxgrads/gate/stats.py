@@ -21,11 +21,11 @@ __all__ = ["AB_RULE", "Rule", "Verdict", "cv", "judge", "mann_whitney_p", "parse
 
 @dataclass(frozen=True)
 class Rule:
-    """The decision rule's knobs; the defaults come from bench/studies/calibrate_gate.py (see README)."""
+    """The decision rule's knobs; the defaults come from bench/studies/calibrate_gate.py (docs/gate.md)."""
 
     # θ: a median ratio above 1 + θ trips. Against a stored baseline on a shared runner, the same code
     # held up to ~1.4x in two processes in a row (time-correlated drift), hence 75% here; A/B mode
-    # measures both sides now and needs far less (AB_RULE). Both: README, "Calibration".
+    # measures both sides now and needs far less (AB_RULE). Both: docs/gate.md, "Calibration".
     threshold: float = 0.75
     alpha: float = 0.01  # ... with a one-sided Mann-Whitney p below this
     max_cv: float = 0.25  # a baseline noisier than this (std / mean of its samples) is inconclusive

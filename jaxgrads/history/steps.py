@@ -12,7 +12,7 @@ $\sigma$, the noise of one point in log units, is estimated from the series itse
 which one step barely moves; from 5 points on), and never taken below the metric's ``min_noise``:
 a deterministic metric (instructions, XLA's counts) has $\sigma \approx 0$, and its floor is what
 separates a real change from the last digit. $\beta$ is twice the BIC's $2 \ln n$: the BIC's
-penalty finds false steps in pure noise far more often (README, "History": both measured on
+penalty finds false steps in pure noise far more often (docs/history.md: both measured on
 simulated and real A/A series by ``bench/studies/history_aa.py``).
 
 Each step reports its size, the ratio of the medians of the levels either side, and a confidence:

@@ -35,10 +35,10 @@ import jax
 import numpy as np
 
 from jaxgrads.errors import one_line
-from jaxgrads.measure.agreement import agreement
+from jaxgrads.measure.agreement import agreement, host_statistics
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
-from jaxgrads.measure.tolerance import abs_scale, check_close, judge, normwise_tolerance, rtol
+from jaxgrads.measure.tolerance import abs_scale, judge, normwise_tolerance, rtol
 from jaxgrads.methods import get_method, reference_method, role_method
 
 __all__ = ["Reference", "accuracy", "check_closed_form", "host_array", "reference"]
@@ -126,8 +126,9 @@ def check_closed_form(
         elif scale is None:  # any function: normwise
             verdicts[name] = judge(closed, autodiff, AUTODIFF_RTOL)
         else:
-            ok, worst = check_close(closed, autodiff, scale + np.abs(autodiff), rtol(np.float64, k))
-            verdicts[name] = (ok, f"worst |error| / scale {worst:.2g}")
+            stats = host_statistics(closed, autodiff, scale + np.abs(autodiff))  # check_close, blockwise
+            worst = stats["worst_ratio"] if stats["finite"] and stats["reference_finite"] else math.nan
+            verdicts[name] = (worst <= rtol(np.float64, k), f"worst |error| / scale {worst:.2g}")
     fd = _finite_differences(kernel)
     if fd is not None:
         refs["finite differences"] = fd
@@ -182,16 +183,19 @@ def reference(kernel: Kernel, *, same_dtype: bool = True) -> Reference:
     trusted = kernel.derivative.closed_form is not None and not why
     name = "float64 closed form" if trusted else "float64 " + _autodiff_reference(kernel.derivative)
     error = math.nan
-    if same is not None and np.shape(same) == f64.shape and np.all(np.isfinite(f64)):
-        error = _relative(np.asarray(same, np.float64), f64)
+    if same is not None and np.shape(same) == f64.shape and f64.size:
+        stats = host_statistics(same, f64)
+        if stats["reference_finite"]:
+            error = _ratio(stats["err_norm"], stats["reference_norm"])
     return Reference(f64, scale, same, why, name, error)
 
 
 def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float | bool]:
     """The accuracy columns for Jacobian ``J`` computed by ``kernel``.
 
-    Computed on the kernel's device where it can be (:mod:`jaxgrads.measure.agreement`), on the host
-    otherwise and for the message of a row that fails.
+    Computed blockwise in place on a CPU, in one compiled pass on a GPU
+    (:mod:`jaxgrads.measure.agreement`); whole on the host for a mesh's or a peer's result, and for
+    the message of a row that fails.
 
     Args:
       kernel: the kernel that computed ``J``.
@@ -206,9 +210,7 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
     tol = rtol(kernel.dtype, k) if ref.scale is not None else normwise_tolerance(
         kernel.dtype, k, ref.reference_error
     )  # fmt: skip
-    stats = None
-    if kernel.mesh is None and math.prod(ref.f64.shape) >= DEVICE_MIN_ELEMENTS:
-        stats = agreement(J, ref, kernel.device)
+    stats = agreement(J, ref, kernel.device) if kernel.mesh is None else None
     if stats is None:
         return _host_accuracy(kernel.host_jacobian(J), ref, tol) | untrusted
     columns = {
@@ -223,10 +225,6 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         if not ok:
             columns["message"] = f"inaccurate against the {ref.name}: {why}"
     return columns | untrusted
-
-
-# below this many entries the host's NumPy is quicker than compiling the device's check for the shape
-DEVICE_MIN_ELEMENTS = 2**16
 
 
 def _ratio(num: float, den: float) -> float:

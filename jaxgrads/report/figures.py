@@ -1,5 +1,6 @@
 """Every figure of a results table: each target's (:mod:`jaxgrads.report.plots`) and the whole
-table's (``floor``, ``crossover``, ``devices``: see :mod:`jaxgrads.report.plots` for what each shows),
+table's (``verdict``: :mod:`jaxgrads.report.verdict`; ``floor``, ``crossover``,
+``devices``: see :mod:`jaxgrads.report.plots` for what each shows),
 drawn one at a time and written as PNG and SVG by :func:`plot_all`."""
 
 from __future__ import annotations
@@ -18,10 +19,42 @@ from jaxgrads.report.plots import (
     target_figures,
     timed_for_plots,
 )
+from jaxgrads.report.verdict import verdict_table
 from jaxgrads.results.labels import method_label
 from jaxgrads.results.schema import one_per_case
 
 __all__ = ["iter_figures", "overview_figures", "plot_all"]
+
+
+def _verdict(plt, df: pd.DataFrame) -> Iterator[tuple[str, object]]:
+    """Per target, the fastest autodiff Jacobian over its floor and over the closed form
+    (:mod:`jaxgrads.report.verdict`): the suite's question, answered at a glance."""
+    v = verdict_table(df)
+    if v.empty:
+        return
+    v = v.iloc[::-1]  # the first target on top
+    labels = [f"{r.target} {r.dtype} @ {r.size}: {r.best}" for r in v.itertuples()]
+    fig, (ax_f, ax_c) = plt.subplots(1, 2, figsize=(11, 0.32 * len(v) + 1.6), sharey=True)
+    y = range(len(v))
+    ax_f.barh(y, v["over_floor"], color="tab:gray")
+    ax_f.axvline(1.0, color="black", linewidth=1.2)
+    ax_f.set(xscale="log", title="time ÷ floor (1: at the floor)", yticks=list(y), yticklabels=labels)
+    tie = 1.1  # within 10% of the closed form: neither faster nor slower on one run
+    colors = [
+        "tab:green" if r < 1 / tie else "tab:red" if r > tie else "tab:gray" for r in v["over_closed_form"]
+    ]
+    ax_c.barh(y, v["over_closed_form"], color=colors)
+    ax_c.axvline(1.0, color="black", linewidth=1.2, linestyle="--")
+    ax_c.set(xscale="log", title="time ÷ closed form (green: autodiff faster, red: slower, gray: within 10%)")
+    for ax, column in ((ax_f, "over_floor"), (ax_c, "over_closed_form")):
+        for i, value in zip(y, v[column], strict=True):
+            if value == value:  # not NaN
+                ax.annotate(f"{value:.3g}×", (value, i), xytext=(3, 0), textcoords="offset points",
+                            va="center", fontsize=7)  # fmt: skip
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+        ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle("The fastest accurate autodiff Jacobian per target, at its largest size")
+    yield "verdict", fig
 
 
 def _floor(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
@@ -115,9 +148,11 @@ def iter_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
 
 
 def overview_figures(df: pd.DataFrame) -> Iterator[tuple[str, object]]:
-    """The figures of the whole table rather than of one target: ``floor``, ``crossover``, ``devices``."""
+    """The figures of the whole table rather than of one target: ``verdict``, ``floor``, ``crossover``,
+    ``devices``."""
     plt = require_matplotlib()
     one = one_per_case(df)  # a case on several device counts: the devices figure's
+    yield from _verdict(plt, one)
     yield from _floor(plt, timed_for_plots(one))
     yield from _crossover(plt, one)
     yield from _devices(plt, df)

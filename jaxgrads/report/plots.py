@@ -2,8 +2,9 @@ r"""Figures from a results table (matplotlib, the ``[plot]`` extra): PNG and SVG
 draws a target's figures and the site's; :mod:`jaxgrads.report.figures` the whole table's (``floor``,
 ``crossover``, ``devices``) and writes them all.
 
-- ``time-<problem>-<wrt>``: median time vs Jacobian size, log-log, one line per method; the closed
-  form drawn black and dashed.
+- ``time-<problem>-<wrt>``: median time vs Jacobian size, log-log, one line per method, each method
+  its own colour and marker in every figure (:func:`method_style`); the closed form drawn black and
+  dashed, the floor as a gray line over a shaded region no kernel may enter.
 - ``speedup-<problem>-<wrt>``: each method's time over ``analytic``'s, vs size (above 1: slower than
   the closed form).
 - ``floor``: every kernel's time against its compulsory traffic, above its floor
@@ -42,6 +43,7 @@ __all__ = [
     "FLOOR_MARKERS",
     "history_figure",
     "legend",
+    "method_style",
     "require_matplotlib",
     "roofline_figure",
     "save_figure",
@@ -78,9 +80,10 @@ def _elements(shape: str) -> int:
     return math.prod(int(d) for d in shape.split("x") if d) if shape else 1
 
 
-def save_figure(fig, out: Path, name: str) -> list[Path]:
+def save_figure(fig, out: Path, name: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Writes ``fig`` as ``out/name.<format>`` for each format, each by rename (no partial file)."""
     paths = []
-    for fmt in FORMATS:
+    for fmt in formats:
         path = out / f"{name}.{fmt}"
         tmp = path.with_name(f".{path.name}.tmp.{fmt}")
         fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
@@ -89,12 +92,41 @@ def save_figure(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def _style(label: str) -> dict:
+# every method keeps one colour and marker in every figure, and no two methods share both: the
+# registry's order, ten colours, then the next marker
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+          "tab:olive", "tab:cyan", "#4b0082")  # fmt: skip
+MARKERS = ("o", "^", "v", "D", "P", "X", "<", ">")
+
+
+def method_style(label: str) -> dict:
+    """The line style of a method's series (a chunked one's label: its method's): the closed form
+    black and dashed, the textbook form gray and dotted, every other method its own colour and marker."""
     if label == CLOSED_FORM:
         return dict(color="black", linestyle="--", linewidth=2.2, marker="s", zorder=5)
     if label == TEXTBOOK:
         return dict(color="dimgray", linestyle=":", linewidth=2.0, marker="s", zorder=5)
-    return dict(marker="o", linewidth=1.3, markersize=4)
+    from jaxgrads.methods import METHODS
+
+    names = [n for n in METHODS if n not in (CLOSED_FORM, TEXTBOOK)]
+    name = label.split("·", 1)[0]
+    i = names.index(name) if name in names else len(names) + sum(map(ord, name))
+    chunked = "·" in label
+    return dict(color=COLORS[i % len(COLORS)], marker=MARKERS[(i // len(COLORS)) % len(MARKERS)],
+                linewidth=1.3, markersize=5, linestyle="-." if chunked else "-")  # fmt: skip
+
+
+def _floor_line(ax, g: pd.DataFrame) -> None:
+    """The case's floor (:mod:`jaxgrads.measure.floor`) against size: no kernel may be below it."""
+    if "floor_s" not in g.columns:
+        return
+    if "output_format" in g.columns:  # a sparse output writes its nonzeros only: a floor of its own
+        g = g[g["output_format"].astype(str).isin(("dense", "", "nan"))]
+    floor = pd.to_numeric(g["floor_s"], errors="coerce").groupby(g["elements"]).median().dropna().sort_index()
+    floor = floor[floor > 0]
+    if len(floor):
+        ax.fill_between(floor.index, floor.values, floor.values.min() / 2, color="0.88", zorder=0)
+        ax.plot(floor.index, floor.values, color="0.35", linewidth=1.0, label="floor, dense output")
 
 
 def _family(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -123,9 +155,10 @@ def target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
             continue  # one size: nothing to draw a line through
         suffix = f"{problem}-{wrt}" + ("" if dtype == "float32" else f"-{dtype}")
         fig, ax = plt.subplots(figsize=(8, 4.5))
+        _floor_line(ax, g)
         for label, line in g.groupby("label", sort=False):
             line = line.groupby("elements")["time_median_s"].median().sort_index()
-            ax.plot(line.index, line.values, label=label, **_style(label))
+            ax.plot(line.index, line.values, label=label, **method_style(label))
         ax.set(
             xscale="log",
             yscale="log",
@@ -145,7 +178,7 @@ def target_figures(plt, timed: pd.DataFrame) -> Iterator[tuple[str, object]]:
             line = line.groupby("elements")["time_median_s"].median()
             ratio = (line / base).dropna().sort_index()
             if len(ratio):
-                ax.plot(ratio.index, ratio.values, label=label, **_style(label))
+                ax.plot(ratio.index, ratio.values, label=label, **method_style(label))
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1.5, label=f"{CLOSED_FORM} (= 1)")
         ax.set(xscale="log", yscale="log", xlabel="Jacobian size (elements)",
                ylabel="time ÷ analytic closed form's time")  # fmt: skip
@@ -169,13 +202,8 @@ def roofline_figure(plt, timed: pd.DataFrame, title: str):
     rate = pts["flops"] / pts["time_median_s"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for label, idx in pts.groupby("label", sort=False).groups.items():
-        ax.scatter(
-            intensity[idx],
-            rate[idx],
-            s=18,
-            label=label,
-            **({"color": "black", "marker": "s"} if label == CLOSED_FORM else {}),
-        )
+        style = method_style(label)
+        ax.scatter(intensity[idx], rate[idx], s=22, label=label, color=style["color"], marker=style["marker"])
     peak, bandwidth = pts["ceiling_flops_per_s"].median(), pts["ceiling_bytes_per_s"].median()
     if math.isfinite(peak) and math.isfinite(bandwidth) and peak > 0 and bandwidth > 0:
         knee = peak / bandwidth
