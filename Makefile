@@ -56,8 +56,9 @@ bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices s
 	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
 	$(PY) -m jaxgrads run --preset structure --overwrite -o results/structure.csv
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
-	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md
-	$(MAKE) --no-print-directory site
+	@# the report and the site draw their figures side by side (nothing is timed any more)
+	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md & \
+	  report=$$!; $(MAKE) --no-print-directory site; site=$$?; wait $$report && exit $$site
 
 # with a history (results/history/, from `make history` or `jaxgrads history add`), its kernel pages too
 HISTORY := $(if $(wildcard results/history/runs/*.csv),--history results/history)

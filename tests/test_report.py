@@ -221,3 +221,32 @@ def test_plot_into_a_file_is_refused(tmp_path):
     run = write_run(tmp_path / "run.csv", synthetic())
     result = jaxgrads("plot", str(run), "--out", str(run))
     assert_one_line_error(result, "is a file; give a folder")
+
+
+def test_the_verdict_is_the_fastest_accurate_autodiff_at_the_largest_size_with_a_closed_form():
+    from jaxgrads.report.verdict import verdict_markdown, verdict_table
+
+    rows = [row("matvec", "x", m, n, n, t * 1e-3, wrt_elements=n, out_elements=n, **extra)
+            for n in (64, 256, 1024) for m, t, extra in (
+                ("analytic", 1.0, {}), ("analytic_textbook", 0.5, {}),  # the textbook form is no autodiff
+                ("jacrev", 2.0, {}), ("jacfwd", 0.8, {"ok": False}),  # an inaccurate row is no candidate
+            )]  # fmt: skip
+    rows.append(row("matvec", "x", "jacrev", 4096, 4096, 1.0, wrt_elements=4096, out_elements=4096))  # alone
+    v = verdict_table(pd.DataFrame(rows)).set_index("target").loc["matvec/x"]
+    assert (v["size"], v["best"]) == ("1024", "jacrev")
+    assert v["over_closed_form"] == pytest.approx(2.0)
+    floor = max(1e-6, 8 * 1024 * 1024 / ROOF["ceiling_bytes_per_s"])
+    assert v["over_floor"] == pytest.approx(2e-3 / floor)
+    assert "| matvec/x | float32 | 1024 | `jacrev` | 2 ms | 1 ms |" in verdict_markdown(pd.DataFrame(rows))
+    assert "## Verdict" in markdown_report(pd.DataFrame(rows))
+
+
+def test_every_method_keeps_its_colour_and_marker_and_no_two_share_both():
+    from jaxgrads.methods import METHODS
+    from jaxgrads.report.plots import method_style
+
+    styles = {name: method_style(name) for name in METHODS}
+    pairs = [(s["color"], s["marker"]) for s in styles.values()]
+    assert len(set(pairs)) == len(pairs)
+    assert method_style("jacrev_chunked·c64")["color"] == styles["jacrev_chunked"]["color"]
+    assert styles["analytic"]["color"] == "black"

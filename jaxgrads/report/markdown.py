@@ -139,11 +139,17 @@ def markdown_report(
     from jaxgrads.report.findings import findings_section  # they format with this module
     from jaxgrads.report.floor import floor_section
     from jaxgrads.report.structure import structure_section
+    from jaxgrads.report.verdict import verdict_markdown, verdict_table
 
     everything, df = df, one_per_case(df)  # a case on several device counts: the devices section's
     floor = float(pd.to_numeric(df.get("dispatch_floor_s"), errors="coerce").median())
     header = [*_run_header(df, title, floor), "", "## Summary", "", summary_table(df)]
-    body = ["", "## Findings", "", findings_section(df)]
+    body = []
+    if len(verdict_table(df)):
+        intro = ("The fastest accurate autodiff Jacobian per target, at its largest size in the run, over "
+                 "its floor and over the closed form.")  # fmt: skip
+        body += ["", "## Verdict", "", intro, "", verdict_markdown(df)]
+    body += ["", "## Findings", "", findings_section(df)]
     floors = floor_section(df)
     if floors:
         body += ["", "## Floor", "", floors]

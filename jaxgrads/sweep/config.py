@@ -65,7 +65,7 @@ QUICK_SWEEP = Sweep(
     methods=tuple(n for n, m in METHODS.items() if m.backend == "jax" and not m.chunked),
     sizes=((64, 64),),
     samples=5,
-    min_sample_s=0.005,
+    min_sample_s=0.003,
 )
 
 
