@@ -72,10 +72,15 @@ def figures():
     plt.close("all")
 
 
-def test_time_vs_size_has_one_line_per_method_and_log_axes(figures):
+def test_time_vs_size_has_one_line_per_method_the_floor_and_log_axes(figures):
     ax = figures["time-matvec-x"].axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
-    assert sorted(labels) == ["analytic", "analytic_textbook", "jacfwd", "jacrev"]
+    assert sorted(labels) == ["analytic", "analytic_textbook", "floor, dense output", "jacfwd", "jacrev"]
+    floor = next(line for line in ax.get_lines() if line.get_label() == "floor, dense output")
+    expected = [max(1e-6, 8 * n * n / ROOF["ceiling_bytes_per_s"]) for n in (32, 64, 128, 512)]  # 64: crossover
+    assert list(floor.get_ydata()) == pytest.approx(expected)
+    jacfwd, jacrev = (next(x for x in ax.get_lines() if x.get_label() == m) for m in ("jacfwd", "jacrev"))
+    assert (jacfwd.get_color(), jacfwd.get_marker()) != (jacrev.get_color(), jacrev.get_marker())
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert "(s)" in ax.get_ylabel()
     assert "elements" in ax.get_xlabel()

@@ -7,9 +7,12 @@ memory mappings: a run that kept them all could reach ``vm.max_map_count``). A b
 ``BATCH_PER_JOB`` cases per job, so what is compiled ahead (executables and device inputs) is
 bounded by the batch.
 
-Only the kinds that compile ahead of time through JAX go to the pool (:data:`POOLED_KINDS`); a mesh
-method, whose processes compile in step, and a peer, which compiles its own way, compile when their
-turn comes, as every case does with ``jobs = 1``. A pooled kernel's ``compile_s`` is its own compile
+Only the kinds that compile ahead of time through JAX alone go to the pool (:data:`POOLED_KINDS`);
+a colored method, whose pattern is prepared by code that may change process-wide state (asdex sets
+warning filters, which are not per thread), a mesh method, whose processes compile in step, and a
+peer, which compiles its own way, compile when their turn comes, as every case does with
+``jobs = 1``. A problem's function is traced in a worker thread: JAX's tracing is thread-safe, and a
+function whose tracing changes process-wide state runs as it should with ``--jobs 1``. A pooled kernel's ``compile_s`` is its own compile
 measured in its worker, while up to ``jobs - 1`` others compiled beside it: the row says how many
 in ``compile_jobs``.
 """
@@ -28,7 +31,9 @@ from jaxgrads.measure.kernels import Kernel
 __all__ = ["BATCH_PER_JOB", "POOLED_KINDS", "CompilePool", "resolve_jobs"]
 
 BATCH_PER_JOB = 4  # cases compiled ahead per worker: enough to even out the workers' loads
-POOLED_KINDS = frozenset({"jit", "loop", "pattern"})
+# the kinds whose build is JAX's tracing and XLA's compile alone; a pattern's preparation runs code
+# (a sparsity detector) that may set process-wide state such as warning filters, so it builds in turn
+POOLED_KINDS = frozenset({"jit", "loop"})
 
 
 def resolve_jobs(jobs: int | None) -> int:

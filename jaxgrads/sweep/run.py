@@ -69,12 +69,9 @@ def _compile(case: Case, ctx: RunContext, host: dict) -> Kernel:
 
 def _compiled(case: Case, ctx: RunContext, ahead: Future | None) -> Kernel:
     """The case's kernel: the one compiled ahead (:mod:`jaxgrads.sweep.compiling`), or compiled now."""
-    if ahead is not None:
-        with ctx.phases("compile"):
-            return ahead.result()
-    host = _host_inputs(case, ctx)
+    host = _host_inputs(case, ctx) if ahead is None else None
     with ctx.phases("compile"):
-        return _compile(case, ctx, host)
+        return _compile(case, ctx, host) if ahead is None else ahead.result()
 
 
 def _message(case: Case, exc: Exception) -> str:
