@@ -170,3 +170,17 @@ def test_anchors_follow_githubs_slugs():
     heading = "Three tiers: what each sees and what it cannot"
     assert slug(heading) == "three-tiers-what-each-sees-and-what-it-cannot"
     assert slug("`--jobs` and the **pool**") == "--jobs-and-the-pool"
+
+
+@pytest.mark.slow
+def test_the_readmes_python_example_runs(tmp_path):
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.py").write_text(example)
+    done = subprocess.run([sys.executable, str(tmp_path / "example.py")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "fastest" in done.stdout

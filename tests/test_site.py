@@ -287,3 +287,21 @@ def test_a_table_sorts_on_click_and_filters_hide(browser, site):
     assert (ARTIFACTS / "site-target-matvec-x.png").stat().st_size > 10_000
     assert errors == []
     page.close()
+
+
+@pytest.mark.slow
+def test_the_index_answers_per_target_first(browser, site):
+    """The index's first chart is the verdict per target (its fastest autodiff over the floor and over
+    the closed form), a screenshot of it kept for a look."""
+    page, errors = open_page(browser, site / "index.html")
+    first = page.locator("figure.chart").first
+    assert first.locator("figcaption").inner_text() == "verdict"
+    box = first.locator("svg").bounding_box()
+    assert box is not None
+    assert box["width"] > 400
+    assert box["height"] > 150
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "site-index.png"), full_page=True)
+    assert (ARTIFACTS / "site-index.png").stat().st_size > 10_000
+    assert errors == []
+    page.close()
