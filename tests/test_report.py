@@ -77,7 +77,8 @@ def test_time_vs_size_has_one_line_per_method_the_floor_and_log_axes(figures):
     labels = [line.get_label() for line in ax.get_lines()]
     assert sorted(labels) == ["analytic", "analytic_textbook", "floor, dense output", "jacfwd", "jacrev"]
     floor = next(line for line in ax.get_lines() if line.get_label() == "floor, dense output")
-    expected = [max(1e-6, 8 * n * n / ROOF["ceiling_bytes_per_s"]) for n in (32, 64, 128, 512)]  # 64: crossover
+    # 64: a crossover shape that is square
+    expected = [max(1e-6, 8 * n * n / ROOF["ceiling_bytes_per_s"]) for n in (32, 64, 128, 512)]
     assert list(floor.get_ydata()) == pytest.approx(expected)
     jacfwd, jacrev = (next(x for x in ax.get_lines() if x.get_label() == m) for m in ("jacfwd", "jacrev"))
     assert (jacfwd.get_color(), jacfwd.get_marker()) != (jacrev.get_color(), jacrev.get_marker())

@@ -35,7 +35,7 @@ import jax
 import numpy as np
 
 from jaxgrads.errors import one_line
-from jaxgrads.measure.agreement import agreement, host_statistics
+from jaxgrads.measure.agreement import agreement, comparable_same, host_statistics
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
 from jaxgrads.measure.tolerance import abs_scale, judge, normwise_tolerance, rtol
@@ -216,9 +216,7 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         actual = kernel.host_jacobian(J)  # a mesh's (gathered) or a peer's result
         if actual.shape != ref.f64.shape or actual.size == 0:
             return _host_accuracy(actual, ref, tol) | untrusted
-        same = ref.same_dtype
-        same = same if same is not None and np.shape(same) == actual.shape else None
-        stats = host_statistics(actual, ref.f64, ref.scale, same)
+        stats = host_statistics(actual, ref.f64, ref.scale, comparable_same(ref))
     columns = {
         "err_closed_form": _ratio(stats.get("same_err_norm", math.nan), stats.get("same_norm", math.nan)),
         "err_f64": _ratio(stats["err_norm"], stats["reference_norm"]),
@@ -226,7 +224,7 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         "ok": _passes(stats, tol),
     }
     if not columns["ok"]:  # the host says where (and has the last word at the boundary)
-        ok, why = _judge(kernel.host_jacobian(J) if actual is None else actual, ref, tol)
+        ok, why = judge(kernel.host_jacobian(J) if actual is None else actual, ref.f64, tol, ref.scale)
         columns["ok"] = bool(ok)
         if not ok:
             columns["message"] = f"inaccurate against the {ref.name}: {why}"
@@ -246,16 +244,12 @@ def _passes(stats: dict, tol: float) -> bool:
     return _ratio(stats["err_norm"], stats["reference_norm"]) <= tol
 
 
-def _judge(actual: np.ndarray, ref: Reference, tol: float) -> tuple[bool, str]:
-    return judge(actual, ref.f64, tol, ref.scale) if ref.scale is not None else judge(actual, ref.f64, tol)
-
-
 def _host_accuracy(actual: np.ndarray, ref: Reference, tol: float) -> dict:
     """The accuracy columns computed on the host, in float64 NumPy."""
     if actual.shape != ref.f64.shape:
         nan = math.nan
         return {"err_closed_form": nan, "err_f64": nan, "max_abs_err": nan, "ok": False}
-    ok, why = _judge(actual, ref, tol)
+    ok, why = judge(actual, ref.f64, tol, ref.scale)
     same = (
         _relative(actual, np.asarray(ref.same_dtype, np.float64)) if ref.same_dtype is not None else math.nan
     )

@@ -32,7 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import sparse
 
-__all__ = ["BLOCK", "DEVICE_MIN_ELEMENTS", "agreement", "device_statistics", "host_statistics"]
+__all__ = [
+    "BLOCK", "DEVICE_MIN_ELEMENTS", "agreement", "comparable_same", "device_statistics", "host_statistics",
+]  # fmt: skip
 
 BLOCK = 2**20  # entries per block: 8 MiB of float64, a few such arrays within a large L2 or L3
 # below this many entries a GPU's result is checked on the host: copying it costs less than compiling
@@ -148,7 +150,8 @@ def _device_statistics(actual, desired, scale, same):
     return stats
 
 
-def _same(ref):
+def comparable_same(ref):
+    """The reference in the kernel's dtype where it has the float64 reference's shape, else None."""
     same = ref.same_dtype
     return same if same is not None and np.shape(same) == ref.f64.shape else None
 
@@ -158,13 +161,14 @@ def device_statistics(J: jax.Array, ref, device: jax.Device) -> dict:
     key = ("agreement", device.id, device.platform)
     if key not in ref.on_device:
         ref.on_device[key] = tuple(
-            None if x is None else jax.device_put(x, device) for x in (ref.f64, ref.scale, _same(ref))
+            None if x is None else jax.device_put(x, device)
+            for x in (ref.f64, ref.scale, comparable_same(ref))
         )
     stats = jax.device_get(_device_statistics(J, *ref.on_device[key]))
     out = {k: (bool(v) if np.asarray(v).dtype == bool else float(v)) for k, v in stats.items()}
     overflow = not all(math.isfinite(out[k]) for k in ("sq_err", "sq_ref"))
     if overflow and out["finite"] and out["reference_finite"]:
-        return host_statistics(J, ref.f64, ref.scale, _same(ref))
+        return host_statistics(J, ref.f64, ref.scale, comparable_same(ref))
     return _norms(out)
 
 
@@ -179,7 +183,7 @@ def agreement(J, ref, device: jax.Device) -> dict | None:
     if not J.is_fully_addressable or len(J.devices()) != 1:
         return None
     if next(iter(J.devices())).platform == "cpu" or J.size < DEVICE_MIN_ELEMENTS:
-        return host_statistics(J, ref.f64, ref.scale, _same(ref))
+        return host_statistics(J, ref.f64, ref.scale, comparable_same(ref))
     if not jax.config.jax_enable_x64:
         return None
     return device_statistics(J, ref, device)

@@ -12,9 +12,9 @@ a colored method, whose pattern is prepared by code that may change process-wide
 warning filters, which are not per thread), a mesh method, whose processes compile in step, and a
 peer, which compiles its own way, compile when their turn comes, as every case does with
 ``jobs = 1``. A problem's function is traced in a worker thread: JAX's tracing is thread-safe, and a
-function whose tracing changes process-wide state runs as it should with ``--jobs 1``. A pooled kernel's ``compile_s`` is its own compile
-measured in its worker, while up to ``jobs - 1`` others compiled beside it: the row says how many
-in ``compile_jobs``.
+function whose tracing changes process-wide state runs as it should with ``--jobs 1``. A pooled
+kernel's ``compile_s`` is its own compile measured in its worker, while up to ``jobs - 1`` others
+compiled beside it: the row says how many in ``compile_jobs``.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ class CompilePool:
     def batches(self, todo: Sequence[Case]) -> Iterator[tuple[Case, Future | None]]:
         """Each case of ``todo`` in order, with the future of its kernel where it was compiled ahead
         (None: it compiles when its turn comes). A batch is submitted once the last one is timed."""
-        size = self.jobs * BATCH_PER_JOB
-        for start in range(0, len(todo), size if self._pool else max(len(todo), 1)):
-            batch = todo[start : start + size] if self._pool else todo
+        size = self.jobs * BATCH_PER_JOB if self._pool else max(len(todo), 1)
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
             ahead = {id(case): self._submit(case) for case in batch if self._pooled(case)}
             with self._waiting():  # the batch compiled before any of it is timed: a quiet machine
                 wait(ahead.values())
