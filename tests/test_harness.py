@@ -19,6 +19,7 @@ from jaxgrads.measure.agreement import agreement, device_statistics, host_statis
 from jaxgrads.results.schema import KEY, read_results
 from jaxgrads.sweep import compiling
 from jaxgrads.sweep import run as sweep_run
+from jaxgrads.sweep import phases as phases_module
 from jaxgrads.sweep.phases import PHASES, Phases
 
 SWEEP = dict(problems=("quadratic", "matvec"), sizes=((8, 8),), samples=2, min_sample_s=0.001, device="cpu",
@@ -192,6 +193,18 @@ def test_the_phases_add_up_to_the_wall_time():
     with pytest.raises(ValueError, match="unknown phase 'linking'; phases: probes, inputs"):
         with phases("linking"):
             pass
+
+
+def test_a_later_run_in_the_same_process_counts_its_own_start_only(monkeypatch):
+    """The process's age is the first run's ``before``; a second one counts from its own command."""
+    monkeypatch.setattr(phases_module, "_STARTED", [])
+    monkeypatch.setattr(phases_module, "process_age", lambda: 1000.0)
+    assert Phases().before == 1000.0
+    began = time.perf_counter()
+    time.sleep(0.01)
+    later = Phases(since=began)
+    assert 0.01 <= later.before < 1000.0
+    assert Phases().before == 0.0  # no start given: nothing before is claimed
 
 
 def test_a_run_says_where_its_time_went(tmp_path):

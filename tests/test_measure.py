@@ -40,6 +40,32 @@ def test_autorange_reaches_the_minimum_sample_time(monkeypatch):
     assert len(calls) >= 1 + 3 * timing.inner_loops  # the warm-up, then every sample's loops
 
 
+@pytest.mark.parametrize(
+    "call_s, expected",
+    [(0.001, 7), (0.1, 7), (0.15, 7), (0.2, 5), (0.3, 4), (0.5, 3), (2.5, 3)],
+)
+def test_a_slow_kernel_keeps_fewer_samples_on_a_controlled_clock(monkeypatch, call_s, expected):
+    """Under a 1 s cap: all 7 samples while they fit, ceil(1 s / sample) past that, never under 3."""
+    clock = [0.0]
+    monkeypatch.setattr(timing_module.time, "perf_counter", lambda: clock[0])
+
+    def fn():
+        clock[0] += call_s
+        return 0
+
+    timing = time_callable(fn, samples=7, min_sample_s=0.1, max_time_s=1.0)
+    assert len(timing.samples) == expected
+    assert timing.samples == pytest.approx((call_s,) * expected)
+    # without a cap (time_callable's default) every sample is taken
+    assert len(time_callable(fn, samples=7, min_sample_s=0.1).samples) == 7
+
+
+def test_the_sample_count_never_asks_for_more_than_given():
+    assert timing_module.sample_count(2, 5.0, 1.0) == 2  # fewer than the minimum asked: all of them
+    assert timing_module.sample_count(9, 0.2, math.inf) == 9
+    assert timing_module.sample_count(9, 0.0, 1.0) == 9
+
+
 def test_slow_callable_gets_one_loop():
     timing = time_callable(lambda: time.sleep(0.03), samples=2, min_sample_s=0.01)
     assert timing.inner_loops == 1

@@ -8,7 +8,9 @@ For each device count D (default 1 2 4 8; on a CPU, D host devices made before J
 * weak scaling: the size grows with D so each device's share stays 1 MiB: matvec/x at (512·D)x512,
   matvec/A at 64x(64·D) (m outputs split over D, each row m·n wide).
 
-Then the report's devices section of them all (tables as ``jaxgrads report`` prints them).
+Both runs of one count share a process (``--child D``: the CLI called twice in it), so each count
+pays JAX's start once. Then the report's devices section of them all (tables as ``jaxgrads report``
+prints them).
 
     .venv/bin/python bench/studies/devices.py [--counts 1 2 4 8] [--no-readme] [--reuse]
 
@@ -18,6 +20,8 @@ Then the report's devices section of them all (tables as ``jaxgrads report`` pri
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -39,22 +43,33 @@ def runs(d: int) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def child(d: int) -> None:
+    """Runs the count's ``jaxgrads run`` commands one after the other in this process."""
+    from jaxgrads.cli.main import main as jaxgrads
+
+    for name, run_args in runs(d).items():
+        print(f"devices.py: jaxgrads run {' '.join(run_args)}", file=sys.stderr, flush=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = jaxgrads(["run", *run_args, "-o", str(OUT / f"{name}.csv"), "--overwrite"])
+        if code:
+            raise SystemExit(code)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="report the CSVs already measured")
+    parser.add_argument("--child", type=int, metavar="D", help=argparse.SUPPRESS)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.child is not None:
+        return child(args.child)
     paths = []
     for d in args.counts:
-        for name, run_args in runs(d).items():
-            out = OUT / f"{name}.csv"
-            if not args.reuse:
-                print(f"devices.py: jaxgrads run {' '.join(run_args)}", file=sys.stderr, flush=True)
-                cmd = [sys.executable, "-m", "jaxgrads", "run", *run_args, "-o", str(out), "--overwrite"]
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            paths.append(str(out))
+        if not args.reuse:
+            subprocess.run([sys.executable, __file__, "--child", str(d)], check=True)
+        paths += [str(OUT / f"{name}.csv") for name in runs(d)]
     df = read_all(paths)
     first = df.iloc[0]
     section = devices_section(df)

@@ -199,7 +199,9 @@ def _default_output(device_spec: str) -> Path:
 def run(args) -> int:
     import subprocess
     import sys
+    import time
 
+    began = time.perf_counter()
     from jaxgrads.results.files import check_output
     from jaxgrads.sweep import run_sweep
     from jaxgrads.sweep.distributed import is_lead, launch
@@ -231,7 +233,7 @@ def run(args) -> int:
     if args.processes is not None and args.processes > 1:
         check_output(out, resume=args.resume, overwrite=args.overwrite)
         return launch(args.argv, args.processes, args.coordinator)
-    phases = Phases()
+    phases = Phases(since=began)
     run_sweep(sweep, out, resume=args.resume, overwrite=args.overwrite, cases=cases, phases=phases)
     if is_lead():  # the other processes of a jax.distributed run wrote nothing the user asked for
         summarize(out, args.report)

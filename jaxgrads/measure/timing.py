@@ -4,6 +4,13 @@ One untimed warm-up call; then the inner loop count grows until one sample lasts
 (pyperf aims at 100 ms, asv at 10 ms); the sample that first meets it is kept, and more follow up to
 ``samples``, each the mean over that many calls, every call ending in ``jax.block_until_ready``.
 Compilation happened before (see ``kernels``), so it is never inside a sample.
+
+A slow kernel gets fewer samples: their count is decided once, from the calibration sample, so
+that all of them together last about ``max_time_s``, but never fewer than :data:`MIN_SAMPLES`
+(pytest-benchmark's ``max_time`` and ``min_rounds``, asv's ``repeat=(min, max, max_time)``). With
+d the calibration sample's length, the count is ``clip(ceil(max_time_s / d), MIN_SAMPLES, samples)``:
+a kernel of 10 µs keeps all its samples, one of 0.9 s a call keeps three. Deciding before sampling,
+not from the samples seen, keeps the median free of a stopping rule's bias.
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["DEFAULT_MIN_SAMPLE_S", "DEFAULT_SAMPLES", "Timing", "dispatch_floor", "time_callable"]
+__all__ = [
+    "DEFAULT_MAX_TIME_S", "DEFAULT_MIN_SAMPLE_S", "DEFAULT_SAMPLES", "MIN_SAMPLES", "Timing", "dispatch_floor",
+    "sample_count", "time_callable",
+]  # fmt: skip
 
 DEFAULT_SAMPLES = 7
 DEFAULT_MIN_SAMPLE_S = 0.01
+DEFAULT_MAX_TIME_S = math.inf  # time_callable's own default: every sample asked for
+MIN_SAMPLES = 3  # the fewest a time cap leaves: a median and an interquartile range still mean something
 MAX_LOOPS = 1_000_000
 
 
@@ -64,11 +76,20 @@ def _sample(fn: Callable[[], object], loops: int) -> float:
             gc.enable()
 
 
+def sample_count(samples: int, sample_s: float, max_time_s: float) -> int:
+    """How many samples a kernel whose calibration sample lasted ``sample_s`` keeps (see above)."""
+    if samples <= MIN_SAMPLES or not math.isfinite(max_time_s):
+        return samples
+    fit = math.ceil(max_time_s / max(sample_s, 1e-12))
+    return int(min(samples, max(MIN_SAMPLES, fit)))
+
+
 def time_callable(
     fn: Callable[[], object],
     *,
     samples: int = DEFAULT_SAMPLES,
     min_sample_s: float = DEFAULT_MIN_SAMPLE_S,
+    max_time_s: float = DEFAULT_MAX_TIME_S,
     warmup: bool = True,
     agree: Callable[[tuple[float, ...]], tuple[float, ...]] | None = None,
 ) -> Timing:
@@ -76,8 +97,10 @@ def time_callable(
 
     Args:
       fn: a zero-argument callable returning JAX arrays (a compiled kernel with bound inputs).
-      samples: number of samples kept.
+      samples: number of samples kept (fewer for a slow kernel under ``max_time_s``).
       min_sample_s: the shortest a sample may last; the loop count grows until it does.
+      max_time_s: about how long all the samples together may last; a slow kernel keeps fewer,
+        at least :data:`MIN_SAMPLES` (:func:`sample_count`).
       warmup: make the untimed first call here (False: the caller already made it).
       agree: across processes running one SPMD kernel, the elementwise maximum over them
         (:func:`jaxgrads.sweep.distributed.agree`): the loop count and the end of calibration are
@@ -106,8 +129,11 @@ def time_callable(
         if not short:
             break
         loops = grown
+    count = sample_count(samples, per_call * loops, max_time_s)
+    if agree is not None:  # every process takes as many
+        count = int(agree((count,))[0])
     # the calibration sample that met the target is a sample like the others
-    rest = tuple(_sample(fn, loops) for _ in range(samples - 1))
+    rest = tuple(_sample(fn, loops) for _ in range(count - 1))
     times = (per_call, *rest)
     return Timing(times if agree is None else agree(times), loops)
 

@@ -3,6 +3,7 @@ scaling, crossover, structure)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class Sweep:
     device: str = "auto"
     samples: int = DEFAULT_SAMPLES
     min_sample_s: float = DEFAULT_MIN_SAMPLE_S
+    # a kernel's samples together last about this long: a slow one keeps fewer, at least 3
+    # (measure.timing.sample_count; pytest-benchmark's max_time is 1 s too)
+    max_time_s: float = 1.0
     memory_budget: int | None = None  # bytes; None: half the device's free memory
     max_steps: int = 2**14  # sequential steps (lax.map iterations, loop calls) allowed per Jacobian
     max_call_s: float = 10.0  # a case whose first call takes longer is skipped after that call
@@ -80,6 +84,7 @@ GATE_SWEEP = Sweep(
     samples=9,
     min_sample_s=0.005,
     max_call_s=0.1,
+    max_time_s=math.inf,  # all 9, whatever the kernel's speed
     # one CPU: XLA's threads on a shared VM land differently in every process; pinned, a kernel's
     # time moves less from one process to the next (bench/studies/normalization.py)
     cpus=1,

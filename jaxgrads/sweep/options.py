@@ -162,6 +162,10 @@ SWEEP_OPTIONS: tuple[SweepOption, ...] = (
                 from_rows=lambda rows: [str(int(rows["samples"].max()))]),
     SweepOption("min_sample_time", {"type": seconds, "metavar": "S", "help": "seconds per sample"},
                 "min_sample_s"),
+    SweepOption("max_time", {"type": seconds, "metavar": "S",
+                             "help": "a kernel's samples together last about S seconds: a slow kernel "
+                                     "keeps fewer, at least 3 (1; gate: all)"},
+                "max_time_s"),
     SweepOption("memory_budget", {"type": memory, "metavar": "SIZE", "help": "default: half of free"},
                 "memory_budget"),
     SweepOption("max_steps", {"type": int, "metavar": "N",

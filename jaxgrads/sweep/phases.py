@@ -3,8 +3,9 @@
 The phases add up to the sweep's wall time (what is left is ``other``): the machine's probes, the
 inputs drawn, compiling (with ``--jobs N``, the main thread's wait for the pool), the warm-up call
 and the timed samples, the references (once per case), the accuracy check (once per row) and
-writing the rows. What came before the sweep in the same process (interpreter and JAX start-up,
-reading the options, planning) is ``before``, from the process's start time where the OS says it.
+writing the rows. What came before the sweep (interpreter and JAX start-up, reading the options,
+planning) is ``before``: from the process's start time where the OS says it, or, for a later run in
+the same process (the CLI called again in-process), from the moment that run's command began.
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ def process_age() -> float:
         return float("nan")
 
 
-class Phases:
-    """Seconds per phase of one sweep, accumulated by ``with phases("compile"): ...``."""
+_STARTED: list[float] = []  # when this process's first run began (perf_counter)
 
-    def __init__(self) -> None:
+
+class Phases:
+    """Seconds per phase of one sweep, accumulated by ``with phases("compile"): ...``.
+
+    ``since``: when the command that runs the sweep began (``time.perf_counter()``), for ``before``
+    in a process whose first run has gone.
+    """
+
+    def __init__(self, since: float | None = None) -> None:
         self.seconds = dict.fromkeys(PHASES, 0.0)
-        self.before = process_age()
         self._start = time.perf_counter()
+        first = not _STARTED
+        _STARTED.append(self._start)
+        self.before = process_age() if first else (self._start - since if since is not None else 0.0)
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:

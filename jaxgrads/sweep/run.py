@@ -122,9 +122,8 @@ def run_case(
                        f"{sweep.max_call_s:g} s")  # fmt: skip
                 return row | {"status": "skipped", "message": msg, "compile_s": kernel.compile_s}, ()
             if timer is None:
-                timing = time_callable(
-                    kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s, warmup=False, agree=step
-                )
+                timing = time_callable(kernel, samples=sweep.samples, min_sample_s=sweep.min_sample_s,
+                                       max_time_s=sweep.max_time_s, warmup=False, agree=step)
             else:
                 timing = timer(kernel)
         with phases("compile"):
