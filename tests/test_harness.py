@@ -18,8 +18,8 @@ from jaxgrads.measure.accuracy import Reference, accuracy, reference
 from jaxgrads.measure.agreement import agreement, device_statistics, host_statistics
 from jaxgrads.results.schema import KEY, read_results
 from jaxgrads.sweep import compiling
-from jaxgrads.sweep import run as sweep_run
 from jaxgrads.sweep import phases as phases_module
+from jaxgrads.sweep import run as sweep_run
 from jaxgrads.sweep.phases import PHASES, Phases
 
 SWEEP = dict(problems=("quadratic", "matvec"), sizes=((8, 8),), samples=2, min_sample_s=0.001, device="cpu",

@@ -41,7 +41,7 @@ def test_autorange_reaches_the_minimum_sample_time(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "call_s, expected",
+    ("call_s", "expected"),
     [(0.001, 7), (0.1, 7), (0.15, 7), (0.2, 5), (0.3, 4), (0.5, 3), (2.5, 3)],
 )
 def test_a_slow_kernel_keeps_fewer_samples_on_a_controlled_clock(monkeypatch, call_s, expected):

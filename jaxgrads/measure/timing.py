@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "DEFAULT_MAX_TIME_S", "DEFAULT_MIN_SAMPLE_S", "DEFAULT_SAMPLES", "MIN_SAMPLES", "Timing", "dispatch_floor",
-    "sample_count", "time_callable",
+    "DEFAULT_MAX_TIME_S", "DEFAULT_MIN_SAMPLE_S", "DEFAULT_SAMPLES", "MIN_SAMPLES", "Timing",
+    "dispatch_floor", "sample_count", "time_callable",
 ]  # fmt: skip
 
 DEFAULT_SAMPLES = 7
