@@ -44,14 +44,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.gate.records import INSTRUCTION_SETTINGS, lost_record, new_record, shared_record
 from jaxgrads.gate.runs import FINGERPRINT, VERSIONS, Run, fingerprint, machine_drift
 from jaxgrads.gate.stats import Rule, judge
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ORDER", "Confirm", "GateResult", "compare"]
 
@@ -109,6 +112,8 @@ def compare(
     Returns:
       A :class:`GateResult`.
     """
+    import pandas as pd
+
     fp_b, fp_c = fingerprint(baseline), fingerprint(current)
     if fp_b["backend"] != fp_c["backend"]:
         raise JaxgradsError(
@@ -207,6 +212,8 @@ def _confirm(records: list[dict], confirm: Confirm, baseline: Run, rule: Rule, f
 
 def _summary(table: pd.DataFrame) -> pd.DataFrame:
     """Geometric-mean ratio per (problem, wrt) over the kernels whose timings were gated."""
+    import pandas as pd
+
     gated = table[table["timing"].isin(("pass", "suspect", "regression", "faster"))]
     if gated.empty:
         return pd.DataFrame(columns=["problem", "wrt", "kernels", "geomean_ratio"])

@@ -4,13 +4,16 @@ its timing verdict where both runs timed it, and the lines of a kernel only one 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jaxgrads.gate.runs import VERSIONS, Run
 from jaxgrads.gate.stats import Rule, Verdict, cv, judge
 from jaxgrads.results.labels import row_kernel_id
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "INSTRUCTION_SETTINGS",

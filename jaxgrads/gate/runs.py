@@ -10,14 +10,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.files import read_text
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import KEY, read_results, samples_path, timed_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FINGERPRINT",
@@ -69,6 +72,8 @@ def load_run(path, *, role: str) -> Run:
     kernels that failed, or whose samples are missing, are kept in ``Run.untimed`` for the gate to
     fail.
     """
+    import pandas as pd
+
     is_baseline = role == "baseline"
     df = read_results(path, require_timed=is_baseline)
     if df.empty:
@@ -116,6 +121,8 @@ def load_run(path, *, role: str) -> Run:
 
 def _load_samples(path, role: str, *, header_only: bool) -> dict[tuple, np.ndarray]:
     """The raw samples beside a results CSV, by :data:`KEY`; a one-line JaxgradsError if unusable."""
+    import pandas as pd
+
     spath = samples_path(path)
     if not spath.is_file():
         raise JaxgradsError(f"{role} {path}: no samples file {spath} beside it; the gate needs raw samples")

@@ -22,8 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jaxgrads.gate.records import INSTRUCTION_SETTINGS
 from jaxgrads.gate.runs import FINGERPRINT, fingerprint_slug
@@ -32,6 +31,9 @@ from jaxgrads.git import git
 from jaxgrads.history.steps import Step, detect_steps
 from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import MERGE_KEY, timed_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "METRICS",
@@ -148,6 +150,8 @@ def _fingerprint(row, metric: str) -> str:
 
 def build(table: pd.DataFrame, repo: str | Path = ".", metrics: list[str] | None = None) -> Histories:
     """Every series of a history table (:meth:`History.table`), with its steps."""
+    import pandas as pd
+
     timed = timed_rows(table).copy()
     started = timed.groupby("commit")["started_at"].min().astype(str).to_dict()
     pos, notes = _positions(sorted(started), started, repo)
@@ -208,6 +212,8 @@ def regression_table(
 ) -> pd.DataFrame:
     """One row per regression step (confidence at least :func:`family_level`): kernel, metric,
     fingerprint, commit, before, after, ratio, confidence, and whether the newest commit starts it."""
+    import pandas as pd
+
     rows = []
     level = family_level(h, confidence)
     for s in h.series:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.files import atomic_write_text, read_text
 from jaxgrads.results.locks import OutputLock
 from jaxgrads.results.schema import read_results, samples_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEFAULT_FOLDER", "History", "commit_hash"]
 
@@ -91,6 +93,8 @@ class History:
 
     def table(self) -> pd.DataFrame:
         """Every kept run's rows, with ``commit`` (the hex prefix) and ``run_file``; one line if none."""
+        import pandas as pd
+
         files = self.run_files()
         if not files:
             raise JaxgradsError(

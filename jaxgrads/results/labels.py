@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
 __all__ = [
     "format_seconds",
     "kernel_id",
@@ -30,7 +28,11 @@ def size_text(m: int, n: int, batch: int = 0, *, sep: str = "-b") -> str:
 
 
 def _int(value) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
+    """The integer in a results cell; 0 for a missing one (None, NaN, pandas' NA)."""
+    try:
+        return 0 if value is None or value != value else int(value)
+    except TypeError:  # pandas' NA has no truth value
+        return 0
 
 
 def row_kernel_id(row) -> str:

@@ -12,11 +12,13 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.files import read_text, samples_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FIELDS",
@@ -178,6 +180,8 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
       path: the CSV.
       require_timed: also require at least one row with status ``ok`` and a time.
     """
+    import pandas as pd
+
     path = Path(path)
     text = read_text(path, "a jaxgrads results CSV")
     try:
@@ -221,6 +225,8 @@ def read_results(path: str | os.PathLike, *, require_timed: bool = False) -> pd.
 def _check_version(path: Path, df: pd.DataFrame) -> None:
     """Refuses a file written with a schema this reader does not know (a newer jaxgrads, or a column
     that is not a version number)."""
+    import pandas as pd
+
     if "schema_version" not in df.columns:
         df["schema_version"] = 1
         return
@@ -238,6 +244,8 @@ def _check_version(path: Path, df: pd.DataFrame) -> None:
 
 def _integers(column: pd.Series) -> pd.Series:
     """Integer columns as Int64; one holding a count past int64 (a huge Jacobian's bytes) as float."""
+    import pandas as pd
+
     values = pd.to_numeric(column, errors="coerce")
     if values.dtype == object:  # integers past uint64: Python ints
         values = values.astype(float)
@@ -249,5 +257,7 @@ def _integers(column: pd.Series) -> pd.Series:
 
 def timed_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The rows that carry a usable time: status ok and a finite, positive median."""
+    import pandas as pd
+
     t = pd.to_numeric(df["time_median_s"], errors="coerce")
     return df[(df["status"] == "ok") & t.map(lambda v: math.isfinite(v) and v > 0)]

@@ -13,14 +13,15 @@ import argparse
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.sweep.config import PRESETS, Sweep, sizes_from
 from jaxgrads.sweep.plan import REGIMES
 from jaxgrads.validation import DTYPES, positive_int, resolve_dtype
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_SECONDS", "PROBLEMS_FROM", "SWEEP_OPTIONS", "SweepOption", "add_sweep_options", "rerun_args",
@@ -81,9 +82,17 @@ def _sizes(rows: pd.DataFrame) -> list[str]:
     return sorted({f"{int(r.m) or int(r.n)}x{int(r.n)}" for r in rows.itertuples()})
 
 
+def _missing(value) -> bool:
+    """A missing results cell (None, NaN, pandas' NA)."""
+    try:
+        return value is None or bool(value != value)
+    except TypeError:  # pandas' NA has no truth value
+        return True
+
+
 def _first(column: str, keep: Callable[[str], bool]) -> Callable[[pd.DataFrame], list[str]]:
     def values(rows: pd.DataFrame) -> list[str]:
-        if column not in rows or not len(rows) or pd.isna(rows[column].iloc[0]):
+        if column not in rows or not len(rows) or _missing(rows[column].iloc[0]):
             return []
         value = str(rows[column].iloc[0])
         return [value] if keep(value) else []

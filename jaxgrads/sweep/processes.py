@@ -23,15 +23,18 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.gate import Run, load_run
 from jaxgrads.measure.timing import Timing
 from jaxgrads.results.schema import samples_path
 from jaxgrads.sweep.options import rerun_args
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "AB_MODES",
@@ -131,6 +134,8 @@ def pool_csvs(paths: Sequence[Path], out: Path) -> Path:
     numbered on. A baseline pooled from several processes carries the process-to-process spread
     that one process hides.
     """
+    import pandas as pd
+
     from jaxgrads.results.files import atomic_write_text
     from jaxgrads.results.schema import read_results, row_key
 

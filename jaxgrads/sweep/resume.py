@@ -6,12 +6,14 @@ import csv
 import io
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.results.files import atomic_write_text, csv_header, cut_tail, read_text
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, read_results, row_key, samples_path, timed_rows
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["prepare_resume"]
 
@@ -40,6 +42,8 @@ def prepare_resume(out: Path) -> tuple[set[tuple], dict]:
     time or without samples is removed, to be measured again; samples of rows that never reached
     the CSV are dropped. Returns the keys the output holds and its run's id columns.
     """
+    import pandas as pd
+
     spath = samples_path(out)
     for path, fields in ((out, FIELDS), (spath, SAMPLE_FIELDS)):
         if path.is_file() and path.stat().st_size:
@@ -77,6 +81,8 @@ def prepare_resume(out: Path) -> tuple[set[tuple], dict]:
 
 def _drop_orphan_samples(path: Path, done: set[tuple]) -> None:
     """Removes samples whose row never reached the CSV (the sweep stopped between the two writes)."""
+    import pandas as pd
+
     if not path.is_file() or path.stat().st_size == 0:
         return
     samples = pd.read_csv(io.StringIO(read_text(path, "a samples CSV")), dtype=str, keep_default_na=False)
