@@ -544,6 +544,58 @@ def test_a_wrong_closed_form_fails_its_own_rows_and_autodiff_passes(case, dtype)
     assert "message" not in rows["jacrev"]
 
 
+@pytest.fixture
+def projected(monkeypatch):
+    """Every Jacobian checked by projections first (as a large one is), whole only when they disagree."""
+    from jaxgrads.measure import accuracy as accuracy_module
+
+    monkeypatch.setattr(accuracy_module, "PROJECT_MIN_ELEMENTS", 1)
+    whole = []
+    real = accuracy_module._autodiff_f64
+    monkeypatch.setattr(accuracy_module, "_autodiff_f64", lambda k: whole.append(k) or real(k))
+    return whole
+
+
+@pytest.mark.parametrize("case", list(WRONG_CLOSED_FORMS))
+def test_projections_catch_every_wrong_closed_form_then_check_it_whole(projected, case):
+    problem = _matvec("wrong_closed_form", WRONG_CLOSED_FORMS[case])
+    k = jg.build_kernel(problem, "x", "analytic", jg.Size(6, 5), "float64", device="cpu")
+    ref = reference(k, same_dtype=False)
+    assert ref.closed_form_error.startswith("the closed form disagrees with autodiff (float64 jacrev")
+    assert len(projected) == 1  # the whole float64 jacrev, for the message and the reference
+
+
+def test_projections_trust_every_built_in_closed_form_without_the_whole_jacobian(projected):
+    for p in jg.list_problems():
+        for d in p.derivatives:
+            if d.closed_form is None:
+                continue
+            for dtype in ("float32", "float64"):
+                k = jg.build_kernel(p, d.name, "analytic", jg.Size(5, 3, 2), dtype, device="cpu")
+                assert reference(k, same_dtype=False).closed_form_error == "", (p.name, d.name, dtype)
+    assert projected == []  # none needed jacrev's whole float64 Jacobian
+
+
+def test_projections_see_one_wrong_entry_in_a_million():
+    """A 1024x1024 Jacobian with one entry 1e-5 off: the componentwise bound of its row is ~1e-9."""
+    from jaxgrads.measure.projections import projected_verdict
+    from jaxgrads.measure.tolerance import rtol
+
+    rng = np.random.default_rng(1)
+    J = rng.standard_normal((1024, 1024))
+    v, u = rng.standard_normal(1024), rng.standard_normal(1024)
+    exact = (v, J @ v, u, u @ J)
+    tol = rtol(np.float64, 1024)
+    assert projected_verdict(J, np.abs(J), exact, tol)[0] is True
+    assert projected_verdict(J, None, exact, 1e-8)[0] is True
+    wrong = J.copy()
+    wrong[7, 300] *= 1 + 1e-5
+    ok, detail = projected_verdict(wrong, np.abs(J), exact, tol)
+    assert ok is False
+    assert detail.startswith("worst projected |error| / bound")
+    assert projected_verdict(J.T.copy(), None, exact, 1e-8)[0] is False  # a transpose, normwise
+
+
 def test_a_right_closed_form_is_trusted():
     k = jg.build_kernel(_matvec("right_closed_form", lambda xp, A, x: A), "x", "analytic", jg.Size(6, 5),
                         "float32", device="cpu")  # fmt: skip

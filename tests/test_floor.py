@@ -284,3 +284,79 @@ def test_given_sizes_leave_the_regimes_out_unless_asked():
     assert sweep_from({"sizes": ["64"], "regimes": ["memory"]}, DEFAULT_SWEEP).regimes == ("memory",)
     assert sweep_from({"regimes": ["none"]}, DEFAULT_SWEEP).regimes == ()
     assert sweep_from({}, DEFAULT_SWEEP).regimes == ("cache", "memory")
+
+
+# ---------------------------------------------------------------- the probes again at the end of a run
+
+
+def test_the_best_of_two_probes_takes_each_ceiling_at_its_higher():
+    slow = dataclasses.replace(CEILINGS, bandwidth={k: v / 2 for k, v in CEILINGS.bandwidth.items()},
+                               flops_per_s=CEILINGS.flops_per_s * 2, first_touch_bytes_per_s=math.nan)
+    best = slow.best(CEILINGS)
+    assert best.bandwidth == CEILINGS.bandwidth  # higher bandwidth: from the fast one
+    assert best.flops_per_s == slow.flops_per_s  # higher FLOP/s: from the "slow" one
+    assert best.first_touch_bytes_per_s == CEILINGS.first_touch_bytes_per_s  # a NaN never wins
+    assert best.capacity == slow.capacity
+    assert slow.best(None) is slow
+    rates = [best.bandwidth[lv] for lv in ("L1", "L2", "L3", "memory")]
+    assert rates == sorted(rates, reverse=True)  # still never rising with the level
+
+
+def test_a_slow_start_raises_no_floor(tmp_path, monkeypatch):
+    """The start's probes 10x slow (the machine busy for a moment): the rows' floors come from the
+    end's probes, the better of the two, in every ceiling, floor and roofline column."""
+    from jaxgrads.sweep import context
+    from jaxgrads.sweep.refloor import floor_columns
+
+    real, rounds = context.machine_probes, []
+
+    def probes(sweep, device, **kwargs):
+        p, c = real(sweep, device, **kwargs)
+        if not rounds:
+            c = {d: dataclasses.replace(x, bandwidth={k: v / 10 for k, v in x.bandwidth.items()},
+                                        flops_per_s=x.flops_per_s / 10) for d, x in c.items()}  # fmt: skip
+            p = p | {"dispatch_floor_s": 10 * p["dispatch_floor_s"]}
+        rounds.append((p, c))
+        return p, c
+
+    monkeypatch.setattr(context, "machine_probes", probes)
+    out = tmp_path / "run.csv"
+    sweep = runner.Sweep(problems=("matvec",), wrt=("x",), methods=("analytic", "jacrev"), sizes=((32, 32),),
+                         samples=2, min_sample_s=0.001, device="cpu")  # fmt: skip
+    runner.run_sweep(sweep, out)
+    assert len(rounds) == 2  # the start and the end
+    (p0, c0), (p1, c1) = rounds
+    best = c0["float32"].best(c1["float32"])
+    dispatch = min(p0["dispatch_floor_s"], p1["dispatch_floor_s"])
+    rows = pd.read_csv(out)
+    assert len(rows) == 2
+    assert (rows["status"] == "ok").all()
+    for r in rows.to_dict("records"):
+        for column, value in floor_columns(r, best, dispatch).items():
+            if isinstance(value, str):
+                assert str(r[column]) == value, column
+            elif math.isfinite(value):
+                assert r[column] == pytest.approx(value, rel=1e-12), column
+        assert r["ceiling_bytes_per_s"] > c0["float32"].bytes_per_s  # not the slow start's
+
+
+def test_the_rewrite_touches_only_the_rows_it_is_given(tmp_path):
+    from jaxgrads.results.schema import row_key
+    from jaxgrads.sweep.refloor import rewrite_floors
+
+    out = tmp_path / "run.csv"
+    sweep = runner.Sweep(problems=("matvec",), wrt=("x",), methods=("analytic", "jacrev"), sizes=((32, 32),),
+                         samples=2, min_sample_s=0.001, device="cpu")  # fmt: skip
+    runner.run_sweep(sweep, out)
+    before = out.read_bytes()
+    fast = Ceilings.flat(1e15, 1e18)
+    assert rewrite_floors(out, set(), {"float32": fast}, 1e-9) == 0
+    assert out.read_bytes() == before
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    one = row_key(rows.to_dict("records")[0])
+    assert rewrite_floors(out, {one}, {"float32": fast}, 1e-9) == 1
+    after = pd.read_csv(out)
+    assert after.loc[0, "ceiling_bytes_per_s"] == 1e15
+    assert after.loc[0, "floor_level"] == "dispatch"
+    assert after.loc[1, "ceiling_bytes_per_s"] != 1e15  # the other row as it was
+    assert pd.read_csv(out, dtype=str, keep_default_na=False).iloc[1].equals(rows.iloc[1])

@@ -57,6 +57,46 @@ def test_a_dump_is_read_by_its_totals_line(tmp_path):
         callgrind.read_totals(tmp_path / "bad")
 
 
+# ---------------------------------------------------------------- a count per call that does not move with N
+
+COUNT_N = """
+import json, sys
+from pathlib import Path
+import jax
+jax.config.update("jax_cpu_enable_async_dispatch", False)
+import jaxgrads as jg
+from jaxgrads.measure.callgrind import Callgrind
+cg = Callgrind(Path(sys.argv[1]))
+kernel = jg.build_kernel("matvec", "x", "jacfwd", 16, "float32")
+counts = {}
+for n in (1, 5, 50, 1, 5, 50):  # twice each: the second round says how much a count moves by itself
+    total, calls = cg.count(kernel, f"n{n}", 0, n)
+    counts.setdefault(n, []).append(total / calls)
+print(json.dumps({"empty": cg.empty, "counts": counts}))
+"""
+
+
+@pytest.mark.slow
+@needs_valgrind
+def test_a_count_per_call_does_not_move_with_the_number_of_calls(tmp_path):
+    """The same kernel counted over N = 1, 5 and 50 calls: within 0.1% per call, once the empty
+    measurement (the requests' own instructions) is taken off every count."""
+    import json
+    import subprocess
+
+    env = os.environ | {"XLA_FLAGS": callgrind.CHILD_XLA_FLAGS}
+    cmd = [*callgrind.callgrind_command(tmp_path), sys.executable, "-c", COUNT_N, str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["empty"] > 0  # the requests cost something, and are taken off
+    per_call = {int(n): min(v) for n, v in out["counts"].items()}
+    spread = max(per_call.values()) / min(per_call.values()) - 1
+    assert spread < 1e-3, per_call
+    # uncorrected, one call would carry the whole empty measurement: more than 0.1% of it
+    assert out["empty"] / per_call[1] > 1e-3
+
+
 # ---------------------------------------------------------------- counts in a sweep
 
 

@@ -23,7 +23,10 @@ affordable) within a normwise $10^{-6}$. The closed form is trusted when it agre
 with finite differences where jacrev is not available (x64 off) or disagrees. An untrusted closed
 form (wrong sign, a 0.1 % or 1e-5 error, a wrong shape) fails every row that evaluates it
 (``ok = False`` with a message saying so), and every other row is judged against the autodiff
-reference instead.
+reference instead. A Jacobian of :data:`~jaxgrads.measure.projections.PROJECT_MIN_ELEMENTS` entries
+or more is first checked by two projections, $J_c v$ and $u^\top J_c$ against one JVP and one VJP in
+float64 (:mod:`jaxgrads.measure.projections`: sound, and $O(\text{size of } J)$ where the whole jacrev
+is $O(n^3)$); only one that disagrees is checked whole.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from jaxgrads.errors import one_line
 from jaxgrads.measure.agreement import agreement, comparable_same, host_statistics
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
+from jaxgrads.measure.projections import PROJECT_MIN_ELEMENTS, autodiff_projections, projected_verdict
 from jaxgrads.measure.tolerance import abs_scale, judge, normwise_tolerance, rtol
 from jaxgrads.methods import get_method, reference_method, role_method
 
@@ -116,6 +120,13 @@ def check_closed_form(
     reference to judge the other methods against.
     """
     k = max(max(np.shape(v), default=1) for v in kernel.inputs.values())
+    if closed.size >= PROJECT_MIN_ELEMENTS and jax.config.jax_enable_x64:
+        # a large Jacobian: two products decide it (measure.projections); one that disagrees is
+        # checked whole below, for its message and the reference the other methods need
+        projections = autodiff_projections(kernel.problem, kernel.derivative, _inputs64(kernel))
+        tol = AUTODIFF_RTOL if scale is None else rtol(np.float64, k)
+        if projected_verdict(closed, scale, projections, tol)[0]:
+            return "", None
     verdicts, refs = {}, {}
     autodiff = _autodiff_f64(kernel)
     if autodiff is not None:

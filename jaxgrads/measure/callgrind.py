@@ -12,6 +12,11 @@ so no compiler and no extension module is needed:
   since the zero into a numbered dump file, whose ``totals:`` line is the instruction count ($I_r$)
   of every thread of the process over those calls.
 
+A measurement also counts its own requests (the ctypes calls that end it: some 20 k instructions),
+which divided by $N$ calls would make a count per call move with $N$. So each process counts an
+*empty* measurement (zero calls) once, and every count is net of it:
+$I = (c_N - c_0) / N$.
+
 What a count depends on, so what must match for two counts to be compared: the binary code run
 (jax and jaxlib versions, the XLA flags below), the Valgrind version, and the CPU the guest sees.
 Valgrind presents its own CPUID to the guest: on x86-64 hosts with AVX2 (AMD and Intel alike) it is
@@ -35,6 +40,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -167,6 +173,10 @@ def read_totals(path: Path) -> int:
     return int(match.group(1))
 
 
+def _nothing() -> None:
+    """What an empty measurement calls: nothing (its loop runs zero times)."""
+
+
 class Callgrind:
     """Counts the instructions of calls in this process, which must run under callgrind with
     ``--callgrind-out-file=OUT_DIR/callgrind.out.%p`` (:func:`callgrind_command`)."""
@@ -176,10 +186,25 @@ class Callgrind:
             raise JaxgradsError("instruction counts need the process to run under valgrind --tool=callgrind")
         self.out_dir = Path(out_dir)
         self._dumps = 0
+        self._empty: int | None = None
+
+    @property
+    def empty(self) -> int | None:
+        """The instructions of a measurement of zero calls in this process (None until the first
+        count): what every count is net of."""
+        return self._empty
+
+    def _measure_empty(self) -> int:
+        """The median of three empty measurements, after one not kept (ctypes' first-call work)."""
+        if self._empty is None:
+            self._counted(_nothing, 0, "empty")
+            self._empty = int(statistics.median(self._counted(_nothing, 0, "empty") for _ in range(3)))
+        return self._empty
 
     def count(self, fn: Callable[[], object], label: str, target: float, max_calls: int) -> tuple[int, int]:
         r"""(instructions, calls): ``fn`` called (each call waiting for its result) until about
-        ``target`` instructions are counted, at most ``max_calls`` times.
+        ``target`` instructions are counted, at most ``max_calls`` times; the instructions are net
+        of the empty measurement (:attr:`empty`), so ``instructions / calls`` does not move with N.
 
         After one instrumented warm-up call (not counted), one call is counted ($c_1$); then
         $N = \mathrm{clip}(\lceil target / c_1 \rceil, 1, max\_calls)$ calls are counted together,
@@ -191,14 +216,15 @@ class Callgrind:
         gc.disable()
         _request(START_INSTRUMENTATION)
         try:
+            empty = self._measure_empty()
             jax.block_until_ready(fn())
             calls = max_calls
             if target > 0:
-                c1 = self._counted(fn, 1, label)
+                c1 = max(0, self._counted(fn, 1, label) - empty)
                 calls = int(min(max_calls, max(1, math.ceil(target / max(c1, 1)))))
                 if calls == 1:
                     return c1, 1
-            return self._counted(fn, calls, label), calls
+            return max(0, self._counted(fn, calls, label) - empty), calls
         finally:
             _request(STOP_INSTRUMENTATION)
             if was_enabled:

@@ -36,6 +36,7 @@ The floor that no kernel beats is :mod:`jaxgrads.measure.floor`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,23 @@ class Ceilings:
             if level in self.bandwidth and working_set <= self.capacity.get(level, math.inf):
                 return level
         return MEMORY
+
+    def best(self, other: Ceilings | None) -> Ceilings:
+        """These ceilings and ``other``'s (the same device and dtype, probed at another moment), each
+        at the higher of the two: a floor under them is at most either's (a moment the machine was
+        slow lowers no ceiling). The capacities are this one's."""
+        if other is None:
+            return self
+
+        def higher(a: float, b: float) -> float:
+            return max(a, b) if math.isfinite(a) and math.isfinite(b) else (a if math.isfinite(a) else b)
+
+        bandwidth = {level: higher(rate, other.bandwidth.get(level, math.nan))
+                     for level, rate in self.bandwidth.items()}  # fmt: skip
+        return dataclasses.replace(
+            self, bandwidth=bandwidth, flops_per_s=higher(self.flops_per_s, other.flops_per_s),
+            first_touch_bytes_per_s=higher(self.first_touch_bytes_per_s, other.first_touch_bytes_per_s),
+        )  # fmt: skip
 
     def columns(self) -> dict[str, float]:
         """The CSV columns of these ceilings (see :data:`jaxgrads.results.schema.FIELDS`)."""

@@ -15,8 +15,6 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from jaxgrads.errors import TRACEBACK, JaxgradsError, PluginError, one_line
 from jaxgrads.measure.accuracy import accuracy
@@ -25,6 +23,7 @@ from jaxgrads.measure.kernels import Kernel, compile_case
 from jaxgrads.measure.timing import Timing, time_callable
 from jaxgrads.measure.xla import cost_and_memory
 from jaxgrads.methods.sharded import basis_mesh
+from jaxgrads.results.arrays import SAVE_ARRAYS_MAX_BYTES, save_arrays
 from jaxgrads.results.files import CsvAppender, check_output, output_folder, write_error
 from jaxgrads.results.locks import OutputLock, Replacement
 from jaxgrads.results.schema import FIELDS, SAMPLE_FIELDS, samples_path
@@ -36,13 +35,13 @@ from jaxgrads.sweep.instructions import add_instructions
 from jaxgrads.sweep.phases import Phases
 from jaxgrads.sweep.plan import plan
 from jaxgrads.sweep.progress import Progress
+from jaxgrads.sweep.refloor import refloor
 from jaxgrads.sweep.resume import prepare_resume
 from jaxgrads.sweep.rows import blank_case_row, planned_row, timing_columns
 from jaxgrads.validation import resolve_device
 
 __all__ = ["References", "RunContext", "machine_probes", "run_case", "run_sweep", "save_arrays"]
 
-SAVE_ARRAYS_MAX_BYTES = 16 * 2**20
 XLA_ERRORS = ("XlaRuntimeError", "JaxRuntimeError")  # XLA's own failures (out of memory, ...)
 
 
@@ -146,30 +145,6 @@ def run_case(
     return row | timing_columns(case, kernel, timing, ctx.ceilings[case.dtype], row), timing.samples
 
 
-def save_arrays(path: Path, inputs: dict, J) -> None:
-    """Writes one row's inputs and Jacobian to ``path`` (.npz) that ``np.load`` alone reads.
-
-    bfloat16 inputs are stored as float32 (every bfloat16 is exactly a float32) with the case's
-    dtype name under ``dtype``; the Jacobian is float64. Written beside and renamed, so a failure
-    (a full disk) leaves no partial file, and stops the sweep with one line.
-    """
-    bf16 = np.dtype(jnp.bfloat16)
-    arrays = {k: (np.asarray(v, np.float32) if np.asarray(v).dtype == bf16 else np.asarray(v))
-              for k, v in inputs.items()}  # fmt: skip
-    arrays["dtype"] = np.array(str(np.asarray(next(iter(inputs.values()))).dtype))
-    arrays["jacobian"] = np.asarray(J, np.float64)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(
-            path, exc, "the rows before it are kept; free space and rerun with --resume"
-        ) from None
-
-
 def _write_rows(todo: Sequence[Case], ctx: RunContext, rows_file, samples_file, progress, on_row, kept):
     """Measures each case of ``todo`` and appends its samples, then its row.
 
@@ -233,7 +208,9 @@ def run_sweep(
       on_row: called with each finished row.
       phases: where the run's wall time goes (:mod:`jaxgrads.sweep.phases`), filled in as it runs.
 
-    With ``sweep.instructions``, the timed rows are then counted under callgrind
+    The machine is then probed again and the rows' floors rewritten from the better of the two
+    probes (:mod:`jaxgrads.sweep.refloor`). With ``sweep.instructions``, the timed rows are then
+    counted under callgrind
     (:mod:`jaxgrads.sweep.instructions`) and the file is rewritten with their counts.
 
     Returns:
@@ -259,6 +236,8 @@ def run_sweep(
         todo = [c for c in cases if c.key not in done]
         ctx = RunContext.start(sweep, previous, todo, phases=phases)
         _write_all(todo, ctx, out, replacement, progress or Progress(len(todo)), on_row)
+        if is_lead():  # the floors from the start's probes and the end's, the better of each
+            refloor(out, ctx, {c.key for c in todo})
         if sweep.instructions:
             add_instructions(out, sweep, cases)
     return out
