@@ -110,6 +110,7 @@ devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak s
 sparse:  ## Dense vs colored vs the asdex peer vs closed forms into docs/structure.md (installs the [sparse] extra)
 	$(MAKE) EXTRAS=test,sparse $(VENV)/.installed-test-sparse
 	$(PY) bench/studies/structure.py
+	$(PY) bench/studies/decompression.py
 
 peers:  ## JAX against PyTorch and chunked memory figures into docs/peers.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch

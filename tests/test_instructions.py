@@ -67,7 +67,7 @@ jax.config.update("jax_cpu_enable_async_dispatch", False)
 import jaxgrads as jg
 from jaxgrads.measure.callgrind import Callgrind
 cg = Callgrind(Path(sys.argv[1]))
-kernel = jg.build_kernel("matvec", "x", "jacfwd", 16, "float32")
+kernel = jg.build_kernel("elementwise", "x", "analytic", 1024, "float32")  # ~2 M instructions, no FMA
 counts = {}
 for n in (1, 5, 50, 1, 5, 50):  # twice each: the second round says how much a count moves by itself
     total, calls = cg.count(kernel, f"n{n}", 0, n)
@@ -80,7 +80,9 @@ print(json.dumps({"empty": cg.empty, "counts": counts}))
 @needs_valgrind
 def test_a_count_per_call_does_not_move_with_the_number_of_calls(tmp_path):
     """The same kernel counted over N = 1, 5 and 50 calls: within 0.1% per call, once the empty
-    measurement (the requests' own instructions) is taken off every count."""
+    measurement (the requests' own instructions) is taken off every count. The kernel writes a
+    4 MiB diagonal Jacobian (about 2 M instructions a call, no FMA for valgrind to emulate): the
+    overhead's own spread (~1-2 k instructions) is what the 0.1% is of."""
     import json
     import subprocess
 
@@ -94,7 +96,7 @@ def test_a_count_per_call_does_not_move_with_the_number_of_calls(tmp_path):
     spread = max(per_call.values()) / min(per_call.values()) - 1
     assert spread < 1e-3, per_call
     # uncorrected, one call would carry the whole empty measurement: more than 0.1% of it
-    assert out["empty"] / per_call[1] > 1e-3
+    assert out["empty"] / per_call[1] > 2e-3
 
 
 # ---------------------------------------------------------------- counts in a sweep

@@ -12,10 +12,12 @@ so no compiler and no extension module is needed:
   since the zero into a numbered dump file, whose ``totals:`` line is the instruction count ($I_r$)
   of every thread of the process over those calls.
 
-A measurement also counts its own requests (the ctypes calls that end it: some 20 k instructions),
-which divided by $N$ calls would make a count per call move with $N$. So each process counts an
-*empty* measurement (zero calls) once, and every count is net of it:
-$I = (c_N - c_0) / N$.
+A measurement also counts its own requests (the ctypes calls that end it: some 18-23 k
+instructions), which divided by $N$ calls would make a count per call move with $N$. So each process
+counts an *empty* measurement (zero calls; the median of five, once warm) and every count is net of
+it: $I = (c_N - c_0) / N$. What is left is the overhead's own spread from one measurement to the next
+(~1-2 k instructions): 0.1% of a count of 2 M instructions, which is why a count aims at
+``target`` instructions over its N calls.
 
 What a count depends on, so what must match for two counts to be compared: the binary code run
 (jax and jaxlib versions, the XLA flags below), the Valgrind version, and the CPU the guest sees.
@@ -173,6 +175,9 @@ def read_totals(path: Path) -> int:
     return int(match.group(1))
 
 
+EMPTY_WARMUP, EMPTY_COUNTS = 3, 5  # empty measurements not kept, then kept (their median)
+
+
 def _nothing() -> None:
     """What an empty measurement calls: nothing (its loop runs zero times)."""
 
@@ -195,10 +200,14 @@ class Callgrind:
         return self._empty
 
     def _measure_empty(self) -> int:
-        """The median of three empty measurements, after one not kept (ctypes' first-call work)."""
+        """The median of five empty measurements, after three not kept: the first ones of a process
+        count up to 25% more (ctypes' and the interpreter's first-call work), the later ones agree
+        within ~2% (18.5-18.9 k instructions here)."""
         if self._empty is None:
-            self._counted(_nothing, 0, "empty")
-            self._empty = int(statistics.median(self._counted(_nothing, 0, "empty") for _ in range(3)))
+            for _ in range(EMPTY_WARMUP):
+                self._counted(_nothing, 0, "empty")
+            counts = [self._counted(_nothing, 0, "empty") for _ in range(EMPTY_COUNTS)]
+            self._empty = int(statistics.median(counts))
         return self._empty
 
     def count(self, fn: Callable[[], object], label: str, target: float, max_calls: int) -> tuple[int, int]:

@@ -139,11 +139,11 @@ def _dense(coloring: Coloring, B: jax.Array) -> jax.Array:
     if coloring.dense:  # one color per column (row), in order: B is J^T (J)
         flat = B.T if coloring.mode == "forward" else B
     else:
-        # the pattern is row-major and without repeats: XLA's scatter may skip sorting and combining
-        # (2.3x faster for d(Ax)/dA at 128, as measured on a 2 MiB scatter into 8 MiB)
-        flat = jnp.zeros((m, n), B.dtype).at[coloring.rows, coloring.cols].set(
-            _nonzeros(coloring, B), indices_are_sorted=True, unique_indices=True
-        )
+        # a plain scatter, the lowering asdex's dense output compiles to: telling XLA:CPU the indices
+        # are sorted and unique made d(Ax)/dA at 128 2.3x slower than it on an Intel Xeon (1.04 ms
+        # against 0.45; the HLO differed in those two attributes alone) and no faster on an AMD EPYC
+        # (175-179 µs all four ways, asdex 182: bench/studies/decompression.py)
+        flat = jnp.zeros((m, n), B.dtype).at[coloring.rows, coloring.cols].set(_nonzeros(coloring, B))
     return flat.reshape((*coloring.out_shape, *coloring.wrt_shape))
 
 
