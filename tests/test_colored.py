@@ -205,3 +205,23 @@ def test_a_colored_jacobian_matches_jacrev_on_a_plug_in_without_a_pattern(tmp_pa
     env = ENV | {"JAX_ENABLE_X64": "1"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.stdout.strip() == "ok", proc.stderr[-1500:]
+
+
+def _scatters(kernel) -> list[str]:
+    """The scatter instructions of a kernel's optimized HLO, their operands' names left out."""
+    import re
+
+    text = "\n".join(e.as_text() for e, _ in kernel.executables)
+    return [re.sub(r"%[\w.]+", "%", line.split(", metadata")[0]).strip()
+            for line in text.splitlines() if " scatter(" in line]  # fmt: skip
+
+
+def test_the_dense_decompression_compiles_to_asdex_s_scatter():
+    """d(Ax)/dA at 32: the one scatter of jacrev_colored is asdex_dense's, attribute for attribute
+    (sorted/unique attributes made it 2.3x slower than asdex's on an Intel Xeon)."""
+    pytest.importorskip("asdex")
+    ours = _scatters(jg.build_kernel("matvec", "A", "jacrev_colored", 32, "float32"))
+    theirs = _scatters(jg.build_kernel("matvec", "A", "asdex_dense", 32, "float32"))
+    assert len(ours) == 1
+    assert "indices_are_sorted" not in ours[0]
+    assert ours == theirs

@@ -69,7 +69,7 @@ from jaxgrads.measure.callgrind import Callgrind
 cg = Callgrind(Path(sys.argv[1]))
 kernel = jg.build_kernel("elementwise", "x", "analytic", 1024, "float32")  # ~2 M instructions, no FMA
 counts = {}
-for n in (1, 5, 50, 1, 5, 50):  # twice each: the second round says how much a count moves by itself
+for n in (1, 5, 50) * 3:  # three rounds: how much a count moves by itself, at the same N
     total, calls = cg.count(kernel, f"n{n}", 0, n)
     counts.setdefault(n, []).append(total / calls)
 print(json.dumps({"empty": cg.empty, "counts": counts}))
@@ -92,7 +92,13 @@ def test_a_count_per_call_does_not_move_with_the_number_of_calls(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["empty"] > 0  # the requests cost something, and are taken off
-    per_call = {int(n): min(v) for n, v in out["counts"].items()}
+    counts = {int(n): v for n, v in out["counts"].items()}
+    # a loaded machine moves a count by itself (a thread's spin-wait while the CPUs are busy: +15-20%
+    # seen under the whole test suite), at any N: then N's effect cannot be judged here
+    by_itself = max(max(v) / min(v) - 1 for v in counts.values())
+    if by_itself > 0.01:
+        pytest.skip(f"the counts moved {by_itself:.1%} at the same N: the machine is too busy to judge")
+    per_call = {n: min(v) for n, v in counts.items()}
     spread = max(per_call.values()) / min(per_call.values()) - 1
     assert spread < 1e-3, per_call
     # uncorrected, one call would carry the whole empty measurement: more than 0.1% of it
