@@ -23,6 +23,7 @@ def test_list_text_and_json():
         "hessian_fwd_fwd",
         "analytic",
         "asdex_hessian",
+        "numpy_analytic",
         "torch_analytic",
     ]
 

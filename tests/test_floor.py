@@ -13,13 +13,13 @@ from machines import CACHE_LAYOUTS
 
 from jaxgrads import sweep as runner
 from jaxgrads.measure.case import decide
-from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, kernel_floor, reads, regime
+from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, dispatch_term, kernel_floor, reads, regime
 from jaxgrads.measure.roofline import FIRST_TOUCH, Ceilings
 from jaxgrads.measure.xla import cost_and_memory
 from jaxgrads.methods import METHODS
 from jaxgrads.problems import get_problem, list_problems
 from jaxgrads.problems.registry import Size
-from jaxgrads.report.floor import CEILING_COLUMNS, floor_section, floor_violations
+from jaxgrads.report.floor import CEILING_COLUMNS, closed_form_distances, floor_section, floor_violations
 from jaxgrads.results.schema import read_results
 from jaxgrads.sweep import DEFAULT_SWEEP, plan
 from jaxgrads.sweep.options import sweep_from
@@ -124,6 +124,30 @@ def test_the_floor_is_its_longest_term(traffic, level, seconds):
     assert (f.level, f.seconds) == (level, pytest.approx(seconds))
 
 
+def test_only_a_call_that_dispatches_xla_pays_the_dispatch_floor():
+    # a NumPy closed form of a 4-entry vector takes ~1 µs, under XLA's compiled no-op: its floor is
+    # the traffic's alone, or the invariant would call a correct time a defect of the floor
+    for name, method in METHODS.items():
+        assert dispatch_term(name, 5e-6) == (0.0 if method.kind == "peer" else 5e-6), name
+    assert dispatch_term("a_plugin_method_not_registered", 5e-6) == 5e-6
+    assert kernel_floor(Traffic(64, 64, 0), CEILINGS, dispatch_term("numpy_analytic", 5e-6)).level == "L1"
+
+
+def test_the_floor_section_lists_every_closed_forms_distance_at_n_512_and_over():
+    rows = []
+    for wrt, n, method, t in [("x", 1024, "analytic", 3e-4), ("x", 1024, "analytic_textbook", 9e-4),
+                              ("x", 1024, "numpy_analytic", 2e-4), ("x", 256, "analytic", 9e-4),
+                              ("A", 512, "analytic", 1.5e-4), ("A", 512, "jacrev", 1e-4)]:  # fmt: skip
+        rows.append({"run_id": "r", "problem": "quadratic", "wrt": wrt, "method": method, "m": n, "n": n,
+                     "batch": 0, "dtype": "float32", "chunk_size": 0, "time_median_s": t, "floor_s": 1e-4,
+                     "floor_level": "L3", "over": t / 1e-4})  # fmt: skip
+    line, table = closed_form_distances(pd.DataFrame(rows))
+    assert line[0].startswith("Closed forms at n ≥ 512: 1 of 2 within 2× their floor")  # 3× and 1.5×
+    assert table == [["quadratic / x", "1024 float32", "L3", "3×", "9×", "2×"],
+                     ["quadratic / A", "512 float32", "L3", "1.5×", "–", "–"]]  # n = 256 is not listed
+    assert closed_form_distances(pd.DataFrame(rows[3:4])) == ([], [])
+
+
 def test_regimes_group_the_levels():
     assert [regime(x) for x in ("dispatch", "L1", "L3", "memory", FIRST_TOUCH, "compute")] == [
         "dispatch",
@@ -192,7 +216,8 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
     """
     out = tmp_path / "run.csv"
     sweep = runner.Sweep(
-        problems=("matvec", "quadratic"), wrt=("A", "xx"), methods=("analytic", "jacrev", "linear_transpose"),
+        problems=("matvec", "quadratic"), wrt=("A", "xx"),
+        methods=("analytic", "jacrev", "linear_transpose", "numpy_analytic"),
         sizes=((8, 8), (64, 64), (256, 256)), samples=3, min_sample_s=0.005, device="cpu",
     )  # fmt: skip
     runner.run_sweep(sweep, out)
@@ -224,7 +249,7 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
         for r in t.to_dict("records"):
             read = int(r["traffic_read_bytes"])
             traffic = Traffic(read, int(r["traffic_bytes"]) - read, r["min_flops"])
-            floor = kernel_floor(traffic, best, dispatch)
+            floor = kernel_floor(traffic, best, dispatch_term(r["method"], dispatch))
             if r["time_median_s"] < INVARIANT * floor.seconds:
                 beaten.append((r["problem"], r["wrt"], r["method"], r["n"], r["time_median_s"], floor))
         if not beaten:

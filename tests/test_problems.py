@@ -64,6 +64,7 @@ def test_applicability_is_declared_not_discovered():
         "hessian_fwd_fwd",
         "analytic",
         "torch_analytic",
+        "numpy_analytic",
         "asdex_hessian",
     }
 

@@ -240,7 +240,9 @@ def test_progress_bar_on_a_terminal_only():
 
 def test_plan_runs_torch_only_when_named_and_dedupes_clamped_chunks():
     default = runner.plan(small(problems=("matvec",), wrt=("x",), sizes=((4, 4),)))
-    assert all(c.method.backend == "jax" for c in default)
+    # JAX's methods and the closed form in NumPy beside them (no extra needed); torch only when named
+    assert {c.method.backend for c in default} == {"jax", "numpy"}
+    assert [c.method.name for c in default if c.method.backend == "numpy"] == ["numpy_analytic"]
     chunked = [c for c in default if c.method.name == "jacrev_chunked"]
     assert [c.chunk_size for c in chunked] == [4]  # default 64 clamped to the 4 outputs
     cases = runner.plan(small(problems=("matvec",), wrt=("x",), methods=("jacrev_chunked",),

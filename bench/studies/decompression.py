@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     kernels = {(n, m): jg.build_kernel("matvec", "A", m, n, "float32") for n in SIZES for m in METHODS}
-    for (n, m), k in kernels.items():  # the same Jacobian from all three, or nothing is published
+    for (n, _), k in kernels.items():  # the same Jacobian from all three, or nothing is published
         np.testing.assert_allclose(np.asarray(k()), np.asarray(kernels[n, "analytic"]()), rtol=1e-6)
     times = {key: [] for key in kernels}
     for _ in range(args.rounds):

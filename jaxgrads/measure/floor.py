@@ -14,7 +14,8 @@ With the run's ceilings (:mod:`jaxgrads.measure.roofline`) and dispatch floor $t
 $$t_\text{floor} = \max\Big(t_d,\ \frac{R + W}{B_\ell},\ \frac{\text{flops}}{P}\Big),
   \qquad \text{floor\_frac} = t_\text{floor} / t,$$
 
-with $B_\ell$ the bandwidth of the smallest level $\ell$ that holds the working set $R + W$. An
+with $t_d$ 0 for a peer's call, which dispatches no XLA program (:func:`dispatch_term`), and
+$B_\ell$ the bandwidth of the smallest level $\ell$ that holds the working set $R + W$. An
 output of at least the first-touch size is written at the first-touch rate instead when that is
 slower: $R / B_{\ell(R)} + W / B_\text{first-touch}$. ``floor_level`` names the term that binds:
 ``dispatch``, ``L1``, ``L2``, ``L3``, ``memory``, ``first-touch`` or ``compute``. ``floor_frac`` is 1
@@ -31,9 +32,11 @@ import jax
 import numpy as np
 
 from jaxgrads.measure.roofline import FIRST_TOUCH, Ceilings
+from jaxgrads.methods.registry import METHODS
 from jaxgrads.problems.registry import Derivative, Problem, Size
 
-__all__ = ["INVARIANT", "REGIMES", "Floor", "Traffic", "compulsory", "kernel_floor", "regime", "reads"]
+__all__ = ["INVARIANT", "REGIMES", "Floor", "Traffic", "compulsory", "dispatch_term", "kernel_floor",
+           "regime", "reads"]  # fmt: skip
 
 # no kernel may run faster than this fraction of its floor: the timing's own spread is a few percent
 INVARIANT = 0.9
@@ -113,6 +116,13 @@ def compulsory(problem: Problem, derivative: Derivative, size: Size, shapes, dty
     jac = (*wrt, *wrt) if derivative.order == 2 else (*out, *wrt)
     flops = float(derivative.min_flops(size)) if derivative.min_flops else 0.0
     return Traffic(read, math.prod(jac) * itemsize, flops)
+
+
+def dispatch_term(method: str, dispatch_s: float) -> float:
+    """The dispatch term of ``method``'s floor: the compiled no-op's time where each call dispatches an
+    XLA program, 0 for a peer (a NumPy call dispatches nothing, and may well beat XLA's no-op)."""
+    known = METHODS.get(method)
+    return dispatch_s if known is None or known.xla_dispatch else 0.0
 
 
 def kernel_floor(traffic: Traffic, ceilings: Ceilings, dispatch_s: float) -> Floor:

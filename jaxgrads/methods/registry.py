@@ -119,6 +119,12 @@ class Method:
         """Whether the kernel runs on a device mesh (its row's ``devices`` is the mesh's size)."""
         return self.kind == "mesh"
 
+    @property
+    def xla_dispatch(self) -> bool:
+        """Whether every call dispatches a compiled XLA program, so that the floor's dispatch term (a
+        compiled no-op's time) bounds it; a peer's call does not (NumPy's is a plain host call)."""
+        return self.kind != "peer"
+
     def applies(self, problem: Problem, derivative: Derivative) -> bool:
         """Whether this method computes ``derivative`` of ``problem``."""
         return (
@@ -154,14 +160,15 @@ def reference_method(order: int) -> str:
     return role_method("reference", order=order)
 
 
+BACKENDS = ("jax", "torch", "asdex", "numpy")  # the names --methods accepts as groups
+DEFAULT_BACKENDS = ("jax", "numpy")  # what a sweep runs unnamed: the NumPy closed form needs no extra
+
+
 def default_methods(devices: int) -> list[str]:
-    """What a sweep runs when no method is named: every JAX method but the opt-in ones, and the
-    mesh methods only on more than one device."""
-    return [n for n, m in METHODS.items()
-            if m.backend == "jax" and not m.opt_in and (devices > 1 or not m.needs_mesh)]  # fmt: skip
-
-
-BACKENDS = ("jax", "torch", "asdex")  # the names --methods accepts as groups
+    """What a sweep runs when no method is named: every JAX method but the opt-in ones (and the
+    mesh methods only on more than one device), and the closed form in NumPy beside them."""
+    return [n for n, m in METHODS.items() if m.backend in DEFAULT_BACKENDS and not m.opt_in
+            and (devices > 1 or not m.needs_mesh)]  # fmt: skip
 
 
 def expand_methods(names) -> list[str]:
