@@ -235,6 +235,7 @@ def test_the_verdict_is_the_fastest_accurate_autodiff_at_the_largest_size_with_a
     rows = [row("matvec", "x", m, n, n, t * 1e-3, wrt_elements=n, out_elements=n, **extra)
             for n in (64, 256, 1024) for m, t, extra in (
                 ("analytic", 1.0, {}), ("analytic_textbook", 0.5, {}),  # the textbook form is no autodiff
+                ("numpy_analytic", 0.4, {}), ("torch_analytic", 0.3, {}),  # nor is a peer's closed form
                 ("jacrev", 2.0, {}), ("jacfwd", 0.8, {"ok": False}),  # an inaccurate row is no candidate
             )]  # fmt: skip
     rows.append(row("matvec", "x", "jacrev", 4096, 4096, 1.0, wrt_elements=4096, out_elements=4096))  # alone

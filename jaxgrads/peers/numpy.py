@@ -50,6 +50,6 @@ def build_numpy_kernel(problem, derivative, method, host_inputs, platform: str):
 
 register_method(
     Method("numpy_analytic", None, analytic, needs="closed_form", family="closed_form", backend="numpy",
-           kind="peer", compile=build_numpy_kernel,
+           kind="peer", compile=build_numpy_kernel, roles={"closed_form"},
            doc="the closed form in NumPy on the host: whose limit a slow closed form meets")
 )  # fmt: skip

@@ -24,7 +24,7 @@ import pandas as pd
 from jaxgrads.measure.floor import INVARIANT, regime
 from jaxgrads.methods import METHODS
 from jaxgrads.report.findings import CASE
-from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, TEXTBOOK
+from jaxgrads.report.roles import CLOSED_FORM, FORWARD, HOST_CLOSED_FORM, REVERSE, TEXTBOOK
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import timed_rows
 
@@ -189,14 +189,13 @@ def _findings(t: pd.DataFrame) -> list[str]:
 
 CLOSED_FORM_MIN_SIZE = 512  # where a closed form should be at its floor (below, dispatch dominates)
 AT_FLOOR = 2.0  # "at its floor": within this factor of it
-NUMPY_CLOSED_FORM = "numpy_analytic"  # the same formula in NumPy: whose limit a slow one meets
 
 
 def closed_form_distances(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Per case of size >= 512 (its largest dimension): the closed form's, the textbook form's and
     NumPy's time over the floor; and one line counting the closed forms within 2x of it."""
     size = t[["m", "n"]].astype(int).max(axis=1)
-    c = t[(size >= CLOSED_FORM_MIN_SIZE) & t["method"].isin([CLOSED_FORM, TEXTBOOK, NUMPY_CLOSED_FORM])]
+    c = t[(size >= CLOSED_FORM_MIN_SIZE) & t["method"].isin([CLOSED_FORM, TEXTBOOK, HOST_CLOSED_FORM])]
     rows, at, total = [], 0, 0
     for _, case in c.groupby(CASE, sort=False):
         by = {r["method"]: float(r["over"]) for r in case.to_dict("records")}
@@ -205,13 +204,13 @@ def closed_form_distances(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         total += 1
         at += by[CLOSED_FORM] <= AT_FLOOR
         first = case.iloc[0]
-        cells = [f"{by[m]:.3g}×" if m in by else "–" for m in (CLOSED_FORM, TEXTBOOK, NUMPY_CLOSED_FORM)]
+        cells = [f"{by[m]:.3g}×" if m in by else "–" for m in (CLOSED_FORM, TEXTBOOK, HOST_CLOSED_FORM)]
         target = f"{first['problem']} / {first['wrt']}"
         rows.append([target, size_label(first), str(first["floor_level"]), *cells])
     if not total:
         return [], []
     line = (f"Closed forms at n ≥ {CLOSED_FORM_MIN_SIZE}: {at} of {total} within {AT_FLOOR:g}× their floor; "
-            f"`{NUMPY_CLOSED_FORM}` is the same formula in NumPy, timed in the same run: where it is as far "
+            f"`{HOST_CLOSED_FORM}` is the same formula in NumPy, timed in the same run: where it is as far "
             "from the floor, the formula's access pattern is this machine's limit, not XLA's code for it.")
     return [line], rows
 
@@ -259,6 +258,6 @@ def floor_section(df: pd.DataFrame) -> str:
     text = "\n".join(parts) + "\n" + table(header, rows)
     line, distances = closed_form_distances(t)
     if distances:
-        header = ["target", "size", "bound", CLOSED_FORM, TEXTBOOK, NUMPY_CLOSED_FORM]
+        header = ["target", "size", "bound", CLOSED_FORM, TEXTBOOK, HOST_CLOSED_FORM]
         text += "\n\n" + line[0] + "\n\n" + table(header, distances)
     return text

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import jaxgrads.peers  # noqa: F401  (their methods registered before roles are read)
 from jaxgrads.methods import METHODS, role_method
 
-__all__ = ["CLOSED_FORM", "CLOSED_FORMS", "FORWARD", "REVERSE", "TEXTBOOK", "backend_of", "frontier_methods"]
+__all__ = ["CLOSED_FORM", "CLOSED_FORMS", "FORWARD", "HOST_CLOSED_FORM", "REVERSE", "TEXTBOOK", "backend_of",
+           "frontier_methods"]  # fmt: skip
 
 CLOSED_FORM = role_method("closed_form")  # what every time is divided by
 TEXTBOOK = role_method("textbook")
-CLOSED_FORMS = (CLOSED_FORM, TEXTBOOK)
+HOST_CLOSED_FORM = role_method("closed_form", backend="numpy")  # the same formula, no XLA: whose limit
+# every method that evaluates a formula instead of differentiating the function, in any backend: none
+# of them is autodiff
+CLOSED_FORMS = tuple(n for n, m in METHODS.items() if m.needs)
 FORWARD = role_method("forward")  # the cost model's forward mode
 REVERSE = role_method("reverse")  # ... and reverse mode
 
