@@ -13,13 +13,29 @@ from machines import CACHE_LAYOUTS
 
 from jaxgrads import sweep as runner
 from jaxgrads.measure.case import decide
-from jaxgrads.measure.floor import INVARIANT, Traffic, compulsory, dispatch_term, kernel_floor, reads, regime
+from jaxgrads.measure.floor import (
+    INVARIANT,
+    Floor,
+    Traffic,
+    compulsory,
+    dispatch_term,
+    kernel_floor,
+    method_floor,
+    reads,
+    regime,
+)
 from jaxgrads.measure.roofline import FIRST_TOUCH, Ceilings
 from jaxgrads.measure.xla import cost_and_memory
 from jaxgrads.methods import METHODS
 from jaxgrads.problems import get_problem, list_problems
 from jaxgrads.problems.registry import Size
-from jaxgrads.report.floor import CEILING_COLUMNS, closed_form_distances, floor_section, floor_violations
+from jaxgrads.report.floor import (
+    CEILING_COLUMNS,
+    closed_form_distances,
+    floor_section,
+    floor_violations,
+    limit_of,
+)
 from jaxgrads.results.schema import read_results
 from jaxgrads.sweep import DEFAULT_SWEEP, plan
 from jaxgrads.sweep.options import sweep_from
@@ -133,6 +149,18 @@ def test_only_a_call_that_dispatches_xla_pays_the_dispatch_floor():
     assert kernel_floor(Traffic(64, 64, 0), CEILINGS, dispatch_term("numpy_analytic", 5e-6)).level == "L1"
 
 
+def test_only_xla_writes_a_large_output_at_the_first_touch_rate():
+    # NumPy asks for huge pages and wrote a 64 MiB Jacobian faster than XLA's first touch: a peer's
+    # floor is the in-place bandwidth's; an XLA program's (or a plug-in's) pays its fresh pages
+    roof = dataclasses.replace(CEILINGS, first_touch_bytes_per_s=1e9, first_touch_min_bytes=2**20)
+    big = Traffic(0, 2**26, 0)
+    assert method_floor("analytic", big, roof, 5e-6) == Floor(2**26 / 1e9, FIRST_TOUCH)
+    assert method_floor("a_plugin_method", big, roof, 5e-6).level == FIRST_TOUCH
+    peer = method_floor("numpy_analytic", big, roof, 5e-6)
+    assert peer.level != FIRST_TOUCH
+    assert peer.seconds < 2**26 / 1e9
+
+
 def test_the_floor_section_lists_every_closed_forms_distance_at_n_512_and_over():
     rows = []
     for wrt, n, method, t in [("x", 1024, "analytic", 3e-4), ("x", 1024, "analytic_textbook", 9e-4),
@@ -143,9 +171,20 @@ def test_the_floor_section_lists_every_closed_forms_distance_at_n_512_and_over()
                      "floor_level": "L3", "over": t / 1e-4})  # fmt: skip
     line, table = closed_form_distances(pd.DataFrame(rows))
     assert line[0].startswith("Closed forms at n ≥ 512: 1 of 2 within 2× their floor")  # 3× and 1.5×
-    assert table == [["quadratic / x", "1024 float32", "L3", "3×", "9×", "2×"],
-                     ["quadratic / A", "512 float32", "L3", "1.5×", "–", "–"]]  # n = 256 is not listed
+    pattern = "the formula's access pattern (NumPy as far)"  # NumPy 2× where XLA is 3×
+    assert table == [["quadratic / x", "1024 float32", "L3", "3×", "9×", "2×", pattern],
+                     ["quadratic / A", "512 float32", "L3", "1.5×", "–", "–", "at its floor"]]  # not n = 256
+    assert closed_form_distances(pd.DataFrame(rows).replace({"numpy_analytic": "x"}))[1][0][-1] == (
+        "not measured (no NumPy row)")
     assert closed_form_distances(pd.DataFrame(rows[3:4])) == ([], [])
+
+
+def test_whose_limit_a_closed_form_meets_is_judged_by_numpy_in_the_same_run():
+    assert limit_of(1.9, None) == "at its floor"
+    assert limit_of(10.0, 6.0) == "the formula's access pattern (NumPy as far)"  # 0.6 of the distance
+    assert limit_of(10.0, 5.0) == "the formula's access pattern (NumPy as far)"  # the boundary: half
+    assert limit_of(10.0, 2.5) == "XLA's code (NumPy 4× nearer)"
+    assert limit_of(10.0, float("nan")) == limit_of(10.0, None) == "not measured (no NumPy row)"
 
 
 def test_regimes_group_the_levels():
@@ -249,7 +288,7 @@ def test_no_kernel_of_a_real_sweep_beats_its_floor(tmp_path):
         for r in t.to_dict("records"):
             read = int(r["traffic_read_bytes"])
             traffic = Traffic(read, int(r["traffic_bytes"]) - read, r["min_flops"])
-            floor = kernel_floor(traffic, best, dispatch_term(r["method"], dispatch))
+            floor = method_floor(r["method"], traffic, best, dispatch)
             if r["time_median_s"] < INVARIANT * floor.seconds:
                 beaten.append((r["problem"], r["wrt"], r["method"], r["n"], r["time_median_s"], floor))
         if not beaten:

@@ -17,7 +17,10 @@ $$t_\text{floor} = \max\Big(t_d,\ \frac{R + W}{B_\ell},\ \frac{\text{flops}}{P}\
 with $t_d$ 0 for a peer's call, which dispatches no XLA program (:func:`dispatch_term`), and
 $B_\ell$ the bandwidth of the smallest level $\ell$ that holds the working set $R + W$. An
 output of at least the first-touch size is written at the first-touch rate instead when that is
-slower: $R / B_{\ell(R)} + W / B_\text{first-touch}$. ``floor_level`` names the term that binds:
+slower: $R / B_{\ell(R)} + W / B_\text{first-touch}$. That rate is XLA's allocator's (fresh 4 KiB
+pages); a peer allocates its own output (NumPy asks Linux for huge pages: a 64 MiB Jacobian in 11 ms
+where XLA's first touch takes 16), so a peer's floor has no first-touch term (:func:`method_floor`).
+``floor_level`` names the term that binds:
 ``dispatch``, ``L1``, ``L2``, ``L3``, ``memory``, ``first-touch`` or ``compute``. ``floor_frac`` is 1
 at the limit, 0.1 ten times above it; below :data:`INVARIANT` it is a defect of the floor, not a
 fast kernel, and the report names the kernel.
@@ -36,7 +39,7 @@ from jaxgrads.methods.registry import METHODS
 from jaxgrads.problems.registry import Derivative, Problem, Size
 
 __all__ = ["INVARIANT", "REGIMES", "Floor", "Traffic", "compulsory", "dispatch_term", "kernel_floor",
-           "regime", "reads"]  # fmt: skip
+           "method_floor", "regime", "reads"]  # fmt: skip
 
 # no kernel may run faster than this fraction of its floor: the timing's own spread is a few percent
 INVARIANT = 0.9
@@ -122,17 +125,17 @@ def dispatch_term(method: str, dispatch_s: float) -> float:
     """The dispatch term of ``method``'s floor: the compiled no-op's time where each call dispatches an
     XLA program, 0 for a peer (a NumPy call dispatches nothing, and may well beat XLA's no-op)."""
     known = METHODS.get(method)
-    return dispatch_s if known is None or known.xla_dispatch else 0.0
+    return dispatch_s if known is None or known.xla_dispatch else 0.0  # as method_floor decides
 
 
-def kernel_floor(traffic: Traffic, ceilings: Ceilings, dispatch_s: float) -> Floor:
-    """The floor of a kernel with ``traffic`` under ``ceilings`` (module docstring)."""
+def kernel_floor(traffic: Traffic, ceilings: Ceilings, dispatch_s: float, fresh_pages: bool = True) -> Floor:
+    """The floor of a kernel with ``traffic`` under ``ceilings`` (module docstring); ``fresh_pages``:
+    whether a large output is written on XLA's fresh pages, at the first-touch rate."""
     level = ceilings.level_of(traffic.bytes)
     terms = {"dispatch": dispatch_s, "compute": traffic.flops / ceilings.flops_per_s}
     moving = traffic.bytes / ceilings.bandwidth[level]
-    if traffic.write_bytes >= ceilings.first_touch_min_bytes and math.isfinite(
-        ceilings.first_touch_bytes_per_s
-    ):
+    if (fresh_pages and traffic.write_bytes >= ceilings.first_touch_min_bytes
+            and math.isfinite(ceilings.first_touch_bytes_per_s)):  # fmt: skip
         fresh = traffic.read_bytes / ceilings.bandwidth[ceilings.level_of(traffic.read_bytes)] + (
             traffic.write_bytes / ceilings.first_touch_bytes_per_s
         )
@@ -141,6 +144,14 @@ def kernel_floor(traffic: Traffic, ceilings: Ceilings, dispatch_s: float) -> Flo
     terms[level] = moving
     binding = max(terms, key=lambda k: terms[k] if math.isfinite(terms[k]) else -1.0)
     return Floor(terms[binding], binding)
+
+
+def method_floor(method: str, traffic: Traffic, ceilings: Ceilings, dispatch_s: float) -> Floor:
+    """The floor of ``method``'s kernel: an XLA program's pays the dispatch floor and XLA's first
+    touch of a large output; a peer's call pays neither (its library dispatches and allocates)."""
+    known = METHODS.get(method)
+    xla = known is None or known.xla_dispatch
+    return kernel_floor(traffic, ceilings, dispatch_s if xla else 0.0, fresh_pages=xla)
 
 
 def regime(level: str) -> str:

@@ -13,6 +13,7 @@ B×m×n products; the fast forms reduce first and broadcast.
 
 import numpy as np
 
+from jaxgrads.problems.placement import block_diagonal, transposed
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
 __all__ = []  # registers its problem on import
@@ -25,7 +26,13 @@ def linear(xp, x, W, b):  # x: shape=(batch, n); W: shape=(n, m); b: shape=(m,)
 
 
 def d_linear_dx(xp, x, W, b):
-    r"""$\delta_{bb'} W_{ij}$, shape (batch, m, batch, n)."""
+    r"""$\delta_{bb'} W_{ij}$, shape (batch, m, batch, n): $W^T$ placed on the diagonal blocks of zeros
+    (:func:`jaxgrads.problems.placement.block_diagonal`)."""
+    return block_diagonal(xp, transposed(xp, W), x.shape[0])
+
+
+def d_linear_dx_textbook(xp, x, W, b):
+    r"""The Kronecker form $I_B \otimes W^T$ as a broadcast product, shape (batch, m, batch, n)."""
     B = x.shape[0]
     return xp.eye(B, dtype=x.dtype)[:, None, :, None] * W.T[None, :, None, :]
 
@@ -115,7 +122,8 @@ def _layer(name, fn, derivatives, scalar_output: bool, doc: str) -> Problem:
 LINEAR = _layer(
     "linear", linear,
     (
-        Derivative("x", d_linear_dx, doc="dz_bj/dx_b'i = delta_bb' W_ij", sparsity=dx_pattern),
+        Derivative("x", d_linear_dx, textbook=d_linear_dx_textbook, doc="dz_bj/dx_b'i = delta_bb' W_ij",
+                   sparsity=dx_pattern),
         Derivative("W", d_linear_dW, doc="dz_bj/dW_ij' = x_bi delta_jj'", sparsity=dW_pattern),
         Derivative("b", d_linear_db, doc="dz_bj/db_j' = delta_jj'", sparsity=db_pattern),
     ),

@@ -8,6 +8,7 @@ The textbook form $(A + A^T)x$ first builds the transposed sum, an n×n pass wit
 the fast form $Ax + x^T A$ is two matrix-vector products and never forms $A^T$.
 """
 
+from jaxgrads.problems.placement import transposed
 from jaxgrads.problems.registry import Derivative, Problem, gaussian_inputs, register
 
 __all__ = []  # registers its problem on import
@@ -38,7 +39,14 @@ def d_quadratic_dA(xp, A, x):
 
 
 def hessian_quadratic(xp, A, x):
-    r"""$\partial^2\alpha/\partial x^2 = A + A^T$, shape (n, n)."""
+    r"""$\partial^2\alpha/\partial x^2 = A + A^T$, shape (n, n), $A^T$ read from a padded copy
+    (:func:`jaxgrads.problems.placement.transposed`)."""
+    del x
+    return A + transposed(xp, A)
+
+
+def hessian_quadratic_textbook(xp, A, x):
+    r"""Literal $A + A^T$, shape (n, n)."""
     del xp, x
     return A + A.T
 
@@ -79,7 +87,8 @@ QUADRATIC = register(
             Derivative("x", d_quadratic_dx, textbook=d_quadratic_dx_textbook, doc="da/dx = x^T (A + A^T)",
                        min_flops=_multiply_add_per_entry),
             Derivative("A", d_quadratic_dA, linear=True, doc="da/dA = x x^T", min_flops=lambda s: s.n**2),
-            Derivative("x", hessian_quadratic, order=2, doc="d2a/dx2 = A + A^T", min_flops=_half_of_square),
+            Derivative("x", hessian_quadratic, textbook=hessian_quadratic_textbook, order=2,
+                       doc="d2a/dx2 = A + A^T", min_flops=_half_of_square),
         ),
         dims=("n",),
         scalar_output=True,

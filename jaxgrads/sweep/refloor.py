@@ -19,7 +19,7 @@ import math
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from jaxgrads.measure.floor import Traffic, dispatch_term, kernel_floor
+from jaxgrads.measure.floor import Traffic, method_floor
 from jaxgrads.measure.roofline import Ceilings, achieved
 
 __all__ = ["floor_columns", "refloor", "rewrite_floors"]
@@ -31,8 +31,8 @@ def floor_columns(row: Mapping, ceilings: Ceilings, dispatch_s: float) -> dict[s
     columns: dict[str, float | str] = {**ceilings.columns(), "dispatch_floor_s": dispatch_s}
     columns |= achieved(float(row["flops"]), float(row["bytes_accessed"]), seconds, ceilings)
     traffic_bytes, read_bytes = float(row["traffic_bytes"]), float(row["traffic_read_bytes"])
-    floor = kernel_floor(Traffic(read_bytes, traffic_bytes - read_bytes, float(row["min_flops"])),
-                         ceilings, dispatch_term(row["method"], dispatch_s))  # fmt: skip
+    traffic = Traffic(read_bytes, traffic_bytes - read_bytes, float(row["min_flops"]))
+    floor = method_floor(row["method"], traffic, ceilings, dispatch_s)
     frac = floor.seconds / seconds if seconds > 0 and math.isfinite(seconds) else math.nan
     return columns | {"floor_s": floor.seconds, "floor_frac": frac, "floor_level": floor.level}
 

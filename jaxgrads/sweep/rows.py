@@ -8,7 +8,7 @@ import math
 import jax
 
 from jaxgrads.measure.case import Case
-from jaxgrads.measure.floor import Traffic, dispatch_term, kernel_floor
+from jaxgrads.measure.floor import Traffic, method_floor
 from jaxgrads.measure.kernels import Kernel
 from jaxgrads.measure.roofline import achieved
 from jaxgrads.measure.timing import Timing
@@ -73,7 +73,7 @@ def timing_columns(case: Case, kernel: Kernel, timing: Timing, ceilings, row: di
         traffic = Traffic(
             row["traffic_read_bytes"], row["traffic_bytes"] - row["traffic_read_bytes"], row["min_flops"]
         )
-        floor = kernel_floor(traffic, ceilings, dispatch_term(row["method"], float(row["dispatch_floor_s"])))
+        floor = method_floor(row["method"], traffic, ceilings, float(row["dispatch_floor_s"]))
         columns |= {
             "floor_s": floor.seconds,
             "floor_frac": floor.seconds / timing.median,

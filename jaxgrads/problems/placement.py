@@ -1,0 +1,60 @@
+r"""Writing a Jacobian whose entries are an input's, placed: the forms XLA:CPU writes near its floor.
+
+A closed form that only places entries (no flops: $\partial z/\partial x = I_B \otimes W^T$, the Hessian
+$A + A^T$) is bound by its traffic, and two access patterns keep XLA:CPU far from it:
+
+- **a transpose of a power-of-two matrix**: reading $A^T$ walks A with a stride of $n$ entries, and at
+  $n = 2^k$ every line of a column falls into the same few cache sets, so each read misses. NumPy's
+  ``A + A.T`` pays the same (both ~65× their floor at n = 1024 on a Zen 4 VM). :func:`transposed` first
+  copies A into rows of $n + 16$ entries (one contiguous pass), whose transpose walks a stride that maps
+  to every set: $A + A^T$ at 512 went from 650 µs to 390 µs there, at 1024 from 4.3 ms to 2.1 ms.
+- **a block-diagonal Jacobian as a broadcast product** ($\delta_{bb'} W^T_{ji}$, the textbook
+  Kronecker form): XLA's 4-D broadcast loop writes every entry through an index computation and a
+  multiply. :func:`block_diagonal` writes zeros (a fill, at the write rate) and then copies the block
+  into its B places: at B = 4, n = m = 512 (16 MiB) 5.3 ms became 0.86 ms; at 1024 (64 MiB, on
+  fresh pages) 49 ms became 27 ms, 1.6× the first-touch floor.
+
+The ``optimization_barrier`` keeps XLA from fusing the padded copy back into the strided read. Under
+any other namespace (NumPy, PyTorch) both functions are the plain forms: their libraries take them
+as written.
+"""
+
+from __future__ import annotations
+
+__all__ = ["block_diagonal", "transposed"]
+
+PAD = 16  # entries added to each row: one 64-byte line of float32, so no stride is a power of two
+
+
+def _is_jax(xp) -> bool:
+    return getattr(xp, "__name__", "").startswith("jax")
+
+
+def transposed(xp, M):  # M: shape=(r, c)
+    r"""$M^T$, shape (c, r), read from a copy of M with padded rows under ``jax.numpy``."""
+    if not _is_jax(xp):
+        return M.T
+    from jax import lax
+
+    padded = lax.optimization_barrier(xp.pad(M, ((0, 0), (0, PAD))))
+    return padded[:, : M.shape[1]].T
+
+
+def block_diagonal(xp, block, count: int):  # block: shape=(r, c)
+    r"""$J_{b j b' i} = \delta_{bb'}\,\text{block}_{ji}$, shape (count, r, count, c): zeros, then the
+    block copied into its ``count`` diagonal places."""
+    r, c = block.shape
+    shape = (count, r, count, c)
+    if _is_jax(xp):
+        from jax import lax
+
+        J = xp.zeros(shape, block.dtype)
+        piece = block[None, :, None, :]
+        for b in range(count):
+            J = lax.dynamic_update_slice(J, piece, (b, 0, b, 0))
+        return J
+    new_zeros = getattr(block, "new_zeros", None)  # PyTorch: on the block's device
+    J = new_zeros(shape) if new_zeros is not None else xp.zeros(shape, dtype=block.dtype)
+    for b in range(count):
+        J[b, :, b, :] = block
+    return J
