@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor devices sparse peers calibrate-gate history site clean
+.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor closed-forms devices sparse peers calibrate-gate history site clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ budgets: $(STAMP)  ## Measure the runner's time, repeatability and fidelity budg
 
 floor: $(STAMP)  ## The ceilings, the floor invariant and the regimes of make bench's results into docs/methodology.md
 	$(PY) bench/studies/floor.py $(RESULTS)
+
+closed-forms: $(STAMP)  ## Every closed form's distance to its floor at 512 and 1024 (all CPUs and one) into docs/methodology.md
+	$(PY) bench/studies/closed_forms.py
 
 devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into docs/devices.md
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS)

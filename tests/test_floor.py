@@ -171,7 +171,7 @@ def test_the_floor_section_lists_every_closed_forms_distance_at_n_512_and_over()
                      "floor_level": "L3", "over": t / 1e-4})  # fmt: skip
     line, table = closed_form_distances(pd.DataFrame(rows))
     assert line[0].startswith("Closed forms at n ≥ 512: 1 of 2 within 2× their floor")  # 3× and 1.5×
-    pattern = "the formula's access pattern (NumPy as far)"  # NumPy 2× where XLA is 3×
+    pattern = "the formula, not XLA (NumPy as far)"  # NumPy 2× where XLA is 3×
     assert table == [["quadratic / x", "1024 float32", "L3", "3×", "9×", "2×", pattern],
                      ["quadratic / A", "512 float32", "L3", "1.5×", "–", "–", "at its floor"]]  # not n = 256
     assert closed_form_distances(pd.DataFrame(rows).replace({"numpy_analytic": "x"}))[1][0][-1] == (
@@ -181,8 +181,8 @@ def test_the_floor_section_lists_every_closed_forms_distance_at_n_512_and_over()
 
 def test_whose_limit_a_closed_form_meets_is_judged_by_numpy_in_the_same_run():
     assert limit_of(1.9, None) == "at its floor"
-    assert limit_of(10.0, 6.0) == "the formula's access pattern (NumPy as far)"  # 0.6 of the distance
-    assert limit_of(10.0, 5.0) == "the formula's access pattern (NumPy as far)"  # the boundary: half
+    assert limit_of(10.0, 6.0) == "the formula, not XLA (NumPy as far)"  # 0.6 of the distance
+    assert limit_of(10.0, 5.0) == "the formula, not XLA (NumPy as far)"  # the boundary: half
     assert limit_of(10.0, 2.5) == "XLA's code (NumPy 4× nearer)"
     assert limit_of(10.0, float("nan")) == limit_of(10.0, None) == "not measured (no NumPy row)"
 

@@ -189,7 +189,7 @@ def _findings(t: pd.DataFrame) -> list[str]:
 
 CLOSED_FORM_MIN_SIZE = 512  # where a closed form should be at its floor (below, dispatch dominates)
 AT_FLOOR = 2.0  # "at its floor": within this factor of it
-NUMPY_AS_FAR = 0.5  # NumPy at least this share of XLA's distance: the formula's pattern, not XLA's code
+NUMPY_AS_FAR = 0.5  # NumPy at least this share of XLA's distance: the formula's cost, not XLA's code
 
 
 def limit_of(analytic: float, numpy: float | None) -> str:
@@ -200,7 +200,7 @@ def limit_of(analytic: float, numpy: float | None) -> str:
     if numpy is None or not math.isfinite(numpy):
         return "not measured (no NumPy row)"
     if numpy >= NUMPY_AS_FAR * analytic:
-        return "the formula's access pattern (NumPy as far)"
+        return "the formula, not XLA (NumPy as far)"
     return f"XLA's code (NumPy {analytic / numpy:.2g}× nearer)"
 
 
@@ -226,8 +226,8 @@ def closed_form_distances(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         return [], []
     line = (f"Closed forms at n ≥ {CLOSED_FORM_MIN_SIZE}: {at} of {total} within {AT_FLOOR:g}× their floor; "
             f"`{HOST_CLOSED_FORM}` is the same formula in NumPy, timed in the same run: where it is at least "
-            f"{NUMPY_AS_FAR:g}× as far from the floor, the formula's access pattern is this machine's limit, "
-            "not XLA's code for it.")
+            f"{NUMPY_AS_FAR:g}× as far from the floor, the formula as written (its work, its access "
+            "pattern) is the limit on this machine, not XLA's code for it.")
     return [line], rows
 
 
