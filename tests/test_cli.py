@@ -22,6 +22,7 @@ def test_list_text_and_json():
         "hessian_rev_rev",
         "hessian_fwd_fwd",
         "analytic",
+        "analytic_textbook",
         "asdex_hessian",
         "numpy_analytic",
         "torch_analytic",
