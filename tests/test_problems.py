@@ -147,3 +147,22 @@ def test_user_problem_registers_through_the_same_call():
             jg.register(problem)
     finally:
         jg.unregister("cube")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_placed_forms_equal_the_plain_ones_under_jax_and_numpy(dtype):
+    import jax.numpy as jnp
+
+    from jaxgrads.problems.placement import block_diagonal, transposed
+
+    M = np.arange(15, dtype=np.float64).reshape(3, 5).astype(jnp.dtype(dtype))
+    kron = np.eye(4, dtype=M.dtype)[:, None, :, None] * M[None, :, None, :]
+    for xp in (jnp, np):
+        T = transposed(xp, xp.asarray(M))
+        assert T.shape == (5, 3)
+        assert T.dtype == M.dtype
+        np.testing.assert_array_equal(np.asarray(T), M.T)
+        J = block_diagonal(xp, xp.asarray(M), 4)
+        assert J.shape == (4, 3, 4, 5)
+        assert J.dtype == M.dtype
+        np.testing.assert_array_equal(np.asarray(J), kron)

@@ -14,9 +14,11 @@ $A + A^T$) is bound by its traffic, and two access patterns keep XLA:CPU far fro
   into its B places: at B = 4, n = m = 512 (16 MiB) 5.3 ms became 0.86 ms; at 1024 (64 MiB, on
   fresh pages) 49 ms became 27 ms, 1.6× the first-touch floor.
 
-The ``optimization_barrier`` keeps XLA from fusing the padded copy back into the strided read. Under
-any other namespace (NumPy, PyTorch) both functions are the plain forms: their libraries take them
-as written.
+The ``optimization_barrier`` keeps XLA from fusing the padded copy back into the strided read. The
+padded copy is for XLA:CPU: XLA:GPU tiles a transpose through shared memory, where the copy would only
+add a pass, so :func:`transposed` pads where JAX's default backend is the CPU (a ``--device cpu`` run
+on a GPU machine takes the plain form: the same values, the old speed). Under any other namespace
+(NumPy, PyTorch) both functions are the plain forms: their libraries take them as written.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ def _is_jax(xp) -> bool:
 
 
 def transposed(xp, M):  # M: shape=(r, c)
-    r"""$M^T$, shape (c, r), read from a copy of M with padded rows under ``jax.numpy``."""
+    r"""$M^T$, shape (c, r), read from a copy of M with padded rows under ``jax.numpy`` on a CPU."""
     if not _is_jax(xp):
         return M.T
+    import jax
     from jax import lax
 
+    if jax.default_backend() != "cpu":
+        return M.T
     padded = lax.optimization_barrier(xp.pad(M, ((0, 0), (0, PAD))))
     return padded[:, : M.shape[1]].T
 
