@@ -4,7 +4,9 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -275,3 +277,30 @@ def test_a_duet_runs_both_sides_at_once_on_their_own_cpus(tmp_path):
     assert sorted(p.name for p in out.glob("*[0-9].csv")) == ["a1.csv", "a2.csv", "b1.csv", "b2.csv"]
     bad = jaxgrads("ab", "--a", sys.executable, "--b", sys.executable, "--mode", "trio", "--sizes", "8")
     assert_one_line_error(bad, "--mode", "duet")
+
+
+def test_the_calibrations_injection_reaches_the_kernels_a_run_builds(tmp_path):
+    """bench/studies/inject.py adds its loop to the kernels the runner and the callgrind children build
+    (both through measure.kernels.compile_case); one that reached no build would calibrate nothing."""
+    studies = Path(__file__).resolve().parents[1] / "bench" / "studies"
+    script = "\n".join([
+        "import sys",
+        "from jaxgrads.problems.plugins import load_problems",
+        f"load_problems([{str(studies / 'workload.py')!r}, {str(studies / 'inject.py')!r}])",
+        "from jaxgrads.measure import kernels",
+        "from jaxgrads.sweep import run",
+        "from jaxgrads.measure.case import decide",
+        "from jaxgrads.methods import METHODS",
+        "from jaxgrads.problems import get_problem",
+        "import jax, jaxgrads",
+        "p = get_problem('workload'); d = p.derivatives[0]",
+        "case = decide(p, d, METHODS['jacrev'], p.canonical(jaxgrads.Size(0, 8, 0)), 'float32')",
+        "k = kernels.compile_case(case, jax.devices('cpu')[0])",
+        "assert run.compile_case is kernels.compile_case",
+        "print(k.run.__name__)",
+    ])  # fmt: skip
+    env = os.environ | {"JAXGRADS_INJECT_LOOPS": "10"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["slowed"]  # the wrapped call, not the compiled one

@@ -106,6 +106,9 @@ def measure(opts) -> pd.DataFrame:
         if base.empty or jacrev.empty:
             sys.exit("the pilot runs did not count workload/jacrev (over the 1 ms limit of the tier?)")
         per_loop = (float(jacrev.iloc[0]) - float(base.iloc[0])) / PILOT_LOOPS
+        if per_loop < 1:  # a Python loop iteration is tens of instructions: none means no injection
+            sys.exit(f"the pilot's {PILOT_LOOPS} injected loops added {per_loop:.2g} instructions each: "
+                     "bench/studies/inject.py does not reach the kernels the runner builds")
         loops = round(INJECT_TARGET * float(base.iloc[0]) / per_loop)
         print(f"pilot: {per_loop:.1f} instructions per loop; injecting {loops} loops", file=sys.stderr)
         aa = []

@@ -4,6 +4,12 @@ Loaded with ``--problems-from`` after ``workload.py``. With ``JAXGRADS_INJECT_LO
 environment, every call of a ``workload`` kernel first runs K iterations of an empty Python loop: a
 slowdown that the XLA program (and so XLA's flops and bytes) cannot show, as a runtime or dispatch
 change would be. ``bench/studies/calibrate_instructions.py`` sizes K to a 3% instruction increase.
+
+It wraps :func:`jaxgrads.measure.kernels.compile_case`, where every kernel of a run is built: by the
+runner (``jaxgrads.sweep.run`` imports it by name, so that binding is replaced too) and by the
+callgrind children, which load this plug-in and import it from ``kernels`` when they build. The
+calibration refuses a pilot whose loop added no instructions: a wrapper that no longer reaches the
+build would otherwise "detect" nothing, silently.
 """
 
 import os
@@ -12,11 +18,11 @@ from jaxgrads.measure import kernels
 from jaxgrads.sweep import run as runner
 
 LOOPS = int(os.environ.get("JAXGRADS_INJECT_LOOPS", "0"))
-_build = kernels.build_kernel
+_compile_case = kernels.compile_case
 
 
-def build_kernel(*args, **kwargs):
-    kernel = _build(*args, **kwargs)
+def compile_case(*args, **kwargs):
+    kernel = _compile_case(*args, **kwargs)
     if LOOPS and kernel.problem.name == "workload":
         call = kernel.run
 
@@ -29,5 +35,5 @@ def build_kernel(*args, **kwargs):
     return kernel
 
 
-kernels.build_kernel = build_kernel
-runner.build_kernel = build_kernel
+kernels.compile_case = compile_case
+runner.compile_case = compile_case
