@@ -18,8 +18,9 @@ with $t_d$ 0 for a peer's call, which dispatches no XLA program (:func:`dispatch
 $B_\ell$ the bandwidth of the smallest level $\ell$ that holds the working set $R + W$. An
 output of at least the first-touch size is written at the first-touch rate instead when that is
 slower: $R / B_{\ell(R)} + W / B_\text{first-touch}$. That rate is XLA's allocator's (fresh 4 KiB
-pages); a peer allocates its own output (NumPy asks Linux for huge pages: a 64 MiB Jacobian in 11 ms
-where XLA's first touch takes 16), so a peer's floor has no first-touch term (:func:`method_floor`).
+pages); a peer allocates its own output (NumPy asks Linux for huge pages, and wrote a fresh 64 MiB
+Jacobian faster than XLA's first-touch rate allows), so a peer's floor has no first-touch term
+(:func:`method_floor`).
 ``floor_level`` names the term that binds:
 ``dispatch``, ``L1``, ``L2``, ``L3``, ``memory``, ``first-touch`` or ``compute``. ``floor_frac`` is 1
 at the limit, 0.1 ten times above it; below :data:`INVARIANT` it is a defect of the floor, not a

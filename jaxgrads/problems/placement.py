@@ -4,15 +4,16 @@ A closed form that only places entries (no flops: $\partial z/\partial x = I_B \
 $A + A^T$) is bound by its traffic, and two access patterns keep XLA:CPU far from it:
 
 - **a transpose of a power-of-two matrix**: reading $A^T$ walks A with a stride of $n$ entries, and at
-  $n = 2^k$ every line of a column falls into the same few cache sets, so each read misses. NumPy's
-  ``A + A.T`` pays the same (both ~65× their floor at n = 1024 on a Zen 4 VM). :func:`transposed` first
-  copies A into rows of $n + 16$ entries (one contiguous pass), whose transpose walks a stride that maps
-  to every set: $A + A^T$ at 512 went from 650 µs to 390 µs there, at 1024 from 4.3 ms to 2.1 ms.
+  $n = 2^k$ every line of a column falls into the same few cache sets, so each read misses (NumPy's
+  ``A + A.T`` pays the same). :func:`transposed` first copies A into rows of $n + 16$ entries (one
+  contiguous pass), whose transpose walks a stride that maps to every set.
 - **a block-diagonal Jacobian as a broadcast product** ($\delta_{bb'} W^T_{ji}$, the textbook
   Kronecker form): XLA's 4-D broadcast loop writes every entry through an index computation and a
   multiply. :func:`block_diagonal` writes zeros (a fill, at the write rate) and then copies the block
-  into its B places: at B = 4, n = m = 512 (16 MiB) 5.3 ms became 0.86 ms; at 1024 (64 MiB, on
-  fresh pages) 49 ms became 27 ms, 1.6× the first-touch floor.
+  into its B places.
+
+Both are timed beside the textbook forms (``analytic_textbook``) in every run; ``make closed-forms``
+writes their distances to the floor at 512 and 1024 into docs/methodology.md.
 
 The ``optimization_barrier`` keeps XLA from fusing the padded copy back into the strided read. The
 padded copy is for XLA:CPU: XLA:GPU tiles a transpose through shared memory, where the copy would only
