@@ -47,14 +47,16 @@ test-machines: $(STAMP)  ## The quick tier under synthetic machines (JAXGRADS_CP
 	done
 
 RESULTS := results/latest.csv results/scaling.csv results/crossover.csv results/structure.csv
-DEVICE_COUNTS := 1 2 4 8
+# 1, 2, 4, 8 host devices, but no more than the CPUs this process may use (two at least): a CPU's
+# host devices beyond its cores share them, and their times measure the sharing, not the devices
+ifndef DEVICE_COUNTS
+DEVICE_COUNTS := $(shell $(PYTHON) -c 'import os; n = max(2, len(os.sched_getaffinity(0))); print(*(d for d in (1, 2, 4, 8) if d <= n))' 2>/dev/null || echo 1 2)
+endif
 DEVICE_RESULTS := $(foreach d,$(DEVICE_COUNTS),results/devices/d$(d)-x.csv results/devices/d$(d)-A.csv)
 
 bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices sweeps; results/latest.md, figures, site
-	$(PY) -m jaxgrads run --overwrite -o results/latest.csv
-	$(PY) -m jaxgrads run --preset scaling --overwrite -o results/scaling.csv
-	$(PY) -m jaxgrads run --preset crossover --overwrite -o results/crossover.csv
-	$(PY) -m jaxgrads run --preset structure --overwrite -o results/structure.csv
+	@# the four presets in one process: JAX starts once, and the machine is probed once between two runs
+	$(PY) bench/sweeps.py
 	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
 	@# the report and the site draw their figures side by side (nothing is timed any more)
 	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md & \

@@ -576,6 +576,23 @@ def test_projections_trust_every_built_in_closed_form_without_the_whole_jacobian
     assert projected == []  # none needed jacrev's whole float64 Jacobian
 
 
+@pytest.mark.parametrize(("m", "n", "entries"), [(1, 1000, 64), (1000, 1, 64), (37, 53, 64), (37, 53, 10**6),
+                                                 (5, 300, 128)])
+def test_tiled_products_are_the_whole_matrix_products(m, n, entries):
+    """The projections' products, tile by tile (tiles that do not divide the matrix, a single row or
+    column), equal J v, u J, (|J| + S)|v| and |u|(|J| + S) over the whole matrix."""
+    from jaxgrads.measure.projections import _tiled_products
+
+    rng = np.random.default_rng(3)
+    J, S = rng.standard_normal((m, n)), np.abs(rng.standard_normal((m, n)))
+    v, u = rng.standard_normal(n), rng.standard_normal(m)
+    cv, cu, bv, bu = _tiled_products(J, S, v, u, entries)
+    B = np.abs(J) + S
+    for got, want in ((cv, J @ v), (cu, u @ J), (bv, B @ np.abs(v)), (bu, np.abs(u) @ B)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert _tiled_products(J, None, v, u, entries)[2:] == (None, None)
+
+
 def test_projections_see_one_wrong_entry_in_a_million():
     """A 1024x1024 Jacobian with one entry 1e-5 off: the componentwise bound of its row is ~1e-9."""
     from jaxgrads.measure.projections import projected_verdict

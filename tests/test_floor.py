@@ -404,6 +404,62 @@ def test_a_slow_start_raises_no_floor(tmp_path, monkeypatch):
         assert r["ceiling_bytes_per_s"] > c0["float32"].bytes_per_s  # not the slow start's
 
 
+def test_runs_inside_reuse_probes_start_from_the_last_runs_end(tmp_path, monkeypatch):
+    """Inside reuse_probes, a run starts from the probes the run before it ended with (one probe
+    between two runs, and still two per run: its start's and its own end's); outside it, each run
+    measures its own start."""
+    from jaxgrads.sweep import context
+
+    real, calls = context.machine_probes, []
+
+    def probes(sweep, device, **kwargs):
+        calls.append(kwargs)
+        return real(sweep, device, **kwargs)
+
+    monkeypatch.setattr(context, "machine_probes", probes)
+    monkeypatch.setattr(context, "_ENDED", [])
+    sweep = runner.Sweep(problems=("matvec",), wrt=("x",), methods=("analytic",), sizes=((32, 32),),
+                         samples=2, min_sample_s=0.001, device="cpu")  # fmt: skip
+    with context.reuse_probes(60):
+        runner.run_sweep(sweep, tmp_path / "a.csv")
+        assert len(calls) == 2  # the first run: its start and its end
+        ended = context._ENDED[0]
+        runner.run_sweep(sweep, tmp_path / "b.csv")
+        assert len(calls) == 3  # the second: its end only
+    rows = pd.read_csv(tmp_path / "b.csv")
+    assert (rows["status"] == "ok").all()
+    # its floors from the better of the first run's end and its own end
+    assert (rows["dispatch_floor_s"] <= ended.dispatch_floor_s).all()
+    runner.run_sweep(sweep, tmp_path / "c.csv", overwrite=True)
+    assert len(calls) == 5  # outside the block: its own start again
+
+
+def test_probes_are_reused_only_when_fresh_and_complete(monkeypatch):
+    """Too old, another device, a dtype it lacks, or no first-touch rate where the run's outputs
+    need one: the run measures its own start. One that needs none gets none (as it would measure)."""
+    from jaxgrads.sweep import context
+
+    cpu = jax.devices("cpu")[0]
+    c = Ceilings({"memory": 1e10}, 1e11, first_touch_bytes_per_s=4e9, first_touch_min_bytes=2.0**25)
+    sweep = runner.Sweep(dtypes=("float32",))
+    monkeypatch.setattr(context, "_ENDED", [])
+    context.ended_with(cpu, 5e-6, {"float32": c})
+    assert context._reusable(sweep, cpu, True) is None  # reuse_probes not entered: off
+    with context.reuse_probes(60):
+        assert context._reusable(sweep, cpu, True) == (5e-6, {"float32": c})
+        plain = context._reusable(sweep, cpu, False)[1]["float32"]
+        assert math.isnan(plain.first_touch_bytes_per_s)
+        assert plain.first_touch_min_bytes == math.inf
+        assert context._reusable(runner.Sweep(dtypes=("float32", "float64")), cpu, False) is None
+        assert context._reusable(sweep, object(), False) is None
+        context.ended_with(cpu, 5e-6, {"float32": dataclasses.replace(c, first_touch_min_bytes=math.inf)})
+        assert context._reusable(sweep, cpu, True) is None
+        assert context._reusable(sweep, cpu, False) is not None
+        stale = dataclasses.replace(context._ENDED[0], at=context._ENDED[0].at - 61)
+        monkeypatch.setattr(context, "_ENDED", [stale])
+        assert context._reusable(sweep, cpu, False) is None
+
+
 def test_the_rewrite_touches_only_the_rows_it_is_given(tmp_path):
     from jaxgrads.results.schema import row_key
     from jaxgrads.sweep.refloor import rewrite_floors

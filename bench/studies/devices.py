@@ -9,8 +9,9 @@ For each device count D (default 1 2 4 8; on a CPU, D host devices made before J
   matvec/A at 64x(64·D) (m outputs split over D, each row m·n wide).
 
 Both runs of one count share a process (``--child D``: the CLI called twice in it), so each count
-pays JAX's start once. Then the report's devices section of them all (tables as ``jaxgrads report``
-prints them).
+pays JAX's start once, and the second run starts from the probes the first ended with
+(:func:`jaxgrads.sweep.context.reuse_probes`). Then the report's devices section of them all
+(tables as ``jaxgrads report`` prints them).
 
     .venv/bin/python bench/studies/devices.py [--counts 1 2 4 8] [--no-readme] [--reuse]
 
@@ -31,6 +32,7 @@ from jaxgrads.cli.report import read_all
 from jaxgrads.report.devices import devices_section
 
 OUT = ROOT / "results" / "devices"
+REUSE_S = 120.0  # how old the first run's end probes may be to start the second
 
 
 def runs(d: int) -> dict[str, list[str]]:
@@ -46,13 +48,15 @@ def runs(d: int) -> dict[str, list[str]]:
 def child(d: int) -> None:
     """Runs the count's ``jaxgrads run`` commands one after the other in this process."""
     from jaxgrads.cli.main import main as jaxgrads
+    from jaxgrads.sweep.context import reuse_probes
 
-    for name, run_args in runs(d).items():
-        print(f"devices.py: jaxgrads run {' '.join(run_args)}", file=sys.stderr, flush=True)
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = jaxgrads(["run", *run_args, "-o", str(OUT / f"{name}.csv"), "--overwrite"])
-        if code:
-            raise SystemExit(code)
+    with reuse_probes(REUSE_S):  # the second run starts from the probes the first ended with
+        for name, run_args in runs(d).items():
+            print(f"devices.py: jaxgrads run {' '.join(run_args)}", file=sys.stderr, flush=True)
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = jaxgrads(["run", *run_args, "-o", str(OUT / f"{name}.csv"), "--overwrite"])
+            if code:
+                raise SystemExit(code)
 
 
 def main() -> None:

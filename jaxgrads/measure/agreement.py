@@ -48,23 +48,26 @@ def _block(a, d, s, same) -> dict:
 
 
 def _block_statistics(a, d, s, same) -> dict:
-    a = a.astype(np.float64)
-    e = a - d
+    e = np.subtract(a, d, dtype=np.float64)  # in float64, with no float64 copy of a
+    sq_err = float(np.dot(e, e))
+    # a finite sum of squares has every difference finite, so both sides finite: no pass to check
+    # them (a NaN, an Inf or an overflow anywhere makes it non-finite, and then each side is looked at)
+    finite = math.isfinite(sq_err)
     out = {
-        "finite": bool(np.isfinite(a).all()),
-        "reference_finite": bool(np.isfinite(d).all()),
-        "sq_err": float(np.dot(e, e)),
+        "finite": finite or bool(np.isfinite(a).all()),
+        "reference_finite": finite or bool(np.isfinite(d).all()),
+        "sq_err": sq_err,
         "sq_ref": float(np.dot(d, d)),
     }
     np.abs(e, out=e)
     out["max_abs"] = float(e.max())
-    if s is not None:
-        out["worst_ratio"] = float((e / np.where(s > 0, s, 1.0)).max())
+    if s is not None:  # |error| / scale, where the scale is 0: |error| itself (the entry must be exact)
+        out["worst_ratio"] = float(np.divide(e, s, out=e, where=s > 0).max())
     if same is not None:
-        c = same.astype(np.float64)
-        out["sq_same"] = float(np.dot(c, c))
-        c -= a
+        c = np.subtract(same, a, dtype=np.float64)
         out["sq_same_err"] = float(np.dot(c, c))
+        np.copyto(c, same)
+        out["sq_same"] = float(np.dot(c, c))
     return out
 
 

@@ -38,29 +38,72 @@ __all__ = ["PROJECT_MIN_ELEMENTS", "Projections", "autodiff_projections", "proje
 # a closed form whose Jacobian has at least this many entries is checked by projections (a smaller
 # one's whole float64 jacrev costs little and says more)
 PROJECT_MIN_ELEMENTS = 2**20
+# entries of one tile of the products (512 KiB of float64: it and its |J| + S stay in a core's L2)
+TILE_ENTRIES = 2**16
 
 Projections = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # v, J v, u, u^T J (float64)
 
 
 def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray]) -> Projections:
     """``(v, J v, u, uᵀ J)`` by one JVP and one VJP in float64 on the CPU (of the gradient, for a
-    Hessian); ``inputs64`` the case's inputs in float64."""
+    Hessian); ``inputs64`` the case's inputs in float64.
+
+    Every input is an argument of the compiled products, none a constant of the program: a
+    memory-regime case's 128 MiB matrix folded into the program would be hashed and compiled with
+    it (a second per case, for one call).
+    """
     cpu = jax.devices("cpu")[0]
     args = {k: jax.device_put(v, cpu) for k, v in inputs64.items()}
-    f, w = partial_fn(problem, derivative, args)
-    g = jax.grad(f) if derivative.order == 2 else f
+
+    def g_of(args):
+        f, w = partial_fn(problem, derivative, args)
+        return (jax.grad(f) if derivative.order == 2 else f), w
+
+    g, w = g_of(args)
     out_shape = jax.eval_shape(g, w).shape
     rng = np.random.default_rng(0)
-    v, u = rng.standard_normal(w.shape), rng.standard_normal(out_shape)
+    # drawn in float32 (twice as fast for the 16M-entry directions of a memory-regime case), used in float64
+    v, u = (rng.standard_normal(shape, np.float32).astype(np.float64) for shape in (w.shape, out_shape))
 
     @jax.jit
-    def products(w, v, u):
+    def products(args, v, u):
+        g, w = g_of(args)
         jv = jax.jvp(g, (w,), (v,))[1]
         uj = jax.vjp(g, w)[1](u)[0]
         return jv, uj
 
-    jv, uj = products(w, jax.device_put(v, cpu), jax.device_put(u, cpu))
+    jv, uj = products(args, jax.device_put(v, cpu), jax.device_put(u, cpu))
     return v, np.asarray(jv, np.float64), u, np.asarray(uj, np.float64)
+
+
+def _tiles(m: int, n: int, entries: int = TILE_ENTRIES):
+    """Row and column slices covering an (m, n) matrix in tiles of about ``entries`` entries."""
+    cols = min(n, entries)
+    rows = max(1, entries // cols)
+    for r in range(0, m, rows):
+        for c in range(0, n, cols):
+            yield slice(r, min(m, r + rows)), slice(c, min(n, c + cols))
+
+
+def _tiled_products(J: np.ndarray, S: np.ndarray | None, v: np.ndarray, u: np.ndarray,
+                    entries: int = TILE_ENTRIES):
+    """``J v``, ``u J``, and with ``S`` also ``(|J| + S) |v|`` and ``|u| (|J| + S)``, one tile at a
+    time: each tile of J (and S) is read once while it is in cache, and no temporary is larger
+    than a tile (the whole-matrix ``|J| + S`` was two fresh float64 copies of the Jacobian)."""
+    m, n = J.shape
+    cv, cu = np.zeros(m), np.zeros(n)
+    bv, bu = (np.zeros(m), np.zeros(n)) if S is not None else (None, None)
+    av, au = np.abs(v), np.abs(u)
+    for rows, cols in _tiles(m, n, entries):
+        tile = J[rows, cols]
+        cv[rows] += tile @ v[cols]
+        cu[cols] += u[rows] @ tile
+        if S is not None:
+            bound = np.abs(tile)
+            bound += S[rows, cols]
+            bv[rows] += bound @ av[cols]
+            bu[cols] += au[rows] @ bound
+    return cv, cu, bv, bu
 
 
 def projected_verdict(
@@ -75,7 +118,8 @@ def projected_verdict(
         return False, f"shape {closed.shape} against {u.shape} x {v.shape}"
     J = closed.reshape(m, n)
     pad = 2 * max(m, n) * eps(np.float64)  # the two products' own rounding (gamma_N)
-    cv, cu = J @ v.ravel(), u.ravel() @ J
+    S = None if scale is None else np.broadcast_to(scale, closed.shape).reshape(m, n)
+    cv, cu, bv, bu = _tiled_products(J, S, v.ravel(), u.ravel())
     if not (np.all(np.isfinite(cv)) and np.all(np.isfinite(cu))):
         return False, "the closed form has a NaN or Inf"
     if not (np.all(np.isfinite(jv)) and np.all(np.isfinite(uj))):
@@ -87,11 +131,11 @@ def projected_verdict(
         worst = max(norm(cv - jv.ravel()) / (norm(v) or 1.0), norm(cu - uj.ravel()) / (norm(u) or 1.0))
         worst /= norm(J) or 1.0
         return worst <= tol + pad, f"projected relative error {worst:.2g}"
-    S = np.abs(J) + np.broadcast_to(scale, closed.shape).reshape(m, n)
-    bounds = ((tol + pad) * (S @ np.abs(v.ravel())), (tol + pad) * (np.abs(u.ravel()) @ S))
-    worst = 0.0
-    for err, bound in ((np.abs(cv - jv.ravel()), bounds[0]), (np.abs(cu - uj.ravel()), bounds[1])):
-        ratio = err / np.where(bound > 0, bound, tol + pad)  # a zero row: exact within tol
-        worst = max(worst, float(ratio.max(initial=0.0)))
+    slack, worst = tol + pad, 0.0
+    # in place: u^T J of a gradient's Jacobian has as many entries as J itself
+    for product, autodiff, bound in ((cv, jv.ravel(), bv), (cu, uj.ravel(), bu)):
+        err = np.abs(np.subtract(product, autodiff, out=product), out=product)
+        bound *= slack
+        bound[bound <= 0] = slack  # a zero row: exact within tol
+        worst = max(worst, float(np.divide(err, bound, out=err).max(initial=0.0)))
     return worst <= 1.0, f"worst projected |error| / bound {worst:.2g}"
-

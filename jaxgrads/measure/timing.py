@@ -31,7 +31,9 @@ __all__ = [
 ]  # fmt: skip
 
 DEFAULT_SAMPLES = 7
-DEFAULT_MIN_SAMPLE_S = 0.01
+# 5 ms: at least ~600 calls of the fastest kernels (8 µs) per sample; what the scaling and structure
+# presets always took (a sweep's time is mostly its samples: 7 of 10 ms each were 84 ms a fast row)
+DEFAULT_MIN_SAMPLE_S = 0.005
 DEFAULT_MAX_TIME_S = math.inf  # time_callable's own default: every sample asked for
 MIN_SAMPLES = 3  # the fewest a time cap leaves: a median and an interquartile range still mean something
 MAX_LOOPS = 1_000_000

@@ -3,8 +3,11 @@ references and inputs kept while the cases that share them run."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import jax
@@ -21,7 +24,7 @@ from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.phases import Phases
 from jaxgrads.validation import resolve_device, resolve_dtype
 
-__all__ = ["References", "RunContext", "machine_probes"]
+__all__ = ["References", "RunContext", "ended_with", "machine_probes", "reuse_probes"]
 
 
 class References:
@@ -64,6 +67,65 @@ def machine_probes(
     return probes, ceilings
 
 
+@dataclass(frozen=True)
+class _Ended:
+    """The probes a run ended with (:mod:`jaxgrads.sweep.refloor`), and when."""
+
+    device: jax.Device
+    dispatch_floor_s: float
+    ceilings: Mapping[str, Ceilings]
+    at: float  # time.monotonic()
+
+
+_ENDED: list[_Ended] = []  # this process's latest, at most one
+_REUSE_S: list[float] = [0.0]  # how old an ended run's probes may be to start the next run; 0: never
+
+
+@contextmanager
+def reuse_probes(max_age_s: float) -> Iterator[None]:
+    """Within the block, a run of this process starts from the probes the run before it ended with,
+    if they are at most ``max_age_s`` old, measured on the same device in every dtype it needs (and
+    the first-touch rate where it needs one): the runs of ``make bench`` and of the devices study,
+    one after another in one process, probe the machine once between two runs instead of twice.
+
+    Each run still probes at its end and takes the better of its start and end
+    (:mod:`jaxgrads.sweep.refloor`): two measurements per run, as when it probes its own start.
+    Off by default: a lone run, or a test's, measures its own start.
+    """
+    before = _REUSE_S[0]
+    _REUSE_S[0] = max_age_s
+    try:
+        yield
+    finally:
+        _REUSE_S[0] = before
+
+
+def ended_with(device: jax.Device, dispatch_floor_s: float, ceilings: Mapping[str, Ceilings | None]) -> None:
+    """Records the probes a run ended with, for :func:`reuse_probes`."""
+    measured = {dtype: c for dtype, c in ceilings.items() if c is not None}
+    _ENDED[:] = [_Ended(device, dispatch_floor_s, measured, time.monotonic())]
+
+
+def _reusable(sweep: Sweep, device, first_touch: bool) -> tuple[float, dict[str, Ceilings]] | None:
+    """The dispatch floor and ceilings the last run ended with, where :func:`reuse_probes` allows."""
+    if not _ENDED or _REUSE_S[0] <= 0:
+        return None
+    last = _ENDED[0]
+    if last.device != device or time.monotonic() - last.at > _REUSE_S[0]:
+        return None
+    if not all(d in last.ceilings for d in sweep.dtypes):
+        return None
+    ceilings = {}
+    for dtype in sweep.dtypes:
+        c = last.ceilings[dtype]
+        if first_touch and not math.isfinite(c.first_touch_min_bytes):
+            return None  # the last run had no output to pay it: this one measures its own
+        if not first_touch:  # as this run would have measured: no first-touch level
+            c = dataclasses.replace(c, first_touch_bytes_per_s=math.nan, first_touch_min_bytes=math.inf)
+        ceilings[dtype] = c
+    return last.dispatch_floor_s, ceilings
+
+
 @dataclass
 class RunContext:
     """What every case of one run shares: the sweep, the device, the run's columns (metadata and
@@ -91,7 +153,8 @@ class RunContext:
     ) -> RunContext:
         """Resolves the device, reads the machine's metadata and measures its probes (for ``cases``,
         when given: the first-touch rate only if one of their Jacobians is large enough to pay it;
-        a case that could not be decided counts as large: its error is its own row's).
+        a case that could not be decided counts as large: its error is its own row's), or, inside
+        :func:`reuse_probes`, takes those the run before it ended with.
 
         ``phases``: where the run's time is accounted (:mod:`jaxgrads.sweep.phases`; default: a new one).
         """
@@ -101,7 +164,14 @@ class RunContext:
             largest = math.inf if cases is None else max(
                 (math.inf if c.error else c.jac_bytes for c in cases), default=0
             )  # fmt: skip
-            probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
+            first_touch = largest >= FIRST_TOUCH_MIN_BYTES.get(device.platform, math.inf)
+            reused = _reusable(sweep, device, first_touch)
+            if reused is None:
+                probes, ceilings = machine_probes(sweep, device, largest_output_bytes=largest)
+            else:
+                ceilings = reused[1]
+                probes = {"dispatch_floor_s": reused[0],
+                          "memory_budget_bytes": sweep.memory_budget or default_memory_budget(device)}
             meta = run_metadata(device) | dict(meta or {}) | probes
         return cls(sweep, device, meta, ceilings, phases=phases, jobs=resolve_jobs(sweep.jobs))
 

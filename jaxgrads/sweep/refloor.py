@@ -70,7 +70,7 @@ def rewrite_floors(
 def refloor(out: Path, ctx, keys: Collection[tuple]) -> int:
     """Probes the machine again (``ctx``'s sweep and device, as at the start) and rewrites the rows
     of ``keys`` in ``out`` from the best of both probes. Returns the number of rows rewritten."""
-    from jaxgrads.sweep.context import machine_probes
+    from jaxgrads.sweep.context import ended_with, machine_probes
 
     if not keys or all(c is None for c in ctx.ceilings.values()):
         return 0
@@ -79,6 +79,7 @@ def refloor(out: Path, ctx, keys: Collection[tuple]) -> int:
         # the first-touch rate again where the start measured it (its outputs are large enough)
         touch = math.inf if any(math.isfinite(c.first_touch_min_bytes) for c in start.values()) else 0
         probes, again = machine_probes(ctx.sweep, ctx.device, largest_output_bytes=touch)
+        ended_with(ctx.device, probes["dispatch_floor_s"], again)  # the next run's start, where reused
         best = {dtype: c.best(again.get(dtype)) for dtype, c in start.items()}
         dispatch = min(float(ctx.meta["dispatch_floor_s"]), probes["dispatch_floor_s"])
         return rewrite_floors(out, keys, best, dispatch)
