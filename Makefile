@@ -47,8 +47,9 @@ test-machines: $(STAMP)  ## The quick tier under synthetic machines (JAXGRADS_CP
 	done
 
 RESULTS := results/latest.csv results/scaling.csv results/crossover.csv results/structure.csv
-# 1, 2, 4, 8 host devices, but no more than the CPUs this process may use (two at least): a CPU's
-# host devices beyond its cores share them, and their times measure the sharing, not the devices
+# make bench's device counts: 1, 2, 4, 8 host devices, but no more than the CPUs this process may use
+# (two at least): host devices beyond the cores share them, and their times measure the sharing
+# (`make devices`, the study, takes all four)
 ifndef DEVICE_COUNTS
 DEVICE_COUNTS := $(shell $(PYTHON) -c 'import os; n = max(2, len(os.sched_getaffinity(0))); print(*(d for d in (1, 2, 4, 8) if d <= n))' 2>/dev/null || echo 1 2)
 endif
@@ -110,7 +111,7 @@ closed-forms: $(STAMP)  ## Every closed form's distance to its floor at 512 and 
 	$(PY) bench/studies/closed_forms.py
 
 devices: $(STAMP)  ## Sharded Jacobians on 1, 2, 4, 8 devices (strong and weak scaling) into docs/devices.md
-	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS)
+	$(PY) bench/studies/devices.py
 
 sparse:  ## Dense vs colored vs the asdex peer vs closed forms into docs/structure.md (installs the [sparse] extra)
 	$(MAKE) EXTRAS=test,sparse $(VENV)/.installed-test-sparse

@@ -2,9 +2,10 @@
 
 * wall time of ``jaxgrads run --quick`` with the default ``--jobs`` (the CPUs the process may use) and
   with ``--jobs 1``, each with its split (the run's own last line: :mod:`jaxgrads.sweep.phases`);
+* the compile phase of each and its peak resident memory (``wait4``'s ``ru_maxrss``);
 * wall time of ``make bench`` in a fresh clone of HEAD (the install excluded: the clone uses this
   checkout's ``.venv``), and where it went: each sweep's phases summed, and the rest (the devices
-  study's processes, the report, the site);
+  study's processes, the report, the site); the share compiling and timing took;
 * repeatability: make bench's default sweep against a second one run after it, median |time ratio - 1|
   over kernels of 100 µs or more in both;
 * harness fidelity: ``bench/studies/fidelity.py``'s table.
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LONG_KERNEL_S = 100e-6
 QUICK_BUDGET_S = 45
 BENCH_BUDGET_S = 8 * 60
+MEASURING_SHARE = 0.70  # of make bench's wall time, compiling and timing kernels
 SPLIT = re.compile(r"([a-z-]+) ([0-9.]+) s \(")
 
 
@@ -51,17 +53,25 @@ def splits(stderr: str) -> list[dict[str, float]]:
     return out
 
 
-def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return time.perf_counter() - start, done.stderr
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str, int]:
+    """Runs ``command``: its wall time, its stderr and its peak resident memory (bytes; the largest
+    of the process and its children, from the kernel's accounting of this child alone)."""
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    if child.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({child.returncode}):\n{stderr[-3000:]}")
+    return seconds, stderr, usage.ru_maxrss * 1024  # Linux: KiB
 
 
-def run(*args: str) -> tuple[float, dict[str, float]]:
-    seconds, stderr = timed([sys.executable, "-m", "jaxgrads", "run", *args], ROOT)
-    return seconds, splits(stderr)[-1]
+def run(*args: str) -> tuple[float, dict[str, float], int]:
+    seconds, stderr, rss = timed([sys.executable, "-m", "jaxgrads", "run", *args], ROOT)
+    return seconds, splits(stderr)[-1], rss
 
 
 def repeatability(a: Path, b: Path) -> tuple[float, float, int]:
@@ -84,7 +94,7 @@ def make_bench(tmp: Path) -> tuple[float, list[dict[str, float]], Path]:
     # the clone's files are newer than the shared environment's install stamp: make it newer still,
     # so neither make nor its recursive makes reinstall (nothing is installed either way)
     (ROOT / ".venv" / ".installed-test-plot").touch()
-    seconds, stderr = timed(["make", "--no-print-directory", "EXTRAS=test,plot", "bench"], clone, env)
+    seconds, stderr, _ = timed(["make", "--no-print-directory", "EXTRAS=test,plot", "bench"], clone, env)
     return seconds, splits(stderr), clone
 
 
@@ -98,11 +108,11 @@ def _split_text(split: dict[str, float]) -> str:
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        quick_s, quick_split = run("--quick", "-o", str(tmp / "quick.csv"))
-        quick1_s, quick1_split = run("--quick", "--jobs", "1", "-o", str(tmp / "quick1.csv"))
+        quick_s, quick_split, quick_rss = run("--quick", "-o", str(tmp / "quick.csv"))
+        quick1_s, quick1_split, quick1_rss = run("--quick", "--jobs", "1", "-o", str(tmp / "quick1.csv"))
         quick_rows = len(pd.read_csv(tmp / "quick.csv"))
         bench_s, bench_splits, clone = make_bench(tmp)
-        second_s, _ = run("-o", str(tmp / "b.csv"))
+        second_s, _, _ = run("-o", str(tmp / "b.csv"))
         first = clone / "results" / "latest.csv"
         med, p90, count = repeatability(first, tmp / "b.csv")
         rows = len(pd.read_csv(first))
@@ -110,6 +120,7 @@ def main(argv: list[str]) -> int:
     for split in bench_splits:
         sweeps.update(split)
     rest = bench_s - sweeps["wall"]
+    measuring = (sweeps["compile"] + sweeps["timing"]) / bench_s
     fidelity = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "studies" / "fidelity.py")],
         check=True,
@@ -128,8 +139,13 @@ def main(argv: list[str]) -> int:
             f"| `jaxgrads run --quick` wall time ({quick_rows} rows), `--jobs {cpus_used()}` (the default) "
             f"| ≤ {QUICK_BUDGET_S} s | {quick_s:.0f} s |",
             f"| the same, `--jobs 1` | | {quick1_s:.0f} s |",
+            f"| its compile phase, `--jobs {cpus_used()}` against `--jobs 1`; peak RSS of each | "
+            f"| {quick_split['compile']:.1f} s against {quick1_split['compile']:.1f} s; "
+            f"{quick_rss / 2**20:.0f} MiB against {quick1_rss / 2**20:.0f} MiB |",
             f"| `make bench` wall time, fresh clone, install excluded ({rows} rows in its default sweep) "
             f"| ≤ {BENCH_BUDGET_S // 60} min | {bench_s:.0f} s ({bench_s / 60:.1f} min) |",
+            f"| compile + timing, share of `make bench`'s wall time | ≥ {MEASURING_SHARE:.0%} "
+            f"| {measuring:.0%} |",
             f"| repeatability: median \\|t₂/t₁ − 1\\| over {count} kernels ≥ 100 µs, make bench's default "
             f"sweep against one run after it ({second_s:.0f} s) | ≤ 5% "
             f"| {med:.1%} (90th percentile {p90:.1%}) |",
@@ -138,7 +154,7 @@ def main(argv: list[str]) -> int:
             f"`--quick`, `--jobs 1`: {_split_text(quick1_split)}. "
             f"`make bench`: its {len(bench_splits)} sweeps "
             f"{sweeps['wall']:.0f} s ({_split_text(sweeps)}); the rest ({rest:.0f} s) is the devices study's "
-            "process start-ups, the report's figures and the site.",
+            "process start-ups, the report's figures and the site, drawn side by side.",
             "",
             "Harness fidelity (`bench/studies/fidelity.py`), the same compiled callables timed by jaxgrads "
             "and by "

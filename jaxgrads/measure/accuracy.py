@@ -171,6 +171,10 @@ def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None, s
         return reference, None, f"the closed form raised {one_line(exc)}"
     if scale is not None:
         scale = np.broadcast_to(scale, closed.shape)
+    # whole arrays, once: a broadcast closed form (dL/dW of the linear layer's loss) or scale would be
+    # copied by every method's check that flattens it
+    closed = np.ascontiguousarray(closed)
+    scale = None if scale is None else np.ascontiguousarray(scale)
     why, autodiff = check_closed_form(kernel, closed, scale)
     if why:
         return autodiff, None, why

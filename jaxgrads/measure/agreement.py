@@ -25,6 +25,7 @@ fails goes on to ``judge``, which says which entry is worst.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
@@ -47,8 +48,22 @@ def _block(a, d, s, same) -> dict:
         return _block_statistics(a, d, s, same)
 
 
+def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float64 and a bool work array of ``n`` entries, this thread's, kept for its next block: a
+    block's differences go there instead of fresh arrays (two allocations of 8 MiB per block and
+    per method were a quarter of the check's time on a 128 M-entry Jacobian)."""
+    work = getattr(_THREAD, "work", None)
+    if work is None or work[0].size < n:
+        work = _THREAD.work = (np.empty(n), np.empty(n, bool))
+    return work[0][:n], work[1][:n]
+
+
+_THREAD = threading.local()
+
+
 def _block_statistics(a, d, s, same) -> dict:
-    e = np.subtract(a, d, dtype=np.float64)  # in float64, with no float64 copy of a
+    e, mask = _scratch(a.size)
+    np.subtract(a, d, out=e)  # in float64, with no float64 copy of a
     sq_err = float(np.dot(e, e))
     # a finite sum of squares has every difference finite, so both sides finite: no pass to check
     # them (a NaN, an Inf or an overflow anywhere makes it non-finite, and then each side is looked at)
@@ -62,12 +77,12 @@ def _block_statistics(a, d, s, same) -> dict:
     np.abs(e, out=e)
     out["max_abs"] = float(e.max())
     if s is not None:  # |error| / scale, where the scale is 0: |error| itself (the entry must be exact)
-        out["worst_ratio"] = float(np.divide(e, s, out=e, where=s > 0).max())
+        out["worst_ratio"] = float(np.divide(e, s, out=e, where=np.greater(s, 0, out=mask)).max())
     if same is not None:
-        c = np.subtract(same, a, dtype=np.float64)
-        out["sq_same_err"] = float(np.dot(c, c))
-        np.copyto(c, same)
-        out["sq_same"] = float(np.dot(c, c))
+        np.subtract(same, a, out=e)
+        out["sq_same_err"] = float(np.dot(e, e))
+        np.copyto(e, same)
+        out["sq_same"] = float(np.dot(e, e))
     return out
 
 

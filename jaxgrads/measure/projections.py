@@ -4,7 +4,8 @@ more than the kernels it judges.
 jacrev in float64 builds $J_{ad}$ one VJP per output (per input for a Hessian): $O(n^3)$ for the
 $n = 4096$ matvec or Hessian of a memory-regime case, seconds where the kernels take milliseconds.
 A Jacobian is wrong exactly when it maps some direction wrongly, so two products decide it:
-with $v$ and $u$ drawn from $N(0, 1)$ (a fixed seed),
+with the entries of $v$ and $u$ drawn uniformly from $[-\sqrt 3, \sqrt 3]$ (zero mean, unit variance; a
+fixed seed),
 
 $$ J_c v \;\text{against}\; \mathrm{JVP}(v), \qquad u^\top J_c \;\text{against}\; \mathrm{VJP}(u), $$
 
@@ -27,6 +28,8 @@ which names the worst entry and gives the reference the other methods are judged
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
 
@@ -42,6 +45,15 @@ PROJECT_MIN_ELEMENTS = 2**20
 TILE_ENTRIES = 2**16
 
 Projections = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # v, J v, u, u^T J (float64)
+
+
+def _direction(rng: np.random.Generator, shape) -> np.ndarray:
+    """Entries uniform on [-sqrt(3), sqrt(3)]: zero mean and unit variance, as the argument above needs,
+    a third of the time of normal ones (0.05 s against 0.17 s for the 16M entries of a memory-regime A)."""
+    x = rng.random(shape)
+    x -= 0.5
+    x *= 2 * math.sqrt(3)
+    return x
 
 
 def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray]) -> Projections:
@@ -62,8 +74,7 @@ def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray]) -
     g, w = g_of(args)
     out_shape = jax.eval_shape(g, w).shape
     rng = np.random.default_rng(0)
-    # drawn in float32 (twice as fast for the 16M-entry directions of a memory-regime case), used in float64
-    v, u = (rng.standard_normal(shape, np.float32).astype(np.float64) for shape in (w.shape, out_shape))
+    v, u = (_direction(rng, shape) for shape in (w.shape, out_shape))
 
     @jax.jit
     def products(args, v, u):

@@ -80,13 +80,24 @@ def _elements(shape: str) -> int:
     return math.prod(int(d) for d in shape.split("x") if d) if shape else 1
 
 
+def tight_bbox(fig, pad_inches: float = 0.1):
+    """The box (inches) around everything ``fig`` draws, padded as ``bbox_inches="tight"`` pads it.
+
+    Measured once with the figure's raster renderer and passed to each ``savefig``: ``"tight"`` makes
+    every ``savefig`` draw the figure twice (once to measure, once to write), so a figure written
+    as PNG and SVG was drawn four times and is now drawn three (the site's SVG charts two, counting
+    the measurement). The box can differ from ``"tight"``'s by a pixel or two of padding.
+    """
+    return fig.get_tightbbox(fig.canvas.get_renderer()).padded(pad_inches)
+
+
 def save_figure(fig, out: Path, name: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Writes ``fig`` as ``out/name.<format>`` for each format, each by rename (no partial file)."""
-    paths = []
+    paths, bbox = [], tight_bbox(fig)
     for fmt in formats:
         path = out / f"{name}.{fmt}"
         tmp = path.with_name(f".{path.name}.tmp.{fmt}")
-        fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, dpi=110, bbox_inches=bbox)
         tmp.replace(path)
         paths.append(path)
     return paths

@@ -75,9 +75,11 @@ def filters(df: pd.DataFrame) -> str:
 
 def svg(plt, fig, salt: str) -> str:
     """A figure as inline SVG: text kept as text, ids salted so many charts can share one page."""
+    from jaxgrads.report.plots import tight_bbox
+
     buffer = io.StringIO()
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
-        fig.savefig(buffer, format="svg", bbox_inches="tight")
+        fig.savefig(buffer, format="svg", bbox_inches=tight_bbox(fig))
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
