@@ -317,7 +317,7 @@ BAD_BASELINES = {
     "missing columns": (lambda p: p.write_text("problem,wrt\nx,y\n"), "missing columns"),
     "another backend": (lambda p: _edit(p, backend="gpu"), "is from backend 'gpu'"),
     "no overlap": (lambda p: _edit(p, problem="inner"), "no kernel of"),
-    "duplicate rows": (lambda p: _dup(p), "duplicate rows for quadratic-x-jacrev-96-float32"),
+    "duplicate rows": (lambda p: _dup(p), "duplicate rows for quadratic-x-analytic-96-float32"),
     "no samples file": (lambda p: samples_path(p).unlink(), "no samples file"),
     "no timed rows": (lambda p: _edit(p, status="skipped"), "no timed rows"),
 }

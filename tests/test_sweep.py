@@ -1,6 +1,7 @@
 """The sweep runner: plan, CSV schema, samples, budget, errors, resume, saved arrays, report."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,34 @@ def test_plan_keeps_only_applicable_methods():
     assert {c.method.name for c in cases} == {"jacfwd"}
 
 
+def test_plan_puts_the_closed_form_first_and_keeps_the_rest_in_order():
+    cases = runner.plan(small(problems=("matvec",), wrt=("x",), methods=("jacrev", "jacfwd", "analytic"),
+                              sizes=((32, 32),)))
+    assert [c.method.name for c in cases] == ["analytic", "jacrev", "jacfwd"]
+
+
+def test_the_closed_forms_own_result_is_the_same_dtype_reference(tmp_path, monkeypatch):
+    """With the closed form in the sweep, its kernel's result is the case's same-dtype reference: no
+    second compile of it, its own err_closed_form exactly 0, and the other methods measured
+    against it; without it, the reference compiles the closed form itself."""
+    from jaxgrads.measure import accuracy
+
+    real, built = accuracy.build_kernel, []
+
+    def counting(*args, **kwargs):
+        built.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(accuracy, "build_kernel", counting)
+    sweep = small(problems=("matvec",), wrt=("x",), methods=("jacrev", "analytic"), sizes=((32, 32),))
+    rows = read_results(runner.run_sweep(sweep, tmp_path / "with.csv")).set_index("method")
+    assert built == []
+    assert rows.loc["analytic", "err_closed_form"] == 0.0
+    assert np.isfinite(rows.loc["jacrev", "err_closed_form"])
+    runner.run_sweep(dataclasses.replace(sweep, methods=("jacrev",)), tmp_path / "without.csv")
+    assert built == ["analytic"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -53,7 +82,7 @@ def test_rows_follow_the_schema_and_samples_sit_beside_them(tmp_path):
     with open(out) as f:
         assert tuple(next(csv.reader(f))) == FIELDS
     df = read_results(out)
-    assert list(df["method"]) == ["jacrev", "analytic"]
+    assert list(df["method"]) == ["analytic", "jacrev"]  # the closed form first (its result the reference)
     assert (df["status"] == "ok").all()
     assert df["ok"].all()
     assert (df["time_median_s"] > 0).all()
@@ -180,7 +209,7 @@ def test_report_tables(tmp_path):
     )
     text = markdown_report(read_results(out))
     assert "## quadratic / x" in text
-    assert "| size | jacrev | analytic | analytic_textbook |" in text
+    assert "| size | analytic | jacrev | analytic_textbook |" in text  # the closed form first, as run
     assert text.count("**") >= 4  # one fastest per size row, twice per bold
     assert "dispatch floor" in text
 

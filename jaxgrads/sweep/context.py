@@ -19,6 +19,7 @@ from jaxgrads.measure.kernels import Kernel
 from jaxgrads.measure.machine import default_memory_budget, run_metadata
 from jaxgrads.measure.roofline import FIRST_TOUCH_MIN_BYTES, Ceilings, measure_ceilings
 from jaxgrads.measure.timing import dispatch_floor
+from jaxgrads.methods import role_method
 from jaxgrads.sweep.compiling import resolve_jobs
 from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.phases import Phases
@@ -28,21 +29,28 @@ __all__ = ["References", "RunContext", "ended_with", "machine_probes", "reuse_pr
 
 
 class References:
-    """Each case's references, computed once for all the methods of a (target, size, dtype)."""
+    """Each case's references, computed once for all the methods of a (target, size, dtype).
+
+    The plan puts the closed form first among a case's methods (:func:`jaxgrads.sweep.plan.plan`), so
+    its kernel's result, ``J``, is the same-dtype reference, not a second compile of the same program.
+    """
 
     def __init__(self):
         self._key, self._ref = None, None
 
-    def get(self, kernel: Kernel) -> Reference:
+    def get(self, kernel: Kernel, J=None) -> Reference:
+        """The references of ``kernel``'s case; ``J``, its result (used where ``kernel`` is the closed
+        form's, on one device)."""
         key = (kernel.problem.name, kernel.derivative.name, kernel.size, kernel.dtype.name)
         if key != self._key:
             self._key, self._ref = None, None  # free the last one before building the next
-            self._key, self._ref = key, reference(kernel)
+            own = kernel.method.name == role_method("closed_form") and kernel.mesh is None
+            self._key, self._ref = key, reference(kernel, closed_form_result=J if own else None)
         return self._ref
 
 
 def machine_probes(
-    sweep: Sweep, device, *, largest_output_bytes: float = math.inf
+    sweep: Sweep, device, *, largest_output_bytes: float = math.inf, warm: bool = False
 ) -> tuple[dict[str, float], dict[str, Ceilings]]:
     """What every row of one run shares besides its metadata: the dispatch floor and the memory
     budget (as row columns), and the device's ceilings in each of the sweep's dtypes; the
@@ -50,9 +58,11 @@ def machine_probes(
 
     The dispatch floor is the faster of two measurements, before and after the ceilings: in a process
     that has just started, the first one can come out 10-40% slow (seen in the test suite: 9.1 µs,
-    with kernels of the same run at 8.0 µs), and a floor must not be raised by a cold start.
+    with kernels of the same run at 8.0 µs), and a floor must not be raised by a cold start. ``warm``
+    (a run's end, :mod:`jaxgrads.sweep.refloor`): the process is not cold, one measurement after the
+    ceilings.
     """
-    first = dispatch_floor(device)
+    first = math.inf if warm else dispatch_floor(device)
     ceilings = {
         dtype: measure_ceilings(
             device, dtype, samples=sweep.samples, min_sample_s=sweep.min_sample_s,

@@ -39,7 +39,8 @@ def plan(sweep: Sweep) -> list[Case]:
     do chunk sizes clamped to the same basis. Without ``methods`` the sweep runs every JAX method but
     the colored ones (the structure preset's) and the sharded ones (unless the run has more than one
     device); the peers run when named (``--methods torch`` or ``asdex`` names all of a peer's
-    methods). With ``shard`` (K, N), the K-th of every N cases.
+    methods). With ``shard`` (K, N), the K-th of every N cases. A case's closed form comes before its
+    other methods, in the order they were given.
     """
     problems = [get_problem(p) for p in (sweep.problems or problem_names())]
     wrts = sweep.wrt
@@ -59,11 +60,17 @@ def plan(sweep: Sweep) -> list[Case]:
     caches = planning_caches() if sweep.regimes else {}
     platform = resolve_device(sweep.device).platform
     cases, seen = [], set()
+    closed_form = role_method("closed_form")
+
+    def later(method: str) -> bool:
+        return method != closed_form
+
     for problem in problems:
         for d in problem.derivatives:
             if wrts and d.name not in wrts:
                 continue
-            usable = [m for m in methods if m in applicable_methods(problem, d.name)]
+            # the closed form first: its result is then the case's same-dtype reference (sweep.context)
+            usable = sorted((m for m in methods if m in applicable_methods(problem, d.name)), key=later)
             sizes = [
                 (problem.canonical(Size(m, n, b)), usable) for m, n in sweep.sizes for b in sweep.batches
             ]

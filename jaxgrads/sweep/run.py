@@ -129,7 +129,7 @@ def run_case(
             row |= cost_and_memory(kernel.executables)
         if is_lead():
             with phases("references"):
-                ref = ctx.references.get(kernel)
+                ref = ctx.references.get(kernel, J)
             with phases("accuracy"):
                 row |= accuracy(kernel, J, ref)
         elif kernel.mesh is not None:
