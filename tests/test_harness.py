@@ -15,7 +15,7 @@ from jaxgrads import sweep as runner
 from jaxgrads.measure import accuracy as accuracy_module
 from jaxgrads.measure import agreement as agreement_module
 from jaxgrads.measure.accuracy import Reference, accuracy, reference
-from jaxgrads.measure.agreement import agreement, device_statistics, host_statistics
+from jaxgrads.measure.agreement import agreement, device_statistics, host_statistics, reference_sums
 from jaxgrads.results.schema import KEY, read_results
 from jaxgrads.sweep import compiling
 from jaxgrads.sweep import phases as phases_module
@@ -106,18 +106,23 @@ def _reference(f64, scale=None, same=None, error=math.nan) -> Reference:
     return Reference(np.asarray(f64, np.float64), scale, same, "", "float64 closed form", error)
 
 
-@pytest.mark.parametrize("where", ["host", "device"])
+@pytest.mark.parametrize("where", ["host", "host with the reference's sums", "device"])
 @pytest.mark.parametrize("componentwise", [True, False])
 def test_the_statistics_are_numpys_on_the_host_blockwise_and_on_a_device(componentwise, where, monkeypatch):
     monkeypatch.setattr(agreement_module, "BLOCK", 1000)  # blocks of 1000, the last one short
     rng = np.random.default_rng(0)
     f64 = rng.standard_normal((64, 48))
     scale = np.abs(f64) + 0.5 if componentwise else None
+    if componentwise:
+        scale[5, 7] = 0.0  # an entry that must be exact: its |error| itself is its ratio
     J = jax.numpy.asarray(f64 + 1e-7 * rng.standard_normal(f64.shape), jax.numpy.float32)
     same = jax.numpy.asarray(f64, jax.numpy.float32)
     ref = _reference(f64, scale, same)
     if where == "host":
         stats = host_statistics(J, f64, scale, same, workers=2)
+    elif where.startswith("host with"):  # the sums of the reference alone computed once, apart
+        sums = reference_sums(f64, scale, same, workers=2)
+        stats = host_statistics(J, f64, scale, same, workers=2, reference=sums)
     else:  # the GPU's path, here on the CPU device
         stats = device_statistics(J, ref, jax.devices("cpu")[0])
     host = np.asarray(J, np.float64)
@@ -130,12 +135,13 @@ def test_the_statistics_are_numpys_on_the_host_blockwise_and_on_a_device(compone
     assert stats["same_err_norm"] == pytest.approx(np.linalg.norm(host - same64), rel=1e-12)
     assert stats["same_norm"] == pytest.approx(np.linalg.norm(same64), rel=1e-12)
     if componentwise:
-        assert stats["worst_ratio"] == pytest.approx(np.max(np.abs(host - f64) / scale), rel=1e-12)
+        ratio = np.abs(host - f64) / np.where(scale > 0, scale, 1.0)
+        assert stats["worst_ratio"] == pytest.approx(np.max(ratio), rel=1e-12)
     else:
         assert "worst_ratio" not in stats
 
 
-@pytest.mark.parametrize("where", ["host", "device"])
+@pytest.mark.parametrize("where", ["host", "host with the reference's sums", "device"])
 def test_norms_of_huge_entries_do_not_overflow_and_a_nan_is_seen(where):
     f64 = np.full((300, 300), 1e200)
     J = jax.numpy.asarray(f64 * (1 + 1e-10))
@@ -144,11 +150,30 @@ def test_norms_of_huge_entries_do_not_overflow_and_a_nan_is_seen(where):
     def stats(J):
         if where == "host":
             return host_statistics(J, f64)
+        if where.startswith("host with"):
+            return host_statistics(J, f64, reference=reference_sums(f64))
         return device_statistics(J, _reference(f64), cpu)
 
     assert stats(J)["reference_norm"] == pytest.approx(300 * 1e200, rel=1e-12)
     assert stats(J)["err_norm"] / stats(J)["reference_norm"] == pytest.approx(1e-10, rel=1e-3)
     assert not stats(J.at[3, 4].set(np.nan))["finite"]
+
+
+def test_a_cases_methods_share_the_references_sums(monkeypatch):
+    """The reference's own sums are computed once per reference, not once per method checked."""
+    ref, cpu = _reference(np.ones((40, 40)), np.ones((40, 40))), jax.devices("cpu")[0]
+    real, calls = agreement_module.reference_sums, []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agreement_module, "reference_sums", counting)
+    for _ in range(3):
+        stats = agreement(jax.numpy.ones((40, 40), jax.numpy.float32), ref, cpu)
+        assert stats["err_norm"] == 0.0
+        assert stats["reference_norm"] == pytest.approx(40.0)
+    assert len(calls) == 1
 
 
 def test_a_mesh_or_peer_result_is_left_to_the_caller():

@@ -339,3 +339,31 @@ def test_each_sweep_option_is_declared_once_for_the_cli_the_suite_and_child_runs
     )
     assert args.cpus == 1
     assert not args.no_x64
+
+
+def test_make_bench_runs_its_sweeps_in_one_process_reusing_probes(monkeypatch):
+    """bench/sweeps.py: each preset's run in turn, inside reuse_probes; the first that fails stops the
+    rest with its exit code; a malformed PRESET=OUT is a usage error."""
+    import importlib.util
+    from pathlib import Path
+
+    from jaxgrads.sweep import context
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "sweeps.py"
+    spec = importlib.util.spec_from_file_location("bench_sweeps", path)
+    sweeps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweeps)
+    calls, codes = [], iter([0, 3, 0])
+
+    def fake(argv):
+        calls.append((argv, context._REUSE_S[0]))
+        return next(codes)
+
+    monkeypatch.setattr(sweeps, "jaxgrads", fake)
+    assert sweeps.main([]) == 3
+    assert [argv[2] for argv, _ in calls] == ["default", "scaling"]  # stopped at the failing one
+    assert all(reuse == sweeps.REUSE_S for _, reuse in calls)
+    assert calls[0][0] == ["run", "--preset", "default", "--overwrite", "-o", "results/latest.csv"]
+    assert context._REUSE_S[0] == 0  # off again after the block
+    with pytest.raises(SystemExit, match="usage"):
+        sweeps.main(["crossover"])

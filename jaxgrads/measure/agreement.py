@@ -35,6 +35,7 @@ from jax.experimental import sparse
 
 __all__ = [
     "BLOCK", "DEVICE_MIN_ELEMENTS", "agreement", "comparable_same", "device_statistics", "host_statistics",
+    "reference_sums",
 ]  # fmt: skip
 
 BLOCK = 2**20  # entries per block: 8 MiB of float64, a few such arrays within a large L2 or L3
@@ -43,9 +44,9 @@ BLOCK = 2**20  # entries per block: 8 MiB of float64, a few such arrays within a
 DEVICE_MIN_ELEMENTS = 2**16
 
 
-def _block(a, d, s, same) -> dict:
+def _block(a, d, s, same, reference) -> dict:
     with np.errstate(all="ignore"):  # an overflow or a NaN is in the result, and the caller sees it
-        return _block_statistics(a, d, s, same)
+        return _block_statistics(a, d, s, same, reference)
 
 
 def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,29 +62,42 @@ def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
 _THREAD = threading.local()
 
 
-def _block_statistics(a, d, s, same) -> dict:
+def _block_statistics(a, d, s, same, reference: dict | None) -> dict:
+    """One block's statistics; ``reference``: the reference's own sums (:func:`reference_sums`),
+    when known, else computed here too."""
     e, mask = _scratch(a.size)
     np.subtract(a, d, out=e)  # in float64, with no float64 copy of a
     sq_err = float(np.dot(e, e))
     # a finite sum of squares has every difference finite, so both sides finite: no pass to check
     # them (a NaN, an Inf or an overflow anywhere makes it non-finite, and then each side is looked at)
     finite = math.isfinite(sq_err)
-    out = {
-        "finite": finite or bool(np.isfinite(a).all()),
-        "reference_finite": finite or bool(np.isfinite(d).all()),
-        "sq_err": sq_err,
-        "sq_ref": float(np.dot(d, d)),
-    }
+    out = {"finite": finite or bool(np.isfinite(a).all()), "sq_err": sq_err}
+    if reference is None:
+        out |= {"reference_finite": finite or bool(np.isfinite(d).all()), "sq_ref": float(np.dot(d, d))}
     np.abs(e, out=e)
     out["max_abs"] = float(e.max())
     if s is not None:  # |error| / scale, where the scale is 0: |error| itself (the entry must be exact)
-        out["worst_ratio"] = float(np.divide(e, s, out=e, where=np.greater(s, 0, out=mask)).max())
+        if reference is not None and reference["scale_positive"]:
+            out["worst_ratio"] = float(np.divide(e, s, out=e).max())
+        else:
+            out["worst_ratio"] = float(np.divide(e, s, out=e, where=np.greater(s, 0, out=mask)).max())
     if same is not None:
         np.subtract(same, a, out=e)
         out["sq_same_err"] = float(np.dot(e, e))
-        np.copyto(e, same)
-        out["sq_same"] = float(np.dot(e, e))
+        if reference is None:
+            np.copyto(e, same)
+            out["sq_same"] = float(np.dot(e, e))
     return out
+
+
+def _reference_block(d, s, same) -> dict:
+    with np.errstate(all="ignore"):
+        out = {"reference_finite": bool(np.isfinite(d).all()), "sq_ref": float(np.dot(d, d)),
+               "scale_positive": s is None or bool((s > 0).all())}  # fmt: skip
+        if same is not None:
+            c = same.astype(np.float64)
+            out["sq_same"] = float(np.dot(c, c))
+        return out
 
 
 def _combine(parts: list[dict]) -> dict:
@@ -99,28 +113,55 @@ def _combine(parts: list[dict]) -> dict:
     return out
 
 
-def host_statistics(actual, desired, scale=None, same=None, workers: int | None = None) -> dict:
-    """The statistics of the module docstring, blockwise on the host, for arrays of one shape
-    (``scale`` may be None or broadcast to it; ``same`` None or of the shape)."""
-    a = np.asarray(actual).reshape(-1)
+def _flat(desired, scale=None, same=None):
     d = np.asarray(desired, np.float64).reshape(-1)
     if scale is not None:
         scale = np.broadcast_to(np.asarray(scale, np.float64), np.shape(desired))
     s = None if scale is None else scale.reshape(-1)
     c = None if same is None else np.asarray(same).reshape(-1)
-    starts = range(0, a.size, BLOCK)
+    return d, s, c
 
-    def one(i):
-        end = i + BLOCK
-        return _block(a[i:end], d[i:end], None if s is None else s[i:end], None if c is None else c[i:end])
 
+def _blockwise(fn, size: int, workers: int | None) -> list[dict]:
+    """``fn(start, end)`` over the blocks of ``size`` entries, spread over ``workers`` threads."""
+    starts = range(0, size, BLOCK)
     workers = max(1, min(workers or _cpus(), len(starts)))
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(one, starts))
-    else:
-        parts = [one(i) for i in starts]
-    out = _combine(parts)
+            return list(pool.map(lambda i: fn(i, i + BLOCK), starts))
+    return [fn(i, i + BLOCK) for i in starts]
+
+
+def reference_sums(desired, scale=None, same=None, workers: int | None = None) -> dict:
+    """What :func:`host_statistics` needs of the reference alone, in one blockwise pass: whether it
+    is finite, its sum of squares (and the same-dtype reference's), whether the scale is positive
+    everywhere. A case's methods all share them (:class:`jaxgrads.measure.accuracy.Reference`)."""
+    d, s, c = _flat(desired, scale, same)
+    parts = _blockwise(
+        lambda i, j: _reference_block(d[i:j], None if s is None else s[i:j], None if c is None else c[i:j]),
+        d.size, workers,
+    )  # fmt: skip
+    return _combine(parts)
+
+
+def host_statistics(actual, desired, scale=None, same=None, workers: int | None = None,
+                    reference: dict | None = None) -> dict:  # fmt: skip
+    """The statistics of the module docstring, blockwise on the host, for arrays of one shape
+    (``scale`` may be None or broadcast to it; ``same`` None or of the shape). ``reference``: the
+    reference's own sums, :func:`reference_sums` of the same ``desired``, ``scale`` and ``same``
+    (computed here, per block, when None)."""
+    a = np.asarray(actual).reshape(-1)
+    d, s, c = _flat(desired, scale, same)
+
+    def one(i, end):
+        return _block(a[i:end], d[i:end], None if s is None else s[i:end], None if c is None else c[i:end],
+                      reference)  # fmt: skip
+
+    out = _combine(_blockwise(one, a.size, workers))
+    if reference is not None:
+        out |= {k: v for k, v in reference.items() if k in ("reference_finite", "sq_ref", "sq_same")}
+        if c is None:
+            out.pop("sq_same", None)
     overflow = not all(math.isfinite(out[k]) for k in ("sq_err", "sq_ref"))
     if overflow and out["finite"] and out["reference_finite"]:
         norms = _norms(out)
@@ -201,7 +242,10 @@ def agreement(J, ref, device: jax.Device) -> dict | None:
     if not J.is_fully_addressable or len(J.devices()) != 1:
         return None
     if next(iter(J.devices())).platform == "cpu" or J.size < DEVICE_MIN_ELEMENTS:
-        return host_statistics(J, ref.f64, ref.scale, comparable_same(ref))
+        same = comparable_same(ref)
+        if "host" not in ref.on_device:  # the reference's own sums, once for all the case's methods
+            ref.on_device["host"] = reference_sums(ref.f64, ref.scale, same)
+        return host_statistics(J, ref.f64, ref.scale, same, reference=ref.on_device["host"])
     if not jax.config.jax_enable_x64:
         return None
     return device_statistics(J, ref, device)
