@@ -60,9 +60,10 @@ endif
 DEVICE_RESULTS := $(foreach d,$(DEVICE_COUNTS),results/devices/d$(d)-x.csv results/devices/d$(d)-A.csv)
 
 bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices sweeps; results/latest.md, figures, site
-	@# the four presets in one process: JAX starts once, and the machine is probed once between two runs
-	$(PY) bench/sweeps.py
-	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --no-readme
+	@# the four presets in one process, and the devices study's runs on its one device: JAX starts
+	@# once, and the machine is probed once between two runs
+	$(PY) bench/sweeps.py --devices-1
+	$(PY) bench/studies/devices.py --counts $(DEVICE_COUNTS) --measured 1 --no-readme
 	@# the report and the site draw their figures side by side (nothing is timed any more)
 	$(PY) -m jaxgrads report $(RESULTS) $(DEVICE_RESULTS) --plots results/figures -o results/latest.md & \
 	  report=$$!; $(MAKE) --no-print-directory site; site=$$?; wait $$report && exit $$site

@@ -6,16 +6,18 @@ ended with (:func:`jaxgrads.sweep.context.reuse_probes`): the machine is probed 
 runs instead of twice. The order puts the runs that need the first-touch rate first (default,
 scaling, structure), so every later run finds it measured; crossover needs none.
 
-    .venv/bin/python bench/sweeps.py [PRESET=OUT ...]
+    .venv/bin/python bench/sweeps.py [--devices-1] [PRESET=OUT ...]
 
-Without arguments: default=results/latest.csv scaling=results/scaling.csv
-structure=results/structure.csv crossover=results/crossover.csv. The first run that fails stops
-the rest, with its exit code.
+Without PRESET=OUT: default=results/latest.csv scaling=results/scaling.csv
+structure=results/structure.csv crossover=results/crossover.csv. ``--devices-1``: then the devices
+study's runs on one device, in this process (``make bench`` reports them with the other counts'). The
+first run that fails stops the rest, with its exit code.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from jaxgrads.cli.main import main as jaxgrads
 from jaxgrads.sweep.context import reuse_probes
@@ -36,7 +38,18 @@ def runs(argv: list[str]) -> dict[str, str]:
     return dict(pairs)
 
 
+def one_device_runs() -> None:
+    """The devices study's runs on one device (``bench/studies/devices.py``), here: this process has
+    one device, and its last probes start them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "studies"))
+    import devices
+
+    devices.child(1)
+
+
 def main(argv: list[str]) -> int:
+    study = "--devices-1" in argv
+    argv = [a for a in argv if a != "--devices-1"]
     with reuse_probes(REUSE_S):
         for preset, out in runs(argv).items():
             command = ["run", "--preset", preset, "--overwrite", "-o", out]
@@ -44,6 +57,8 @@ def main(argv: list[str]) -> int:
             code = jaxgrads(command)
             if code:
                 return code
+        if study:
+            one_device_runs()
     return 0
 
 

@@ -13,9 +13,11 @@ pays JAX's start once, and the second run starts from the probes the first ended
 (:func:`jaxgrads.sweep.context.reuse_probes`). Then the report's devices section of them all
 (tables as ``jaxgrads report`` prints them).
 
-    .venv/bin/python bench/studies/devices.py [--counts 1 2 4 8] [--no-readme] [--reuse]
+    .venv/bin/python bench/studies/devices.py [--counts 1 2 4 8] [--no-readme] [--reuse] [--measured D ...]
 
-``--reuse`` reports the CSVs already in results/devices/ without measuring again.
+``--reuse`` reports the CSVs already in results/devices/ without measuring again; ``--measured 1``
+those of one device only (``make bench`` measures them in ``bench/sweeps.py``'s process, which has
+one device: one JAX start and one probe fewer).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def child(d: int) -> None:
     from jaxgrads.cli.main import main as jaxgrads
     from jaxgrads.sweep.context import reuse_probes
 
+    OUT.mkdir(parents=True, exist_ok=True)
     with reuse_probes(REUSE_S):  # the second run starts from the probes the first ended with
         for name, run_args in runs(d).items():
             print(f"devices.py: jaxgrads run {' '.join(run_args)}", file=sys.stderr, flush=True)
@@ -64,6 +67,9 @@ def main() -> None:
     parser.add_argument("--counts", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="report the CSVs already measured")
+    parser.add_argument("--measured", nargs="+", type=int, default=[], metavar="D",
+                        help="counts already measured by this make bench (bench/sweeps.py: one device, "
+                             "in its process): reported, not measured again")  # fmt: skip
     parser.add_argument("--child", type=int, metavar="D", help=argparse.SUPPRESS)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -71,7 +77,7 @@ def main() -> None:
         return child(args.child)
     paths = []
     for d in args.counts:
-        if not args.reuse:
+        if not args.reuse and d not in args.measured:
             subprocess.run([sys.executable, __file__, "--child", str(d)], check=True)
         paths += [str(OUT / f"{name}.csv") for name in runs(d)]
     df = read_all(paths)

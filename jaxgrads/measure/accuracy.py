@@ -86,20 +86,20 @@ def _inputs64(kernel: Kernel) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float64) for k, v in kernel.inputs.items()}
 
 
-def _autodiff_f64(kernel: Kernel) -> np.ndarray | None:
+def _autodiff_f64(kernel: Kernel, inputs64: dict | None = None) -> np.ndarray | None:
     """jacrev (forward-over-reverse for a Hessian) in float64 on the CPU; None without x64."""
     if not jax.config.jax_enable_x64:
         return None
     d = kernel.derivative
     method = get_method(_autodiff_reference(d))
     cpu = jax.devices("cpu")[0]
-    args = {k: jax.device_put(v, cpu) for k, v in _inputs64(kernel).items()}
+    args = {k: jax.device_put(v, cpu) for k, v in (inputs64 or _inputs64(kernel)).items()}
     return np.asarray(jax.jit(method.build(kernel.problem, d))(args), np.float64)
 
 
-def _finite_differences(kernel: Kernel) -> np.ndarray | None:
+def _finite_differences(kernel: Kernel, inputs64: dict | None = None) -> np.ndarray | None:
     """Central differences of ``f`` in float64 NumPy, where affordable; None otherwise."""
-    d, inputs = kernel.derivative, _inputs64(kernel)
+    d, inputs = kernel.derivative, inputs64 or _inputs64(kernel)
     wrt = inputs[d.wrt]
     work = wrt.size * sum(v.size for v in inputs.values())
     if d.order != 1 or wrt.size > FD_MAX_ELEMENTS or work > FD_MAX_WORK:
@@ -112,23 +112,26 @@ def _finite_differences(kernel: Kernel) -> np.ndarray | None:
 
 
 def check_closed_form(
-    kernel: Kernel, closed: np.ndarray, scale: np.ndarray | None
+    kernel: Kernel, closed: np.ndarray, scale: np.ndarray | None, inputs64: dict | None = None
 ) -> tuple[str, np.ndarray | None]:
     """Whether the closed form agrees with the independent references (see the module docstring).
+
+    ``inputs64``: the kernel's inputs in float64, where the caller has them.
 
     Returns ``("", None)`` when it is trusted (or nothing can contradict it), else the reason and the
     reference to judge the other methods against.
     """
+    inputs64 = _inputs64(kernel) if inputs64 is None else inputs64
     k = max(max(np.shape(v), default=1) for v in kernel.inputs.values())
     if closed.size >= PROJECT_MIN_ELEMENTS and jax.config.jax_enable_x64:
         # a large Jacobian: two products decide it (measure.projections); one that disagrees is
         # checked whole below, for its message and the reference the other methods need
-        projections = autodiff_projections(kernel.problem, kernel.derivative, _inputs64(kernel))
+        projections = autodiff_projections(kernel.problem, kernel.derivative, inputs64)
         tol = AUTODIFF_RTOL if scale is None else rtol(np.float64, k)
         if projected_verdict(closed, scale, projections, tol)[0]:
             return "", None
     verdicts, refs = {}, {}
-    autodiff = _autodiff_f64(kernel)
+    autodiff = _autodiff_f64(kernel, inputs64)
     if autodiff is not None:
         name = "float64 " + _autodiff_reference(kernel.derivative)
         refs[name] = autodiff
@@ -140,7 +143,7 @@ def check_closed_form(
             stats = host_statistics(closed, autodiff, scale + np.abs(autodiff))  # check_close, blockwise
             worst = stats["worst_ratio"] if stats["finite"] and stats["reference_finite"] else math.nan
             verdicts[name] = (worst <= rtol(np.float64, k), f"worst |error| / scale {worst:.2g}")
-    fd = _finite_differences(kernel)
+    fd = _finite_differences(kernel, inputs64)
     if fd is not None:
         refs["finite differences"] = fd
         if fd.shape != closed.shape:
@@ -175,7 +178,7 @@ def _float64_reference(kernel: Kernel) -> tuple[np.ndarray, np.ndarray | None, s
     # copied by every method's check that flattens it
     closed = np.ascontiguousarray(closed)
     scale = None if scale is None else np.ascontiguousarray(scale)
-    why, autodiff = check_closed_form(kernel, closed, scale)
+    why, autodiff = check_closed_form(kernel, closed, scale, inputs64)
     if why:
         return autodiff, None, why
     return closed, scale, ""
