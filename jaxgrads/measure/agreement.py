@@ -62,31 +62,23 @@ def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
 _THREAD = threading.local()
 
 
-def _block_statistics(a, d, s, same, reference: dict | None) -> dict:
-    """One block's statistics; ``reference``: the reference's own sums (:func:`reference_sums`),
-    when known, else computed here too."""
+def _block_statistics(a, d, s, same, reference: dict) -> dict:
+    """One block's statistics of the result ``a``; ``reference``: the reference's own sums
+    (:func:`reference_sums`)."""
     e, mask = _scratch(a.size)
     np.subtract(a, d, out=e)  # in float64, with no float64 copy of a
     sq_err = float(np.dot(e, e))
-    # a finite sum of squares has every difference finite, so both sides finite: no pass to check
-    # them (a NaN, an Inf or an overflow anywhere makes it non-finite, and then each side is looked at)
-    finite = math.isfinite(sq_err)
-    out = {"finite": finite or bool(np.isfinite(a).all()), "sq_err": sq_err}
-    if reference is None:
-        out |= {"reference_finite": finite or bool(np.isfinite(d).all()), "sq_ref": float(np.dot(d, d))}
+    # a finite sum of squares has every difference finite, so a finite: no pass to check it (a NaN, an
+    # Inf or an overflow anywhere makes it non-finite, and then a is looked at)
+    out = {"finite": math.isfinite(sq_err) or bool(np.isfinite(a).all()), "sq_err": sq_err}
     np.abs(e, out=e)
     out["max_abs"] = float(e.max())
     if s is not None:  # |error| / scale, where the scale is 0: |error| itself (the entry must be exact)
-        if reference is not None and reference["scale_positive"]:
-            out["worst_ratio"] = float(np.divide(e, s, out=e).max())
-        else:
-            out["worst_ratio"] = float(np.divide(e, s, out=e, where=np.greater(s, 0, out=mask)).max())
+        where = True if reference["scale_positive"] else np.greater(s, 0, out=mask)
+        out["worst_ratio"] = float(np.divide(e, s, out=e, where=where).max())
     if same is not None:
         np.subtract(same, a, out=e)
         out["sq_same_err"] = float(np.dot(e, e))
-        if reference is None:
-            np.copyto(e, same)
-            out["sq_same"] = float(np.dot(e, e))
     return out
 
 
@@ -149,19 +141,18 @@ def host_statistics(actual, desired, scale=None, same=None, workers: int | None 
     """The statistics of the module docstring, blockwise on the host, for arrays of one shape
     (``scale`` may be None or broadcast to it; ``same`` None or of the shape). ``reference``: the
     reference's own sums, :func:`reference_sums` of the same ``desired``, ``scale`` and ``same``
-    (computed here, per block, when None)."""
+    (computed here when None)."""
     a = np.asarray(actual).reshape(-1)
     d, s, c = _flat(desired, scale, same)
+    if reference is None:
+        reference = reference_sums(desired, scale, same, workers)
 
     def one(i, end):
         return _block(a[i:end], d[i:end], None if s is None else s[i:end], None if c is None else c[i:end],
                       reference)  # fmt: skip
 
     out = _combine(_blockwise(one, a.size, workers))
-    if reference is not None:
-        out |= {k: v for k, v in reference.items() if k in ("reference_finite", "sq_ref", "sq_same")}
-        if c is None:
-            out.pop("sq_same", None)
+    out |= {k: reference[k] for k in ("reference_finite", "sq_ref", "sq_same") if k in reference}
     overflow = not all(math.isfinite(out[k]) for k in ("sq_err", "sq_ref"))
     if overflow and out["finite"] and out["reference_finite"]:
         norms = _norms(out)
