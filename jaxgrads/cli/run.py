@@ -55,7 +55,12 @@ def _arguments(p) -> None:
     u = p.add_argument_group("your own function (jaxgrads.compare's: every method at your arguments)")
     u.add_argument("--function", metavar="MODULE:FN", help="a JAX function, e.g. layers.py:mlp_block")
     u.add_argument("--args-from", metavar="MODULE:MAKE", help="a function returning FN's arguments")
-    u.add_argument("--argnums", type=int, default=0, metavar="I", help="the argument to differentiate (0)")
+    u.add_argument("--argnums", type=int, nargs="+", default=[0], metavar="I",
+                   help="the argument(s) to differentiate (0); several: their pytrees together")
+    u.add_argument("--batch-axis", type=int, metavar="AXIS",
+                   help="per-example Jacobians over this axis of the differentiated leaves and outputs")
+    u.add_argument("--has-aux", action="store_true", 
+                   help="FN returns (output, aux); aux is not differentiated")
     d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
     d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
     d.add_argument("--distributed", action="store_true",
@@ -168,13 +173,16 @@ def _function_case(args) -> None:
         made = make()
     except Exception as exc:
         raise JaxgradsError(f"--args-from {args.args_from}: raised {type(exc).__name__}: {exc}") from None
-    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)
-    problem, size = function_problem(f, made, args.argnums)
+    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)  # the arguments, each any pytree
+    argnums = args.argnums[0] if len(args.argnums) == 1 else tuple(args.argnums)
+    problem, size, _ = function_problem(f, made, argnums, batch_axis=args.batch_axis, has_aux=args.has_aux)
     args.problems, args.sizes = [problem.name], [f"{size.m}x{size.n}"]
+    if size.batch:
+        args.batch = [size.batch]
     if not args.dtypes:
-        import numpy as np
+        from jaxgrads.function.compare import own_dtype
 
-        args.dtypes = [np.asarray(made[args.argnums]).dtype.name]
+        args.dtypes = [own_dtype(made, argnums)]
 
 
 def summarize(out: Path, report: str | None = None) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 
 from jaxgrads.errors import one_line
 from jaxgrads.measure.agreement import agreement, comparable_same, host_statistics
+from jaxgrads.measure.blocks import block_accuracy
 from jaxgrads.measure.finite_diff import fd_jacobian
 from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
 from jaxgrads.measure.projections import PROJECT_MIN_ELEMENTS, autodiff_projections, projected_verdict
@@ -79,7 +80,7 @@ class Reference:
 def _autodiff_reference(d) -> str:
     """The method that stands in for a missing closed form: jacrev, or forward-over-reverse
     (the registry's ``reference`` of the derivative's order)."""
-    return reference_method(d.order)
+    return reference_method(d.order, d.per_example)
 
 
 def _inputs64(kernel: Kernel) -> dict[str, np.ndarray]:
@@ -249,6 +250,11 @@ def accuracy(kernel: Kernel, J, ref: Reference | None = None) -> dict[str, float
         columns["ok"] = bool(ok)
         if not ok:
             columns["message"] = f"inaccurate against the {ref.name}: {why}"
+    flat = kernel.problem.extra.get("flat")
+    if flat is not None and columns["ok"] and len(flat.wrt) * len(flat.out) > 1:  # a pytree: each block
+        actual = kernel.host_jacobian(J) if actual is None else actual
+        columns |= block_accuracy(flat, kernel.derivative.order, actual, ref.f64, ref.same_dtype,
+                                  kernel.dtype, k, ref.name)  # fmt: skip
     return columns | untrusted
 
 

@@ -186,7 +186,7 @@ def _decided(key: dict, shapes, chunk_size: int | None) -> Case:
     problem, derivative, method = key["problem"], key["derivative"], key["method"]
     size, dtype = key["size"], key["dtype"]
     out, wrt, inputs = shapes
-    jac_shape = (*wrt, *wrt) if derivative.order == 2 else (*out, *wrt)
+    jac_shape = derivative.layout(tuple(out), tuple(wrt))
     n_in, n_out = math.prod(wrt), math.prod(out)  # f's own output (a Hessian's f is a scalar)
     basis = max(1, n_out if (method.steps or method.basis) == "out" else n_in)
     chunk = 0

@@ -117,7 +117,7 @@ def compulsory(problem: Problem, derivative: Derivative, size: Size, shapes, dty
     out, wrt, inputs = shapes
     itemsize = np.dtype(dtype).itemsize
     read = sum(math.prod(inputs[a]) for a in reads(problem, derivative)) * itemsize
-    jac = (*wrt, *wrt) if derivative.order == 2 else (*out, *wrt)
+    jac = derivative.layout(tuple(out), tuple(wrt))
     flops = float(derivative.min_flops(size)) if derivative.min_flops else 0.0
     return Traffic(read, math.prod(jac) * itemsize, flops)
 

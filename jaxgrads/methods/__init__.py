@@ -1,6 +1,6 @@
 """The ways to compute a derivative: the registry (``registry``), the JAX methods by family
-(``vectorized``, ``walks``, ``sharded``, ``colored``, ``hessians``, ``closed_forms``), and the peers'
-(:mod:`jaxgrads.peers`).
+(``vectorized``, ``walks``, ``sharded``, ``colored``, ``hessians``, ``batched``, ``closed_forms``),
+and the peers' (:mod:`jaxgrads.peers`).
 
 Importing this package registers the JAX families, in the order listings show them; it knows no
 peer. The peers register themselves when imported (:mod:`jaxgrads.peers`), which the measure layer
@@ -8,6 +8,7 @@ does (``jaxgrads.measure``): whatever measures or lists methods sees them all.
 """
 
 from jaxgrads.methods import registry
+from jaxgrads.methods.batched import BATCHED
 from jaxgrads.methods.closed_forms import CLOSED_FORMS
 from jaxgrads.methods.colored import COLORED
 from jaxgrads.methods.common import partial_fn
@@ -19,5 +20,5 @@ from jaxgrads.methods.walks import WALKS
 
 __all__ = [*registry.__all__, "partial_fn"]
 
-for _method in (*VECTORIZED, *WALKS, *SHARDED, *COLORED, *HESSIANS, *CLOSED_FORMS):
+for _method in (*VECTORIZED, *WALKS, *SHARDED, *COLORED, *HESSIANS, *BATCHED, *CLOSED_FORMS):
     registry.register_method(_method)

@@ -66,7 +66,7 @@ class Method:
         sequential steps, which the runner caps.
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
       backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
-      family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``colored``, ``hessian`` or
+      family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``colored``, ``hessian``, ``per_example`` or
         ``closed_form``: a label for listings and the user; nothing outside the family's own module
         tests it (the build step and the traits below say what a method needs). A ``mesh``
         method's ``build`` takes the device mesh (``build(problem, derivative, mesh)``) and returns
@@ -79,6 +79,8 @@ class Method:
         ``jax.experimental.sparse.BCOO`` of that shape).
       opt_in: runs in a sweep only when named (the colored methods: the structure preset's);
         a ``mesh`` method runs by default only when the run has more than one device.
+      per_example: computes the per-example Jacobians of a batch (``Derivative.per_example``), and
+        only those: :mod:`jaxgrads.methods.batched`.
       roles: what reports and references single it out for: ``closed_form`` (every time is divided
         by it), ``textbook``, ``forward`` and ``reverse`` (the cost model's modes), ``reference``
         (the autodiff reference of its order where a closed form is missing or untrusted).
@@ -102,6 +104,7 @@ class Method:
     prepare: Callable[..., Any] | None = None
     output: str = "dense"
     opt_in: bool = False
+    per_example: bool = False
     roles: frozenset[str] = frozenset()
     doc: str = ""
 
@@ -132,6 +135,7 @@ class Method:
             and (problem.scalar_output or not self.scalar_only)
             and (derivative.linear or not self.linear_only)
             and (self.needs is None or getattr(derivative, self.needs) is not None)
+            and self.per_example == derivative.per_example
         )
 
 
@@ -146,18 +150,23 @@ def register_method(method: Method) -> Method:
     return method
 
 
-def role_method(role: str, *, backend: str = "jax", order: int | None = None) -> str:
+def role_method(
+    role: str, *, backend: str = "jax", order: int | None = None, per_example: bool = False
+) -> str:
     """The first registered method of ``backend`` with ``role`` (see :class:`Method`), of ``order``
-    where given (a method of either order qualifies)."""
+    where given (a method of either order qualifies), for per-example Jacobians or not."""
     for name, m in METHODS.items():
-        if role in m.roles and m.backend == backend and (order is None or m.order in (None, order)):
+        if (role in m.roles and m.backend == backend and (order is None or m.order in (None, order))
+                and m.per_example == per_example):  # fmt: skip
             return name
     raise JaxgradsError(f"no {backend} method with the role {role!r} (order {order}) is registered")
 
 
-def reference_method(order: int) -> str:
-    """The autodiff reference for a derivative of ``order``: jacrev, or forward-over-reverse."""
-    return role_method("reference", order=order)
+def reference_method(order: int, per_example: bool = False) -> str:
+    """The autodiff reference for a derivative of ``order``: jacrev, or forward-over-reverse; for
+    per-example Jacobians, the block diagonal of jacrev (exact whether or not the examples are
+    independent)."""
+    return role_method("reference", order=order, per_example=per_example)
 
 
 BACKENDS = ("jax", "torch", "asdex", "numpy")  # the names --methods accepts as groups

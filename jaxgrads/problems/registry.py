@@ -61,6 +61,10 @@ class Derivative:
       sparsity: ``input shapes -> (rows, cols)``, the structural nonzeros of the Jacobian flattened
         to (out.size, wrt.size), declared from the closed form (true for every input value); None:
         dense, every entry (:mod:`jaxgrads.methods.colored` then uses one color per column).
+      per_example: the per-example Jacobians of a batch: ``wrt`` and the output share a leading
+        axis of B examples, and the target is $J_b = \partial f(x)_b / \partial x_b$ for each b, in the
+        layout ``(B, *out.shape[1:], *wrt.shape[1:])`` (what ``jax.vmap(jax.jacrev(f_1))`` returns
+        for ``f_1`` the function of one example); only the per-example methods apply.
     """
 
     wrt: str
@@ -71,11 +75,22 @@ class Derivative:
     doc: str = ""
     min_flops: Callable[[Size], float] | None = None
     sparsity: Callable[[Mapping[str, tuple[int, ...]]], tuple[np.ndarray, np.ndarray]] | None = None
+    per_example: bool = False
 
     @property
     def name(self) -> str:
         """``x`` for the Jacobian in x, ``xx`` for the Hessian in x."""
         return self.wrt * self.order
+
+    def layout(self, out: tuple[int, ...], wrt: tuple[int, ...]) -> tuple[int, ...]:
+        """The derivative's shape for an output of shape ``out`` and an argument of shape ``wrt``:
+        ``out + wrt`` (a Jacobian), ``wrt + wrt`` (a Hessian), ``(B, *out[1:], *wrt[1:])`` (the
+        per-example Jacobians of a batch of B). The one place the layout is decided."""
+        if self.order == 2:
+            return (*wrt, *wrt)
+        if self.per_example:
+            return (*out[:1], *out[1:], *wrt[1:])
+        return (*out, *wrt)
 
 
 @dataclass(frozen=True)
@@ -193,11 +208,8 @@ def list_problems() -> tuple[Problem, ...]:
 
 
 def nonzeros(derivative: Derivative, shapes: Mapping[str, tuple[int, ...]], out_shape) -> int:
-    """The Jacobian's structural nonzeros: the declared pattern's size, or every entry (a Hessian,
-    or a derivative without a declared pattern)."""
-    wrt = math.prod(shapes[derivative.wrt])
-    if derivative.order == 2:
-        return wrt * wrt
-    if derivative.sparsity is None:
-        return math.prod(out_shape) * wrt
+    """The Jacobian's structural nonzeros: the declared pattern's size, or every entry of its layout
+    (a Hessian, per-example Jacobians, or a derivative without a declared pattern)."""
+    if derivative.sparsity is None or derivative.order == 2:
+        return math.prod(derivative.layout(tuple(out_shape), tuple(shapes[derivative.wrt])))
     return int(np.asarray(derivative.sparsity(shapes)[0]).size)

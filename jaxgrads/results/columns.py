@@ -230,6 +230,12 @@ COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         'kernels compiling at once when this one compiled (`--jobs`; 1: alone, just before it was timed)',
         'count',
     ),
+    (
+        ('wrt_leaves', 'out_leaves'),
+        "the array leaves of the differentiated argument(s) and of the output: 1 for an array, more for "
+        "a pytree (`jaxgrads.compare`), whose `m`, `n` are then the leaves' total elements",
+        'count',
+    ),
 )
 
 

@@ -131,10 +131,13 @@ FIELDS: tuple[str, ...] = (
     "cache_source",  # where cache_l*_bytes come from (sysfs, JAXGRADS_CACHES...) and the probe's check
     # version 4
     "compile_jobs",  # kernels compiling at once when this one compiled (--jobs; 1: alone)
+    # version 5
+    "wrt_leaves",  # array leaves of the differentiated argument(s): 1 for an array, more for a pytree
+    "out_leaves",  # array leaves of the output
 )
 # the column set a file was written with: columns are only ever appended to FIELDS, so a reader of
 # version N reads every version up to N; a file from a newer writer is refused (read_results)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
@@ -144,7 +147,7 @@ STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
     "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors", "schema_version",
-    "compile_jobs",
+    "compile_jobs", "wrt_leaves", "out_leaves",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",

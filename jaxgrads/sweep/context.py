@@ -89,10 +89,11 @@ class _Ended:
 
 _ENDED: list[_Ended] = []  # this process's latest, at most one
 _REUSE_S: list[float] = [0.0]  # how old an ended run's probes may be to start the next run; 0: never
+_AGAIN: list[bool] = [True]  # whether a run that started from reused probes probes again at its end
 
 
 @contextmanager
-def reuse_probes(max_age_s: float) -> Iterator[None]:
+def reuse_probes(max_age_s: float, *, again: bool = True) -> Iterator[None]:
     """Within the block, a run of this process starts from the probes the run before it ended with,
     if they are at most ``max_age_s`` old, measured on the same device in every dtype it needs (and
     the first-touch rate where it needs one): the runs of ``make bench`` and of the devices study,
@@ -100,14 +101,17 @@ def reuse_probes(max_age_s: float) -> Iterator[None]:
 
     Each run still probes at its end and takes the better of its start and end
     (:mod:`jaxgrads.sweep.refloor`): two measurements per run, as when it probes its own start.
-    Off by default: a lone run, or a test's, measures its own start.
+    ``again=False`` (:func:`jaxgrads.compare`, called again and again in one process): a run that
+    started from reused probes keeps them to its end, so the process probes the machine once, at its
+    first run's start and end (the better of the two kept). Off by default: a lone run, or a test's,
+    measures its own start.
     """
-    before = _REUSE_S[0]
-    _REUSE_S[0] = max_age_s
+    before = _REUSE_S[0], _AGAIN[0]
+    _REUSE_S[0], _AGAIN[0] = max_age_s, again
     try:
         yield
     finally:
-        _REUSE_S[0] = before
+        _REUSE_S[0], _AGAIN[0] = before
 
 
 def ended_with(device: jax.Device, dispatch_floor_s: float, ceilings: Mapping[str, Ceilings | None]) -> None:
@@ -151,6 +155,7 @@ class RunContext:
     references: References = field(default_factory=References)
     phases: Phases = field(default_factory=Phases)
     jobs: int = 1  # kernels compiled at once, ahead of timing (sweep.compiling)
+    probe_again: bool = True  # probe at the end (sweep.refloor); False: started from probes kept to reuse
     _inputs: dict = field(default_factory=dict)
 
     @classmethod
@@ -183,7 +188,9 @@ class RunContext:
                 probes = {"dispatch_floor_s": reused[0],
                           "memory_budget_bytes": sweep.memory_budget or default_memory_budget(device)}
             meta = run_metadata(device) | dict(meta or {}) | probes
-        return cls(sweep, device, meta, ceilings, phases=phases, jobs=resolve_jobs(sweep.jobs))
+        again = reused is None or _AGAIN[0]
+        return cls(sweep, device, meta, ceilings, phases=phases, jobs=resolve_jobs(sweep.jobs),
+                   probe_again=again)
 
     def inputs(self, case: Case) -> dict[str, np.ndarray]:
         """The host inputs of ``case``, kept while the cases that share them run."""

@@ -72,14 +72,14 @@ def refloor(out: Path, ctx, keys: Collection[tuple]) -> int:
     of ``keys`` in ``out`` from the best of both probes. Returns the number of rows rewritten."""
     from jaxgrads.sweep.context import ended_with, machine_probes
 
-    if not keys or all(c is None for c in ctx.ceilings.values()):
+    if not keys or all(c is None for c in ctx.ceilings.values()) or not ctx.probe_again:
         return 0
     with ctx.phases("probes"):
         start = {dtype: c for dtype, c in ctx.ceilings.items() if c is not None}
         # the first-touch rate again where the start measured it (its outputs are large enough)
         touch = math.inf if any(math.isfinite(c.first_touch_min_bytes) for c in start.values()) else 0
         probes, again = machine_probes(ctx.sweep, ctx.device, largest_output_bytes=touch, warm=True)
-        ended_with(ctx.device, probes["dispatch_floor_s"], again)  # the next run's start, where reused
         best = {dtype: c.best(again.get(dtype)) for dtype, c in start.items()}
         dispatch = min(float(ctx.meta["dispatch_floor_s"]), probes["dispatch_floor_s"])
+        ended_with(ctx.device, dispatch, {**again, **best})  # the next run's start, where reused
         return rewrite_floors(out, keys, best, dispatch)

@@ -44,6 +44,8 @@ def planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
         "processes": jax.process_count(),
         "nnz": case.nnz,
         "output_format": case.output,
+        "wrt_leaves": case.problem.extra.get("wrt_leaves", 1),
+        "out_leaves": case.problem.extra.get("out_leaves", 1),
     }
     budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
     if case.memory > budget:

@@ -1,0 +1,125 @@
+r"""Which method to use, from a :func:`jaxgrads.compare` table, in lines a person can act on.
+
+Per derivative, over the rows that ran accurately:
+
+- **The fastest, and its ties.** A method ties with the fastest when their medians differ by less
+  than the larger of their two interquartile ranges: the measured spread, sample to sample, says
+  the order between them is not a fact of the code. Among the tied, the advice names the
+  *simplest* (:func:`simplicity`: plain ``jacfwd``/``jacrev``/``grad`` and the per-example
+  ``vmap`` forms first, then linearize and transposition, walks, chunked, colored, sharded, peers),
+  and says it chose it for that reason.
+- **The least peak memory** (XLA's, per row), and with a budget the fastest that fits it.
+- **The result's form.** A BCOO method returns a ``jax.experimental.sparse.BCOO``, not an array:
+  the advice says so, with its nonzeros and what ``.todense()`` costs at its shape
+  (:mod:`jaxgrads.measure.densify`), where it was measured (``todense``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+__all__ = ["FAMILY_ORDER", "picks", "recommend", "simplicity", "ties"]
+
+# simplest first: one transform call, then the hand-built vectorized forms, then what takes a
+# chunk, a pattern or a mesh to set up
+FAMILY_ORDER = (
+    "vectorized", "hessian", "per_example", "walk", "chunked", "colored", "sharded", "closed_form",
+)  # fmt: skip
+
+
+def simplicity(method: str) -> tuple[int, int, int]:
+    """A sort key: JAX before a peer, then :data:`FAMILY_ORDER`, then registry order (``jacfwd``,
+    ``jacrev``, ``grad`` before ``linearize``); an unknown name last."""
+    from jaxgrads.methods import METHODS
+
+    names = list(METHODS)
+    m = METHODS.get(method)
+    if m is None:
+        return (2, len(FAMILY_ORDER), len(names))
+    family = FAMILY_ORDER.index(m.family) if m.family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return (int(m.backend != "jax"), family, names.index(method))
+
+
+def ties(ok: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``ok`` (accurate rows of one derivative) that tie with the fastest, the fastest
+    included: ``|median_i - median_best| <= max(iqr_i, iqr_best)``."""
+    t = pd.to_numeric(ok["time_median_s"], errors="coerce")
+    iqr = pd.to_numeric(ok["time_iqr_s"], errors="coerce").fillna(0.0)
+    best = t.idxmin()
+    spread = iqr.where(iqr > iqr[best], iqr[best])
+    return ok[(t - t[best]).abs() <= spread]
+
+
+def _accurate(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df["status"] == "ok") & df["ok"].astype(str).eq("True")]
+
+
+def picks(df: pd.DataFrame) -> dict[str, str]:
+    """The recommended method per derivative: the simplest of those tied with the fastest."""
+    good = _accurate(df)
+    return {wrt: min(ties(ok)["method"], key=simplicity) for wrt, ok in good.groupby("wrt", sort=False)}
+
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 2**10:.3g} KiB"
+
+
+def recommend(df: pd.DataFrame, memory_budget: int | None = None, todense: dict | None = None) -> str:
+    """Which method to use, per derivative (module docstring): one line each, and one more where a
+    method returns a sparse matrix (``todense``: ``{(wrt, method): seconds}`` of turning it dense)."""
+    from jaxgrads.results.labels import format_seconds
+
+    def took(row) -> str:
+        return format_seconds(float(row["time_median_s"]))
+
+    lines = []
+    good = _accurate(df)
+    for wrt, g in df.groupby("wrt", sort=False):
+        ok = good[good["wrt"] == wrt]
+        if ok.empty:
+            lines.append(f"{wrt}: no method ran accurately ({', '.join(sorted(set(g['status'])))})")
+            continue
+        fast = ok.loc[pd.to_numeric(ok["time_median_s"]).idxmin()]
+        text = f"{wrt}: fastest {fast['method']} ({took(fast)})"
+        tied = ties(ok)
+        if len(tied) > 1:
+            simplest = min(tied["method"], key=simplicity)
+            others = ", ".join(f"{r['method']} ({took(r)})" for _, r in tied.iterrows()
+                               if r.name != fast.name)  # fmt: skip
+            text += (f", tied within the measured spread with {others}: use {simplest}, the simplest of them"
+                     if simplest != fast["method"] else
+                     f", tied within the measured spread with {others}; {simplest} is also the "
+                     "simplest")  # fmt: skip
+        peak = pd.to_numeric(ok["peak_bytes"], errors="coerce")
+        if peak.notna().any():
+            small = ok.loc[peak.idxmin()]
+            text += f"; least memory {small['method']} ({_fmt_bytes(float(peak[small.name]))} peak)"
+        if memory_budget is not None:
+            fits = ok[peak <= memory_budget]
+            best = fits.loc[pd.to_numeric(fits["time_median_s"]).idxmin()] if len(fits) else None
+            text += (f"; within {_fmt_bytes(memory_budget)}: {best['method']}" if best is not None
+                     else f"; none within {_fmt_bytes(memory_budget)}")  # fmt: skip
+        bad = g[(g["status"] == "ok") & ~g["ok"].astype(str).eq("True")]
+        if len(bad):
+            text += f" ({len(bad)} inaccurate: {', '.join(bad['method'])})"
+        lines.append(text)
+        lines += _forms(ok, wrt, todense or {})
+    return "\n".join(lines)
+
+
+def _forms(ok: pd.DataFrame, wrt: str, todense: dict) -> list[str]:
+    """A line for the sparse results among the accurate ones: what they are and what dense costs."""
+    from jaxgrads.results.labels import format_seconds
+
+    sparse = ok[ok["output_format"].astype(str) == "bcoo"] if "output_format" in ok else ok.iloc[:0]
+    if sparse.empty:
+        return []
+    parts = []
+    for _, r in sparse.iterrows():
+        dense = float(todense.get((wrt, r["method"]), math.nan))
+        cost = f", .todense() {format_seconds(float(dense))} more" if math.isfinite(dense) else ""
+        parts.append(f"{r['method']} ({r['nnz']} nonzeros{cost})")
+    return [f"{wrt}: {', '.join(parts)} return a BCOO sparse matrix (jax.experimental.sparse), not an "
+            f"array; every other method returns a dense array"]  # fmt: skip
