@@ -9,6 +9,7 @@ import pytest
 from clitools import FAST, assert_one_line_error, jaxgrads
 
 import jaxgrads as jg
+from jaxgrads.function import picks, recommend, ties
 from jaxgrads.results.schema import FIELDS, read_results
 
 RNG = np.random.default_rng(0)
@@ -47,6 +48,7 @@ def test_the_recommendation_names_the_fastest_and_the_smallest(block):
     t = block.table
     fastest = t.loc[t["time_median_s"].astype(float).idxmin(), "method"]
     assert block.recommendation.startswith(f"W1: fastest {fastest} (")
+    assert set(picks(t)) == {"W1"}
     assert "least memory" in block.recommendation
     assert block.recommendation in repr(block)
     assert "<table" in block._repr_html_()
@@ -66,8 +68,8 @@ def test_a_scalar_output_gets_its_hessian_and_a_budget_is_honoured():
     [
         (lambda: jg.compare(mlp_block), "compare: give f's arguments after it"),
         (lambda: jg.compare(mlp_block, X, W1, W2, argnums=3), "compare: argnums 3; valid: 0-2"),
-        (lambda: jg.compare(lambda i: i * 2.0, np.arange(3)), "compare: argument 0 is int64"),
-        (lambda: jg.compare(lambda x: (x, x), X), "compare: f returns tuple; valid: one array"),
+        (lambda: jg.compare(lambda i: i * 2.0, np.arange(3)), "compare: i is int64; valid: a floating-point"),
+        (lambda: jg.compare(lambda x: None, X), "compare: f returns no array; valid: an array or a pytree"),
         (lambda: jg.compare(3, X), "compare: f must be a function, got int"),
         (lambda: jg.compare(mlp_block, X, W1, W2, methods=["nope"]), "unknown method 'nope'"),
     ],
@@ -78,6 +80,7 @@ def test_bad_calls_are_one_line_errors(call, message):
 
 
 LAYERS = Path(__file__).resolve().parents[1] / "bench" / "examples" / "layers.py"
+MODELS = LAYERS.with_name("models.py")
 
 
 def test_the_cli_runs_a_function_at_its_arguments(tmp_path):
@@ -107,4 +110,80 @@ def test_the_cli_runs_a_function_at_its_arguments(tmp_path):
 def test_bad_function_options_are_one_line_errors(tmp_path, args, needles):
     out = tmp_path / "r.csv"
     assert_one_line_error(jaxgrads("run", *args, *FAST, "-o", str(out)), *needles)
+    assert not out.exists()
+
+
+def _table(rows):
+    """A compare table built for the rule: (method, median, iqr[, output_format, nnz])."""
+    import pandas as pd
+
+    out = []
+    for method, median, iqr, *form in rows:
+        fmt, nnz = form or ("dense", 100)
+        out.append({"wrt": "x", "method": method, "status": "ok", "ok": True, "time_median_s": median,
+                    "time_iqr_s": iqr, "peak_bytes": 1000.0, "output_format": fmt, "nnz": nnz})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def test_the_tie_rule_names_the_simplest_of_the_methods_within_the_spread():
+    t = _table([("jacrev_chunked", 337e-6, 6e-6), ("jacrev", 340e-6, 5e-6), ("map_vjp", 500e-6, 9e-6),
+                ("jacfwd", 350e-6, 2e-6)])  # fmt: skip
+    assert set(ties(t)["method"]) == {"jacrev_chunked", "jacrev"}  # 3 us apart, spread 6 us; jacfwd 13 us
+    assert picks(t) == {"x": "jacrev"}
+    text = recommend(t)
+    assert text.startswith("x: fastest jacrev_chunked (337 µs), tied within the measured spread with "
+                           "jacrev (340 µs): use jacrev, the simplest of them")  # fmt: skip
+    apart = _table([("jacrev_chunked", 300e-6, 1e-6), ("jacrev", 340e-6, 5e-6)])
+    assert picks(apart) == {"x": "jacrev_chunked"} and "tied" not in recommend(apart)
+
+
+def test_a_bcoo_result_is_named_with_what_dense_costs():
+    t = _table([("jacrev", 340e-6, 1e-6), ("asdex_bcoo", 100e-6, 1e-6, "bcoo", 4096)])
+    text = recommend(t, todense={("x", "asdex_bcoo"): 2.5e-5})
+    assert "x: asdex_bcoo (4096 nonzeros, .todense() 25 µs more) return a BCOO sparse matrix" in text
+
+
+def test_a_second_call_in_a_process_does_not_probe_the_machine_again(monkeypatch):
+    """The first call probes at its start and end; a later one reuses the best of those."""
+    from jaxgrads.sweep import context
+
+    calls = []
+    real = context.machine_probes
+    monkeypatch.setattr(context, "machine_probes", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(context, "_ENDED", [])
+    jg.compare(mlp_block, X, W1, W2, methods=["jacrev"], samples=1, min_sample_s=0.0005)
+    first = len(calls)
+    jg.compare(mlp_block, X, W1, W2, methods=["jacfwd"], samples=1, min_sample_s=0.0005)
+    assert first == 2 and len(calls) == first  # the first call probed at its start and end; the second: none
+
+
+@pytest.mark.parametrize(
+    ("args", "wrt", "methods", "shape"),
+    [
+        (["--function", f"{MODELS}:loss", "--args-from", f"{MODELS}:loss_args"], "params",
+         ["grad", "jacfwd"], "874"),
+        (["--function", f"{MODELS}:mnist_loss", "--args-from", f"{MODELS}:mnist_args"], "params",
+         ["grad"], "2410"),
+        (["--function", f"{MODELS}:logits", "--args-from", f"{MODELS}:logits_args", "--argnums", "0", "1"],
+         "params+x", ["jacrev"], "8x10x1002"),
+        (["--function", f"{MODELS}:logits", "--args-from", f"{MODELS}:logits_args", "--argnums", "1",
+          "--batch-axis", "0"], "x", ["vmap_jacrev", "colored_batch_rev"], "8x10x16"),
+    ],
+)
+def test_the_cli_takes_pytree_arguments_several_argnums_and_a_batch(tmp_path, args, wrt, methods, shape):
+    out = tmp_path / "r.csv"
+    result = jaxgrads("run", *args, "--methods", *methods, *FAST, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    df = read_results(out)
+    assert set(df["method"]) == set(methods) and set(df["wrt"]) == {wrt}
+    assert df["ok"].all(), df[["method", "message"]]
+    assert set(df["jac_shape"]) == {shape}
+    assert f"{wrt}: fastest " in result.stdout
+
+
+def test_the_cli_names_a_bad_leaf_by_its_path(tmp_path):
+    out = tmp_path / "r.csv"
+    result = jaxgrads("run", "--function", f"{MODELS}:loss", "--args-from", f"{MODELS}:loss_args",
+                      "--argnums", "1", "--batch-axis", "2", *FAST, "-o", str(out))  # fmt: skip
+    assert_one_line_error(result, "compare: batch_axis 2, but batch[0] has shape (8, 16)")
     assert not out.exists()

@@ -241,7 +241,7 @@ def _problem(f, name, wrt_name, diff, inputs, rebuild, flat: Flat, batch_axis, h
     argnames = (wrt_name, *inputs)
 
     def fn(xp, **kw):
-        values = unravel(kw[wrt_name], flat.wrt, batch)
+        values = unravel(kw[wrt_name], flat.wrt, batch is not None)
         if batch is not None:
             values = [jnp.moveaxis(v, 0, batch_axis) for v in values]
         out = f(*rebuild(values, kw))
@@ -249,10 +249,10 @@ def _problem(f, name, wrt_name, diff, inputs, rebuild, flat: Flat, batch_axis, h
         leaves = jax.tree_util.tree_leaves(out)
         if batch is not None:
             leaves = [jnp.moveaxis(v, batch_axis, 0) for v in leaves]
-        return ravel(leaves, batch)
+        return ravel(leaves, batch is not None)
 
     def make_inputs(size, dtype, rng):
-        vector = ravel([h.astype(dtype) for h in wrt_host], batch)
+        vector = ravel([h.astype(dtype) for h in wrt_host], batch is not None)
         made = {k: v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v for k, v in inputs.items()}
         return {wrt_name: np.asarray(vector), **made}
 

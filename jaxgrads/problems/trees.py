@@ -72,22 +72,24 @@ def leaves_of(named: list[tuple[str, tuple[int, ...]]], batched: bool) -> tuple[
     return tuple(out)
 
 
-def ravel(values, batch: int | None):
-    """Leaves (batch axis in front) -> one vector, or ``(B, n)`` per example; a lone leaf as it is."""
+def ravel(values, batched: bool):
+    """Leaves (batch axis in front) -> one vector, or ``(B, n)`` per example; a lone leaf as it is.
+    The batch is each leaf's leading length, whatever it is: a per-example method calls ``f`` on a
+    batch of one."""
     if len(values) == 1:
         return values[0]
-    if batch is None:
+    if not batched:
         return jnp.concatenate([jnp.ravel(v) for v in values])
-    return jnp.concatenate([jnp.reshape(v, (batch, -1)) for v in values], axis=1)
+    return jnp.concatenate([jnp.reshape(v, (v.shape[0], -1)) for v in values], axis=1)
 
 
-def unravel(vector, leaves: tuple[Leaf, ...], batch: int | None):
+def unravel(vector, leaves: tuple[Leaf, ...], batched: bool):
     """The inverse of :func:`ravel`: the vector's parts, each in its leaf's shape."""
     if len(leaves) == 1:
         return [vector]
-    if batch is None:
+    if not batched:
         return [vector[leaf.part].reshape(leaf.shape) for leaf in leaves]
-    return [vector[:, leaf.part].reshape((batch, *leaf.shape)) for leaf in leaves]
+    return [vector[:, leaf.part].reshape((vector.shape[0], *leaf.shape)) for leaf in leaves]
 
 
 @dataclass(frozen=True)
