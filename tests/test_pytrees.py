@@ -48,7 +48,8 @@ CASES = {
     "list_of_tuples": (lambda p, x: [(jnp.tanh(x @ W + b[None]), jnp.sum(b)) for W, b in p],
                        [(normal(4, 4), normal(4)), (normal(4, 4), normal(4))]),
     "namedtuple": (lambda p, x: Layer(jnp.sin(x @ p.W), p.b * 2.0), Layer(normal(4, 2), normal(2))),
-    "dataclass": (lambda p, x: Block(x * p.scale[None] + p.shift[None], jnp.cos(p.shift)), Block(normal(4), normal(4))),
+    "dataclass": (lambda p, x: Block(x * p.scale[None] + p.shift[None], jnp.cos(p.shift)),
+                  Block(normal(4), normal(4))),
     "nested": (lambda p, x: {"out": [jnp.tanh(x @ p["enc"][0]) @ p["dec"]["W"], p["dec"]["b"] ** 2]},
                {"enc": (normal(4, 3),), "dec": {"W": normal(3, 2), "b": normal(2)}}),
 }  # fmt: skip
@@ -72,7 +73,8 @@ def test_a_pytree_argument_and_output_every_method_ok_and_equal_to_jacrev(kind):
     n_params = sum(np.size(v) for v in jax.tree_util.tree_leaves(params))
     out = jax.eval_shape(f, params, X)
     assert set(t.loc[t["wrt"] == "p", "n"]) == {n_params}  # the total element counts
-    assert set(t.loc[t["wrt"] == "p", "m"]) == {sum(np.prod(o.shape, dtype=int) for o in jax.tree.leaves(out))}
+    m = sum(np.prod(o.shape, dtype=int) for o in jax.tree.leaves(out))
+    assert set(t.loc[t["wrt"] == "p", "m"]) == {m}
     assert set(t["wrt_leaves"]) == {len(jax.tree_util.tree_leaves(params))}
     assert set(t["out_leaves"]) == {len(jax.tree_util.tree_leaves(out))}
     expected = jax.jacrev(f)(params, X)
@@ -115,7 +117,9 @@ def test_static_leaves_are_held_as_equinox_holds_them():
     r = jg.compare(f, params, X, methods=["jacrev", "jacfwd"], jacobians=True, **FAST)
     assert r.table["ok"].all(), r.table[["method", "message"]]
     J = r.jacobians["p"]
-    assert J["act"] is None and J["name"] is None and J["depth"] is None
+    assert J["act"] is None
+    assert J["name"] is None
+    assert J["depth"] is None
     expected = jax.jacrev(lambda W: f({**params, "W": W}, X))(params["W"])
     np.testing.assert_allclose(J["W"], expected, rtol=2e-4, atol=2e-5)
 
@@ -145,7 +149,8 @@ def test_every_batch_method_gives_the_per_example_jacobians():
     t = r.table
     assert set(t["method"]) == PER_EXAMPLE
     assert t["ok"].all(), t[["method", "message"]]
-    assert set(t["jac_shape"]) == {"5x3x4"} and set(t["batch"]) == {5}
+    assert set(t["jac_shape"]) == {"5x3x4"}
+    assert set(t["batch"]) == {5}
     expected = jax.vmap(jax.jacrev(lambda xb: mlp(BATCH_PARAMS, xb)))(BATCH_X)
     for J in r.jacobians["x"].values():
         np.testing.assert_allclose(J, expected, rtol=2e-4, atol=2e-5)
@@ -172,7 +177,9 @@ def test_a_batch_whose_examples_interact_fails_the_methods_that_assume_they_do_n
 
     r = jg.compare(normalized, BATCH_X, batch_axis=0, **FAST)
     ok = dict(zip(r.table["method"], r.table["ok"], strict=True))
-    assert ok["jacrev_diagonal"] and not ok["colored_batch_rev"] and not ok["vmap_jacrev"]
+    assert ok["jacrev_diagonal"]
+    assert not ok["colored_batch_rev"]
+    assert not ok["vmap_jacrev"]
     assert "jacrev_diagonal" in r.recommendation
 
 
@@ -180,18 +187,23 @@ def test_a_batch_whose_examples_interact_fails_the_methods_that_assume_they_do_n
     ("call", "message"),
     [
         (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums=(0, 5)), "compare: argnums 5; valid: 0-1"),
-        (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums="0"), "compare: argnums '0'; valid: an int or"),
+        (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums="0"),
+         "compare: argnums '0'; valid: an int or"),
         (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums=(0, 0)), "compare: argnums (0, 0) repeats"),
         (lambda: jg.compare(mlp, {"W1": np.ones((4, 6), np.int32), "W2": BATCH_PARAMS["W2"]}, BATCH_X),
          "compare: p['W1'] is int32; valid: a floating-point array"),
         (lambda: jg.compare(mlp, {"W1": np.ones((0, 6), np.float32), "W2": BATCH_PARAMS["W2"]}, BATCH_X),
          "compare: p['W1'] is empty"),
-        (lambda: jg.compare(lambda x: x.astype(jnp.complex64), X), "compare: the output is complex64; complex outputs"),
-        (lambda: jg.compare(lambda x: {"z": x.astype(jnp.complex64)}, X), "compare: the output['z'] is complex64"),
+        (lambda: jg.compare(lambda x: x.astype(jnp.complex64), X),
+         "compare: the output is complex64; complex outputs"),
+        (lambda: jg.compare(lambda x: {"z": x.astype(jnp.complex64)}, X),
+         "compare: the output['z'] is complex64"),
         (lambda: jg.compare(lambda x: jnp.zeros((0,), x.dtype) + x.sum(), X), "compare: the output is empty"),
         (lambda: jg.compare(lambda x: jnp.round(x).astype(jnp.int32), X), "compare: the output is int32"),
-        (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums=1, batch_axis=2), "compare: batch_axis 2, but"),
-        (lambda: jg.compare(lambda x: x[:2], BATCH_X, batch_axis=0), "compare: batch_axis 0: the batch sizes"),
+        (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, argnums=1, batch_axis=2),
+         "compare: batch_axis 2, but"),
+        (lambda: jg.compare(lambda x: x[:2], BATCH_X, batch_axis=0),
+         "compare: batch_axis 0: the batch sizes"),
         (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, has_aux=True), "compare: has_aux=True but mlp"),
         (lambda: jg.compare(mlp, {"act": jnp.tanh}, X), "compare: argument p has no floating-point array"),
         (lambda: jg.compare(mlp, BATCH_PARAMS, BATCH_X, jacobians="some"), "compare: jacobians='some'"),
@@ -217,7 +229,8 @@ def test_a_function_jax_cannot_trace_names_the_users_line():
     text = str(info.value)
     assert "\n" not in text
     assert text.startswith("compare: JAX cannot trace untraceable (at test_pytrees.py:")
-    assert "if x.sum() > 0" in text and "TracerBoolConversionError" in text
+    assert "if x.sum() > 0" in text
+    assert "TracerBoolConversionError" in text
 
 
 def test_a_wrong_small_block_fails_its_row_and_is_named_by_its_leaves_path():
@@ -236,4 +249,20 @@ def test_a_wrong_small_block_fails_its_row_and_is_named_by_its_leaves_path():
     assert out["ok"] is False
     assert out["err_f64"] == pytest.approx(1e-3 / np.sqrt(3), rel=1e-6)
     assert out["message"].startswith("inaccurate against the float64 jacrev in the block p['b']: normwise")
-    assert block_accuracy(flat, 1, reference, reference, None, np.float32, 40, "r") == {"err_f64": 0.0, "ok": True}
+    same = block_accuracy(flat, 1, reference, reference, None, np.float32, 40, "r")
+    assert same == {"err_f64": 0.0, "ok": True}
+
+
+def test_an_equinox_module_as_equinox_filter_jacrev_takes_it():
+    eqx = pytest.importorskip("equinox", reason="the equinox model needs the [models] extra")
+    model = eqx.nn.MLP(4, 3, 8, 2, key=jax.random.PRNGKey(0))
+
+    def apply(model, x):
+        return model(x)
+
+    x = jnp.linspace(-1.0, 1.0, 4)
+    r = jg.compare(apply, model, x, methods=["jacrev", "jacfwd", "jacrev_chunked"], jacobians="all", **FAST)
+    assert r.table["ok"].all(), r.table[["method", "message"]]
+    expected = eqx.filter(eqx.filter_jacrev(apply)(model, x), eqx.is_array)
+    for J in r.jacobians["model"].values():
+        assert_tree_close(eqx.filter(J, eqx.is_array), expected)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class Comparison:
         pytree ``jax.jacrev`` returns, in the case's dtype; else empty.
       aux: with ``has_aux=True``, ``f``'s auxiliary output at the arguments (as ``jax.jacrev`` returns it).
       todense: ``{(wrt, method): seconds}``: what turning a BCOO method's result dense costs.
+      seconds: where the call's wall time went: the sweep's phases (``probes``, ``compile``,
+        ``timing``, ``references``, ...; :mod:`jaxgrads.sweep.phases`) and ``wall``, the whole call.
     """
 
     table: pd.DataFrame
@@ -64,6 +67,7 @@ class Comparison:
     jacobians: dict = field(default_factory=dict)
     aux: object = None
     todense: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shown = self.table[[c for c in SHOWN if c in self.table.columns]]
@@ -152,8 +156,10 @@ def compare(
     from jaxgrads.results.schema import read_results
     from jaxgrads.sweep import Sweep, run_sweep
     from jaxgrads.sweep.context import reuse_probes
+    from jaxgrads.sweep.phases import Phases
     from jaxgrads.validation import positive_int
 
+    began = time.perf_counter()
     if jacobians not in (False, True, "all"):
         raise JaxgradsError(f"compare: jacobians={jacobians!r}; valid: False, True (the recommended), 'all'")
     with _x64():
@@ -168,8 +174,10 @@ def compare(
                               samples=positive_int("samples", samples), min_sample_s=min_sample_s,
                               memory_budget=memory_budget, max_call_s=max_call_s, device=device,
                               save_arrays=Path(tmp) / "arrays" if jacobians else None)  # fmt: skip
+                phases = Phases(since=began)
                 with reuse_probes(PROBES_KEPT_S, again=False):
-                    df = read_results(run_sweep(sweep, Path(tmp) / "compare.csv", progress=_Quiet()))
+                    out = run_sweep(sweep, Path(tmp) / "compare.csv", progress=_Quiet(), phases=phases)
+                df = read_results(out)
                 orders = {d.name: d.order for d in problem.derivatives}
                 kept = _jacobians(df, flat, Path(tmp) / "arrays", dtype, orders) if jacobians else {}
         finally:
@@ -178,7 +186,8 @@ def compare(
     advice = recommend(df, memory_budget, todense)
     chosen = _chosen(kept, picks(df), jacobians)
     aux = _aux(f, args) if has_aux else None
-    return Comparison(df, advice, chosen, aux, todense)
+    seconds = dict(phases.seconds) | {"wall": time.perf_counter() - began}
+    return Comparison(df, advice, chosen, aux, todense, seconds)
 
 
 def own_dtype(args: Sequence, argnums) -> str:

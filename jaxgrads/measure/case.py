@@ -32,7 +32,7 @@ from jaxgrads.results.labels import row_kernel_id
 from jaxgrads.results.schema import row_key
 from jaxgrads.validation import positive_int, resolve_dtype
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "Case", "decide", "memory_bytes"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "Case", "colors_at_least", "decide", "device_bytes", "memory_bytes"]
 
 DEFAULT_CHUNK_SIZE = 64
 INDEX_BYTES = 4  # a BCOO index and a coloring's row or column: int32
@@ -234,17 +234,15 @@ def colors_at_least(case: Case) -> int:
     return {"forward": forward, "reverse": reverse}.get(case.method.mode, min(forward, reverse))
 
 
-def memory_bytes(case: Case) -> int:
-    """Bytes a case needs at its peak.
+def device_bytes(case: Case) -> int:
+    """Bytes the kernel needs on its device at its peak (what XLA's ``peak_bytes`` measures).
 
     The device holds the inputs, the Jacobian twice (forward methods transpose their columns;
     jacrev's vmap output and the result), and the basis the method materializes: its identity basis
     (``Method.basis``; a chunked method ``chunk_size`` vectors of it), or for a prepared pattern one
     seed and one compressed row per color (at least :func:`colors_at_least`) and the pattern's
     indices. A mesh method's device holds its share of the Jacobian and basis, a BCOO output its
-    nonzeros and their indices instead of the Jacobian. On a CPU (whose host devices share one
-    memory) the host also holds the float64 reference, its error scale, and the float64 autodiff
-    Jacobian that checks the closed form.
+    nonzeros and their indices instead of the Jacobian.
     """
     n_in, n_out = math.prod(case.wrt_shape), math.prod(case.out_shape)
     itemsize, jac = case.itemsize, math.prod(case.jac_shape)
@@ -257,8 +255,12 @@ def memory_bytes(case: Case) -> int:
     held = 2 * jac
     if case.output == "bcoo":  # the nonzeros and one int32 index per dimension, never dense
         held = case.nnz + case.nnz * len(case.jac_shape) * INDEX_BYTES // itemsize
-    total = itemsize * (sum(math.prod(s) for _, s in case.args) + (held + basis) // share)
-    if case.platform == "cpu":
-        # float64 reference, scale, the kernel's result upcast, and float64 jacrev checking the closed form
-        total += 8 * 4 * jac
-    return total
+    return itemsize * (sum(math.prod(s) for _, s in case.args) + (held + basis) // share)
+
+
+def memory_bytes(case: Case) -> int:
+    """Bytes a case needs at its peak: :func:`device_bytes`, and on a CPU (whose host devices share
+    one memory) the float64 reference, its error scale, the kernel's result upcast, and the float64
+    autodiff Jacobian that checks the closed form, ``8 * 4 * jac``."""
+    host = 8 * 4 * math.prod(case.jac_shape) if case.platform == "cpu" else 0
+    return device_bytes(case) + host

@@ -1,0 +1,188 @@
+r"""A method's time and peak memory predicted before it runs, from the function's unit costs and the
+machine's measured ceilings: what :func:`jaxgrads.advise` ranks.
+
+**The unit costs.** For $f: \mathbb R^n \to \mathbb R^m$ at the case's inputs, XLA's cost analysis of
+three *lowered* programs (traced and lowered, never compiled: tens of milliseconds): $f$ itself
+($F_p$ flops, $B_p$ bytes), one JVP ($F_j$, $B_j$) and one VJP ($F_v$, $B_v$). A direction's own
+work is what the derivative adds to the primal: $\Delta F_j = F_j - F_p$, $\Delta B_j = B_j - B_p$
+(likewise for the VJP), each at least the bytes of the direction's input and output, so a
+derivative never comes out free.
+
+**The machine.** The probes a run measures (:mod:`jaxgrads.sweep.context`): the flop rate $P$ (a
+square matmul), the in-place bandwidth of each cache level $W(\ell)$, the dispatch floor $D$ (a
+compiled no-op), and one constant measured here: $L$, a ``lax.map`` iteration's own cost
+(:func:`loop_iteration_s`). A program of $F$ flops and $B$ bytes takes
+$r(F, B) = \max(F / P,\ B / W(\ell(B)))$, $\ell(B)$ the level its bytes fit.
+
+**A method** pushes $k$ directions (forward: the input's $n$; reverse: the output's $m$; colored:
+its colors; per example: one example's $n/B$ or $m/B$, the whole batch's $n$ or $m$ for a method that
+materializes the whole basis), $c$ at a time (``chunk_size``; all of them for a vectorized method,
+one for a walk), in $S = \lceil k / c \rceil$ sequential steps:
+
+$$ t = D + r(F_p, B_p) + S \cdot \big( r(c\,\Delta F, c\,\Delta B) + L\,[S > 1] \big) $$
+
+and a Python loop of dispatched steps (``kind="loop"``, which redoes the forward pass every step)
+$t = S\,(D + r(F_p + \Delta F, B_p + \Delta B))$. The bytes take no credit for the reuse a vmapped
+program gets (a weight read once for $c$ directions), so wide chunks are predicted no cheaper per
+direction than narrow ones, only free of $L$ and of dispatches: the study
+(``bench/studies/advise.py``, docs/advice.md) measures what that costs the ranking. A Hessian
+method's cost is its own program's, lowered (:func:`program_cost`): the three ways of nesting the
+transforms differ by more than unit costs tell (forward-over-forward pushes $n^2$ directions), and
+only scalar functions have one.
+
+**Peak memory** is the case's device estimate (:func:`jaxgrads.measure.case.device_bytes`): the
+inputs, the Jacobian twice, and the basis the method holds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgrads.measure.case import Case, colors_at_least, device_bytes
+from jaxgrads.measure.roofline import Ceilings
+
+__all__ = ["Costs", "Prediction", "directions", "loop_iteration_s", "predict", "program_cost", "unit_costs"]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """XLA's flops and bytes of one lowered program each: the primal, one JVP, one VJP."""
+
+    primal: tuple[float, float]
+    jvp: tuple[float, float]
+    vjp: tuple[float, float]
+    seconds: float = 0.0  # what lowering the three took
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One case's predicted time per call and peak device memory, and the model's terms."""
+
+    case: Case
+    time_s: float
+    peak_bytes: int
+    directions: int  # k
+    steps: int  # S
+    why: str = ""  # where the case is not predicted: why
+
+
+def _lowered_cost(fn, *args) -> tuple[float, float]:
+    try:
+        cost = jax.jit(fn).lower(*args).cost_analysis()
+    except Exception:  # a backend or jax without the lowered analysis: nothing known
+        return math.nan, math.nan
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else {}
+    cost = cost or {}
+    return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+
+
+def unit_costs(problem, derivative, inputs: dict) -> Costs:
+    """The primal's, one JVP's and one VJP's lowered cost at ``inputs`` (arrays or shape specs)."""
+    start = time.perf_counter()
+    specs = {k: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype) for k, v in inputs.items()}
+    wrt = derivative.wrt
+
+    def primal(kw):
+        return problem.fn(jnp, **kw)
+
+    def jvp(kw, t):
+        return jax.jvp(lambda w: problem.fn(jnp, **{**kw, wrt: w}), (kw[wrt],), (t,))[1]
+
+    out = jax.eval_shape(primal, specs)
+
+    def vjp(kw, ct):
+        return jax.vjp(lambda w: problem.fn(jnp, **{**kw, wrt: w}), kw[wrt])[1](ct)[0]
+
+    costs = Costs(_lowered_cost(primal, specs), _lowered_cost(jvp, specs, specs[wrt]),
+                  _lowered_cost(vjp, specs, jax.ShapeDtypeStruct(out.shape, out.dtype)))  # fmt: skip
+    return Costs(costs.primal, costs.jvp, costs.vjp, time.perf_counter() - start)
+
+
+def program_cost(case: Case, inputs: dict) -> tuple[float, float]:
+    """(flops, bytes) of the case's own program (a ``jit`` method's), lowered at ``inputs``' shapes."""
+    m = case.method
+    jac = m.build(case.problem, case.derivative, chunk_size=case.chunk_size) if m.chunked else m.build(
+        case.problem, case.derivative
+    )
+    specs = {k: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype) for k, v in inputs.items()}
+    return _lowered_cost(jac, specs)
+
+
+_LOOP: dict = {}
+
+
+def loop_iteration_s(device) -> float:
+    """A ``lax.map`` iteration's own seconds on ``device``: a map of 4096 trivial steps against one
+    of 1, the difference per step (median of 5 each); measured once per process and device."""
+    if device in _LOOP:
+        return _LOOP[device]
+    from jax import lax
+
+    def walk(k):
+        x = jax.device_put(np.zeros(k, np.float32), device)
+        compiled = jax.jit(lambda v: lax.map(lambda s: s * 2.0 + 1.0, v)).lower(x).compile()
+        jax.block_until_ready(compiled(x))
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            jax.block_until_ready(compiled(x))
+            times.append(time.perf_counter() - t)
+        return float(np.median(times))
+
+    k = 4096
+    _LOOP[device] = max(0.0, (walk(k) - walk(1)) / (k - 1))
+    return _LOOP[device]
+
+
+def _rate(flops: float, nbytes: float, ceilings: Ceilings) -> float:
+    """$r(F, B)$: the roofline time of a program of ``flops`` and ``nbytes``."""
+    level = ceilings.level_of(nbytes)
+    return max(flops / ceilings.flops_per_s, nbytes / ceilings.bandwidth[level])
+
+
+def directions(case: Case, colors: int | None = None) -> int:
+    """$k$: the JVPs or VJPs the method pushes (module docstring)."""
+    n, m = math.prod(case.wrt_shape), math.prod(case.out_shape)
+    if case.method.kind == "pattern":
+        return max(1, colors if colors is not None else colors_at_least(case))
+    k = m if case.method.mode == "reverse" else n
+    if case.derivative.per_example and case.method.basis is None:
+        k = max(1, k // max(1, case.size.batch))  # one example's: B examples at once
+    return max(1, k)
+
+
+def predict(case: Case, costs: Costs, ceilings: Ceilings, dispatch_s: float, loop_s: float,
+            colors: int | None = None, whole: tuple[float, float] | None = None) -> Prediction:  # fmt: skip
+    """The case's predicted time per call and peak memory (module docstring); ``whole``: the
+    method's own lowered program's (flops, bytes), where the caller lowered it (:func:`program_cost`)."""
+    peak = device_bytes(case)
+    if case.method.kind in ("mesh", "peer") or case.error:
+        why = case.error or f"a {case.method.kind} method is not predicted"
+        return Prediction(case, math.nan, peak, 0, 0, why)
+    itemsize = case.itemsize
+    (fp, bp), (fj, bj), (fv, bv) = costs.primal, costs.jvp, costs.vjp
+    n, m = math.prod(case.wrt_shape), math.prod(case.out_shape)
+    if whole is not None:  # the method's own program, lowered (a Hessian's)
+        return Prediction(case, dispatch_s + _rate(*whole, ceilings), peak, directions(case), 1)
+    if case.method.mode == "reverse" or (case.method.kind == "pattern" and case.method.mode != "forward"):
+        df, db = max(fv - fp, 0.0), max(bv - bp, itemsize * (n + m))
+    else:
+        df, db = max(fj - fp, 0.0), max(bj - bp, itemsize * (n + m))
+    k = directions(case, colors)
+    width = case.chunk_size or (1 if case.method.steps is not None else k)
+    steps = -(-k // max(1, width))
+    if case.method.kind == "loop":
+        t = steps * (dispatch_s + _rate(fp + df, bp + db, ceilings))
+    else:
+        t = dispatch_s + _rate(fp, bp, ceilings) + steps * (_rate(width * df, width * db, ceilings)
+                                                            + (loop_s if steps > 1 else 0.0))  # fmt: skip
+    if case.method.output == "bcoo" or case.method.kind == "pattern":  # the decompression's scatter
+        t += _rate(0.0, case.nnz * (itemsize + 4 * len(case.jac_shape)), ceilings)
+    return Prediction(case, t, peak, k, steps)
