@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor closed-forms devices sparse peers calibrate-gate history site clean
+.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor closed-forms devices sparse peers calibrate-gate history site advise-study compare-docs clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -126,6 +126,14 @@ sparse:  ## Dense vs colored vs the asdex peer vs closed forms into docs/structu
 peers:  ## JAX against PyTorch and chunked memory figures into docs/peers.md (installs the [torch] extra)
 	$(MAKE) EXTRAS=test,torch $(VENV)/.installed-test-torch
 	$(PY) bench/studies/peers.py
+
+advise-study:  ## How often jaxgrads.advise's prediction picks the fastest method, into docs/advice.md (installs [sparse])
+	$(MAKE) EXTRAS=test,sparse $(VENV)/.installed-test-sparse
+	$(PY) bench/studies/advise.py
+
+compare-docs:  ## docs/compare.md: jaxgrads.compare on the example layers and models (installs [sparse,models])
+	$(MAKE) EXTRAS=test,sparse,models $(VENV)/.installed-test-sparse-models
+	$(PY) bench/studies/compare_example.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -17,7 +17,7 @@ _WHERE = {
         "problem_names", "register", "unregister",
     ),
     "jaxgrads.measure.tolerance": ("rtol",),
-    "jaxgrads.function": ("Comparison", "compare"),
+    "jaxgrads.function": ("Advice", "Comparison", "advise", "compare"),
     "jaxgrads.validation": ("DTYPES",),
     "jaxgrads.errors": ("JaxgradsError",),
 }  # fmt: skip

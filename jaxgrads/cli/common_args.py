@@ -9,6 +9,8 @@ import argparse
 __all__ = [
     "BASELINES_DIR",
     "add_baselines_dir",
+    "add_function",
+    "function_args",
     "add_output",
     "add_overwrite",
     "add_problems_from",
@@ -34,6 +36,40 @@ def add_problems_from(p: argparse.ArgumentParser, flag: str = "--problems-from")
     from jaxgrads.sweep.options import PROBLEMS_FROM
 
     p.add_argument(flag, **PROBLEMS_FROM)
+
+
+def add_function(p, *, required: bool = False) -> None:
+    """Your own function and its arguments (``jaxgrads run --function``, ``jaxgrads advise``):
+    ``--function``, ``--args-from``, ``--argnums``, ``--batch-axis``, ``--has-aux``."""
+    u = p.add_argument_group("your own function (jaxgrads.compare's: every method at your arguments)")
+    u.add_argument("--function", required=required, metavar="MODULE:FN",
+                   help="a JAX function, e.g. layers.py:mlp_block")  # fmt: skip
+    u.add_argument("--args-from", metavar="MODULE:MAKE",
+                   help="a function returning FN's arguments (a tuple: one entry, any pytree, per argument)")
+    u.add_argument("--argnums", type=int, nargs="+", default=[0], metavar="I",
+                   help="the argument(s) to differentiate (0); several: their pytrees together")
+    u.add_argument("--batch-axis", type=int, metavar="AXIS",
+                   help="per-example Jacobians over this axis of the differentiated leaves and outputs")
+    u.add_argument("--has-aux", action="store_true",
+                   help="FN returns (output, aux); aux is not differentiated")
+
+
+def function_args(args) -> tuple:
+    """``--function``'s function, its arguments and ``argnums`` (an int, or a tuple for several)."""
+    from jaxgrads.errors import JaxgradsError
+    from jaxgrads.problems.plugins import load_object
+
+    if args.args_from is None:
+        raise JaxgradsError("--function needs --args-from MODULE:MAKE, a function returning its arguments")
+    f = load_object(args.function, "--function")
+    make = load_object(args.args_from, "--args-from")
+    try:
+        made = make()
+    except Exception as exc:
+        raise JaxgradsError(f"--args-from {args.args_from}: raised {type(exc).__name__}: {exc}") from None
+    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)  # the arguments, each any pytree
+    argnums = args.argnums[0] if len(args.argnums) == 1 else tuple(args.argnums)
+    return f, made, argnums
 
 
 def add_baselines_dir(p: argparse.ArgumentParser, flag: str, help: str | None = None) -> None:

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from jaxgrads.cli import ab, baseline, convert, gate, history, listing, report, site
+from jaxgrads.cli import ab, advise, baseline, convert, gate, history, listing, report, site
 from jaxgrads.cli import run as run_command
 from jaxgrads.cli.interrupts import interrupt_handled, interrupts, last_signal
 from jaxgrads.cli.parsing import Parser
@@ -24,7 +24,8 @@ __all__ = ["entry", "main", "make_parser"]
 
 # each command: its module's run(args); ab, baseline and history also get the sweep options they forward
 COMMANDS = {
-    "list": listing.run, "run": run_command.run, "report": report.report, "plot": report.plot,
+    "list": listing.run, "run": run_command.run, "advise": advise.run, "report": report.report,
+    "plot": report.plot,
     "gate": gate.run, "import-pytest-benchmark": convert.run, "site": site.run,
 }  # fmt: skip
 INTERRUPTED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # 130, 143
@@ -34,7 +35,7 @@ FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run}
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (listing, run_command, baseline, gate, ab, report, convert, history, site):
+    for module in (listing, run_command, advise, baseline, gate, ab, report, convert, history, site):
         module.add(sub)
     return parser
 

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxgrads.cli.common_args import add_output, add_overwrite
+from jaxgrads.cli.common_args import add_function, add_output, add_overwrite, function_args
 from jaxgrads.cli.parsing import Parser, with_examples
 from jaxgrads.errors import JaxgradsError
 
@@ -52,15 +52,7 @@ def _arguments(p) -> None:
     p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
     add_overwrite(p)
     p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
-    u = p.add_argument_group("your own function (jaxgrads.compare's: every method at your arguments)")
-    u.add_argument("--function", metavar="MODULE:FN", help="a JAX function, e.g. layers.py:mlp_block")
-    u.add_argument("--args-from", metavar="MODULE:MAKE", help="a function returning FN's arguments")
-    u.add_argument("--argnums", type=int, nargs="+", default=[0], metavar="I",
-                   help="the argument(s) to differentiate (0); several: their pytrees together")
-    u.add_argument("--batch-axis", type=int, metavar="AXIS",
-                   help="per-example Jacobians over this axis of the differentiated leaves and outputs")
-    u.add_argument("--has-aux", action="store_true", 
-                   help="FN returns (output, aux); aux is not differentiated")
+    add_function(p)
     d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
     d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
     d.add_argument("--distributed", action="store_true",
@@ -159,7 +151,6 @@ def _function_case(args) -> None:
     """``--function``: the function at its arguments registered as a problem, and the options set
     to run it alone at its own size (the methods given, or every one that applies)."""
     from jaxgrads.function import function_problem
-    from jaxgrads.problems.plugins import load_object
 
     if args.args_from is None:
         raise JaxgradsError("--function needs --args-from MODULE:MAKE, a function returning its arguments")
@@ -167,20 +158,13 @@ def _function_case(args) -> None:
         raise JaxgradsError("--function runs in this process only; leave out --instructions and --processes")
     if args.problems or args.sizes:
         raise JaxgradsError("--function sets the problem and size itself; leave out --problems and --sizes")
-    f = load_object(args.function, "--function")
-    make = load_object(args.args_from, "--args-from")
-    try:
-        made = make()
-    except Exception as exc:
-        raise JaxgradsError(f"--args-from {args.args_from}: raised {type(exc).__name__}: {exc}") from None
-    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)  # the arguments, each any pytree
-    argnums = args.argnums[0] if len(args.argnums) == 1 else tuple(args.argnums)
+    f, made, argnums = function_args(args)
     problem, size, _ = function_problem(f, made, argnums, batch_axis=args.batch_axis, has_aux=args.has_aux)
     args.problems, args.sizes = [problem.name], [f"{size.m}x{size.n}"]
     if size.batch:
         args.batch = [size.batch]
     if not args.dtypes:
-        from jaxgrads.function.compare import own_dtype
+        from jaxgrads.function.defaults import own_dtype
 
         args.dtypes = [own_dtype(made, argnums)]
 

@@ -3,7 +3,8 @@ as a problem of their own (``problem.py``, pytrees through ``trees.py``), and th
 its table (``advice.py``)."""
 
 from jaxgrads.function.advice import picks, recommend, ties
+from jaxgrads.function.advise import Advice, advise
 from jaxgrads.function.compare import Comparison, compare
 from jaxgrads.function.problem import function_problem
 
-__all__ = ["Comparison", "compare", "function_problem", "picks", "recommend", "ties"]
+__all__ = ["Advice", "advise", "Comparison", "compare", "function_problem", "picks", "recommend", "ties"]

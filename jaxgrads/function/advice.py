@@ -23,7 +23,7 @@ import math
 
 import pandas as pd
 
-__all__ = ["FAMILY_ORDER", "picks", "recommend", "simplicity", "ties"]
+__all__ = ["FAMILY_ORDER", "fmt_bytes", "picks", "recommend", "simplicity", "ties"]
 
 # simplest first: one transform call, then the hand-built vectorized forms, then what takes a
 # chunk, a pattern or a mesh to set up
@@ -65,7 +65,7 @@ def picks(df: pd.DataFrame) -> dict[str, str]:
     return {wrt: min(ties(ok)["method"], key=simplicity) for wrt, ok in good.groupby("wrt", sort=False)}
 
 
-def _fmt_bytes(n: float) -> str:
+def fmt_bytes(n: float) -> str:
     return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 2**10:.3g} KiB"
 
 
@@ -77,6 +77,12 @@ def recommend(df: pd.DataFrame, memory_budget: int | None = None, todense: dict 
     def took(row) -> str:
         return format_seconds(float(row["time_median_s"]))
 
+    def named(row) -> str:  # a method measured at several chunks: which one
+        chunk = row.get("chunk_size", 0)
+        several = "chunk_size" in df and (df["method"] == row["method"]).sum() > df["wrt"].nunique()
+        labelled = several and chunk == chunk and chunk
+        return f"{row['method']} (chunk {int(chunk)})" if labelled else row["method"]
+
     lines = []
     good = _accurate(df)
     for wrt, g in df.groupby("wrt", sort=False):
@@ -85,25 +91,25 @@ def recommend(df: pd.DataFrame, memory_budget: int | None = None, todense: dict 
             lines.append(f"{wrt}: no method ran accurately ({', '.join(sorted(set(g['status'])))})")
             continue
         fast = ok.loc[pd.to_numeric(ok["time_median_s"]).idxmin()]
-        text = f"{wrt}: fastest {fast['method']} ({took(fast)})"
+        text = f"{wrt}: fastest {named(fast)} ({took(fast)})"
         tied = ties(ok)
         if len(tied) > 1:
-            simplest = min(tied["method"], key=simplicity)
-            others = ", ".join(f"{r['method']} ({took(r)})" for _, r in tied.iterrows()
+            simplest = named(min((r for _, r in tied.iterrows()), key=lambda r: simplicity(r["method"])))
+            others = ", ".join(f"{named(r)} ({took(r)})" for _, r in tied.iterrows()
                                if r.name != fast.name)  # fmt: skip
             text += (f", tied within the measured spread with {others}: use {simplest}, the simplest of them"
-                     if simplest != fast["method"] else
+                     if simplest != named(fast) else
                      f", tied within the measured spread with {others}; {simplest} is also the "
                      "simplest")  # fmt: skip
         peak = pd.to_numeric(ok["peak_bytes"], errors="coerce")
         if peak.notna().any():
             small = ok.loc[peak.idxmin()]
-            text += f"; least memory {small['method']} ({_fmt_bytes(float(peak[small.name]))} peak)"
+            text += f"; least memory {named(small)} ({fmt_bytes(float(peak[small.name]))} peak)"
         if memory_budget is not None:
             fits = ok[peak <= memory_budget]
             best = fits.loc[pd.to_numeric(fits["time_median_s"]).idxmin()] if len(fits) else None
-            text += (f"; within {_fmt_bytes(memory_budget)}: {best['method']}" if best is not None
-                     else f"; none within {_fmt_bytes(memory_budget)}")  # fmt: skip
+            text += (f"; within {fmt_bytes(memory_budget)}: {named(best)}" if best is not None
+                     else f"; none within {fmt_bytes(memory_budget)}")  # fmt: skip
         bad = g[(g["status"] == "ok") & ~g["ok"].astype(str).eq("True")]
         if len(bad):
             text += f" ({len(bad)} inaccurate: {', '.join(bad['method'])})"

@@ -24,7 +24,6 @@ call of a process and kept for the next (:func:`jaxgrads.sweep.context.reuse_pro
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
 import time
@@ -37,13 +36,14 @@ import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.function.advice import picks, recommend
+from jaxgrads.function.advise import predicted, skipped_line, unseparated
+from jaxgrads.function.defaults import default_methods, own_dtype, x64
 from jaxgrads.function.problem import function_problem
 
-__all__ = ["Comparison", "compare", "own_dtype"]
+__all__ = ["Comparison", "compare"]
 
 SHOWN = ["method", "wrt", "dtype", "status", "ok", "time_median_s", "compile_s", "peak_bytes", "err_f64",
          "message"]  # fmt: skip
-PROBES_KEPT_S = 24 * 3600.0  # a process's probes serve its later calls this long
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,10 @@ class Comparison:
       aux: with ``has_aux=True``, ``f``'s auxiliary output at the arguments (as ``jax.jacrev`` returns it).
       todense: ``{(wrt, method): seconds}``: what turning a BCOO method's result dense costs.
       seconds: where the call's wall time went: the sweep's phases (``probes``, ``compile``,
-        ``timing``, ``references``, ...; :mod:`jaxgrads.sweep.phases`) and ``wall``, the whole call.
+        ``timing``, ``references``, ...; :mod:`jaxgrads.sweep.phases`), ``predict`` (with
+        ``predict=True``) and ``wall``, the whole call.
+      skipped: with ``predict=True``, ``{(wrt, method): why}`` for each method not measured.
+      advice: with ``predict=True``, the :class:`jaxgrads.function.advise.Advice` it acted on.
     """
 
     table: pd.DataFrame
@@ -68,6 +71,8 @@ class Comparison:
     aux: object = None
     todense: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    advice: object = None
 
     def __repr__(self) -> str:
         shown = self.table[[c for c in SHOWN if c in self.table.columns]]
@@ -77,33 +82,6 @@ class Comparison:
         shown = self.table[[c for c in SHOWN if c in self.table.columns]]
         lines = "".join(f"<li>{line}</li>" for line in self.recommendation.splitlines())
         return f"<ul>{lines}</ul>{shown.to_html(index=False)}"
-
-
-@contextlib.contextmanager
-def _x64():
-    """float64 on for the references (and restored after)."""
-    import jax
-
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", before)
-
-
-def _default_methods(problem) -> list[str]:
-    import importlib.util
-
-    import jax
-
-    import jaxgrads.measure  # noqa: F401  (the peers' methods registered)
-    from jaxgrads.methods import METHODS, applicable_methods, default_methods
-
-    wanted = default_methods(len(jax.devices()))
-    if importlib.util.find_spec("asdex") is not None:
-        wanted += [n for n, m in METHODS.items() if m.backend == "asdex"]
-    return [m for m in wanted if any(m in applicable_methods(problem, d.name) for d in problem.derivatives)]
 
 
 def compare(
@@ -120,6 +98,7 @@ def compare(
     memory_budget: int | None = None,
     max_call_s: float = 10.0,
     jacobians: bool | str = False,
+    predict: bool = False,
 ) -> Comparison:
     """Benchmarks the derivatives of ``f`` w.r.t. ``args[argnums]`` at ``args``, every method that
     applies (module docstring), each checked against float64 autodiff.
@@ -144,6 +123,9 @@ def compare(
       max_call_s: a method whose first call takes longer is skipped.
       jacobians: ``True``: also return the recommended method's Jacobian per derivative; ``"all"``:
         every method's (a Jacobian over 16 MiB is not kept; its row says so).
+      predict: first predict every method (:func:`jaxgrads.advise`), then measure only those the
+        prediction does not separate from the best (and those it cannot predict); ``skipped``
+        says which were left out and why.
 
     Returns:
       A :class:`Comparison`.
@@ -155,22 +137,26 @@ def compare(
     from jaxgrads.problems.registry import unregister
     from jaxgrads.results.schema import read_results
     from jaxgrads.sweep import Sweep, run_sweep
-    from jaxgrads.sweep.context import reuse_probes
+    from jaxgrads.sweep.context import PROBES_KEPT_S, reuse_probes
     from jaxgrads.sweep.phases import Phases
     from jaxgrads.validation import positive_int
 
     began = time.perf_counter()
     if jacobians not in (False, True, "all"):
         raise JaxgradsError(f"compare: jacobians={jacobians!r}; valid: False, True (the recommended), 'all'")
-    with _x64():
+    with x64():
         problem, size, flat = function_problem(f, args, argnums, batch_axis=batch_axis, has_aux=has_aux)
         name = problem.name
         dtype = dtype or own_dtype(args, argnums)
         try:
-            methods = _default_methods(problem) if methods is None else methods
+            methods = default_methods(problem) if methods is None else methods
+            chunks, skipped, prediction = (64,), {}, None
+            if predict:
+                prediction = predicted(problem, size, methods, dtype, device, memory_budget)
+                methods, chunks, skipped = unseparated(prediction, methods)
             with tempfile.TemporaryDirectory(prefix="jaxgrads-compare-") as tmp:
                 sweep = Sweep(problems=(name,), methods=tuple(methods), sizes=((size.m, size.n),),
-                              batches=(size.batch or 1,), regimes=(), dtypes=(dtype,),
+                              batches=(size.batch or 1,), regimes=(), dtypes=(dtype,), chunk_sizes=chunks,
                               samples=positive_int("samples", samples), min_sample_s=min_sample_s,
                               memory_budget=memory_budget, max_call_s=max_call_s, device=device,
                               save_arrays=Path(tmp) / "arrays" if jacobians else None)  # fmt: skip
@@ -184,23 +170,14 @@ def compare(
             unregister(name)
     todense = _todense(df, dtype, device)
     advice = recommend(df, memory_budget, todense)
+    if skipped:
+        advice += "\n" + skipped_line(skipped)
     chosen = _chosen(kept, picks(df), jacobians)
     aux = _aux(f, args) if has_aux else None
     seconds = dict(phases.seconds) | {"wall": time.perf_counter() - began}
-    return Comparison(df, advice, chosen, aux, todense, seconds)
-
-
-def own_dtype(args: Sequence, argnums) -> str:
-    """The differentiated leaves' dtype (their common one where they differ; a Python float counts as
-    float32, as JAX's weak type does), as the sweep names it."""
-    import jax
-
-    from jaxgrads.function.problem import parse_argnums
-
-    chosen = [args[i] for i in parse_argnums(argnums, len(args))]
-    dtypes = [np.asarray(leaf).dtype for leaf in jax.tree_util.tree_leaves(chosen) if hasattr(leaf, "dtype")]
-    floating = [d for d in dtypes if np.issubdtype(d, np.floating)]
-    return np.result_type(*floating).name if floating else "float32"
+    if prediction is not None:
+        seconds["predict"] = prediction.seconds
+    return Comparison(df, advice, chosen, aux, todense, seconds, skipped, prediction)
 
 
 def _jacobians(df: pd.DataFrame, flat, folder: Path, dtype: str, order: dict) -> dict:

@@ -37,6 +37,7 @@ inputs, the Jacobian twice, and the basis the method holds.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -52,11 +53,11 @@ __all__ = ["Costs", "Prediction", "directions", "loop_iteration_s", "predict", "
 
 @dataclass(frozen=True)
 class Costs:
-    """XLA's flops and bytes of one lowered program each: the primal, one JVP, one VJP."""
+    """XLA's (flops, bytes, kernels) of one lowered program each: the primal, one JVP, one VJP."""
 
-    primal: tuple[float, float]
-    jvp: tuple[float, float]
-    vjp: tuple[float, float]
+    primal: tuple[float, float, float]
+    jvp: tuple[float, float, float]
+    vjp: tuple[float, float, float]
     seconds: float = 0.0  # what lowering the three took
 
 
@@ -72,15 +73,29 @@ class Prediction:
     why: str = ""  # where the case is not predicted: why
 
 
-def _lowered_cost(fn, *args) -> tuple[float, float]:
+# operations that XLA runs as kernels of their own (never fused into a neighbour's loop), each of
+# which also ends the elementwise fusion before it
+_KERNEL_OPS = re.compile(
+    r"stablehlo\.(dot_general|dot|convolution|reduce|reduce_window|select_and_scatter|while|case|if|gather|"
+    r"scatter|sort|custom_call|dynamic_slice|dynamic_update_slice|concatenate|transpose|pad|cholesky|"
+    r"triangular_solve|fft|rng_bit_generator|reverse)\b"
+)
+
+
+def _lowered_cost(fn, *args) -> tuple[float, float, float]:
+    """(flops, bytes, kernels) of ``fn``'s lowered program: XLA's cost analysis, and the kernels it
+    runs, each kernel-of-its-own operation and the fused elementwise run before it: 2 per such
+    operation, and 1."""
     try:
-        cost = jax.jit(fn).lower(*args).cost_analysis()
+        lowered = jax.jit(fn).lower(*args)
+        cost = lowered.cost_analysis()
+        kernels = 2.0 * len(_KERNEL_OPS.findall(lowered.as_text())) + 1.0
     except Exception:  # a backend or jax without the lowered analysis: nothing known
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     if isinstance(cost, list | tuple):
         cost = cost[0] if cost else {}
     cost = cost or {}
-    return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+    return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0)), kernels
 
 
 def unit_costs(problem, derivative, inputs: dict) -> Costs:
@@ -105,8 +120,9 @@ def unit_costs(problem, derivative, inputs: dict) -> Costs:
     return Costs(costs.primal, costs.jvp, costs.vjp, time.perf_counter() - start)
 
 
-def program_cost(case: Case, inputs: dict) -> tuple[float, float]:
-    """(flops, bytes) of the case's own program (a ``jit`` method's), lowered at ``inputs``' shapes."""
+def program_cost(case: Case, inputs: dict) -> tuple[float, float, float]:
+    """(flops, bytes, kernels) of the case's own program (a ``jit`` method's), lowered at the shapes
+    of ``inputs``."""
     m = case.method
     jac = m.build(case.problem, case.derivative, chunk_size=case.chunk_size) if m.chunked else m.build(
         case.problem, case.derivative
@@ -115,30 +131,52 @@ def program_cost(case: Case, inputs: dict) -> tuple[float, float]:
     return _lowered_cost(jac, specs)
 
 
-_LOOP: dict = {}
+_PROBED: dict = {}
+
+
+def _median_call_s(compiled, *args) -> float:
+    jax.block_until_ready(compiled(*args))
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
 
 
 def loop_iteration_s(device) -> float:
-    """A ``lax.map`` iteration's own seconds on ``device``: a map of 4096 trivial steps against one
-    of 1, the difference per step (median of 5 each); measured once per process and device."""
-    if device in _LOOP:
-        return _LOOP[device]
+    """A ``lax.map`` iteration's own seconds on ``device``: a map of 2048 trivial steps against one
+    of 1, the difference per step (median of 7 each); measured once per process and device."""
     from jax import lax
 
     def walk(k):
         x = jax.device_put(np.zeros(k, np.float32), device)
-        compiled = jax.jit(lambda v: lax.map(lambda s: s * 2.0 + 1.0, v)).lower(x).compile()
-        jax.block_until_ready(compiled(x))
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            jax.block_until_ready(compiled(x))
-            times.append(time.perf_counter() - t)
-        return float(np.median(times))
+        return _median_call_s(jax.jit(lambda v: lax.map(lambda s: s * 2.0 + 1.0, v)).lower(x).compile(), x)
 
-    k = 4096
-    _LOOP[device] = max(0.0, (walk(k) - walk(1)) / (k - 1))
-    return _LOOP[device]
+    key = ("loop", device)
+    if key not in _PROBED:
+        _PROBED[key] = max(0.0, (walk(2048) - walk(1)) / 2047)
+    return _PROBED[key]
+
+
+def kernel_s(device) -> float:
+    """A kernel's own seconds on ``device`` beyond the dispatch of its program: a chain of 64 small
+    matrix products (each its own kernel) against one, the difference per product; once per process."""
+
+    def chain(k):
+        x = jax.device_put(np.eye(8, dtype=np.float32), device)
+
+        def f(a):
+            for _ in range(k):
+                a = jnp.tanh(a @ a)
+            return a
+
+        return _median_call_s(jax.jit(f).lower(x).compile(), x)
+
+    key = ("kernel", device)
+    if key not in _PROBED:
+        _PROBED[key] = max(0.0, (chain(64) - chain(1)) / 63 / 2)  # a product and its tanh: 2 kernels
+    return _PROBED[key]
 
 
 def _rate(flops: float, nbytes: float, ceilings: Ceilings) -> float:
@@ -158,31 +196,36 @@ def directions(case: Case, colors: int | None = None) -> int:
     return max(1, k)
 
 
-def predict(case: Case, costs: Costs, ceilings: Ceilings, dispatch_s: float, loop_s: float,
-            colors: int | None = None, whole: tuple[float, float] | None = None) -> Prediction:  # fmt: skip
+def predict(case: Case, costs: Costs, ceilings: Ceilings, dispatch_s: float, loop_s: float, kernel: float,
+            colors: int | None = None, whole: tuple[float, float, float] | None = None,
+            nnz: int | None = None) -> Prediction:  # fmt: skip
     """The case's predicted time per call and peak memory (module docstring); ``whole``: the
-    method's own lowered program's (flops, bytes), where the caller lowered it (:func:`program_cost`)."""
+    method's own lowered program's (flops, bytes, kernels), where the caller lowered it
+    (:func:`program_cost`); ``colors``, ``nnz``: a prepared pattern's (else the case's bounds)."""
     peak = device_bytes(case)
     if case.method.kind in ("mesh", "peer") or case.error:
         why = case.error or f"a {case.method.kind} method is not predicted"
         return Prediction(case, math.nan, peak, 0, 0, why)
     itemsize = case.itemsize
-    (fp, bp), (fj, bj), (fv, bv) = costs.primal, costs.jvp, costs.vjp
+    (fp, bp, kp), (fj, bj, kj), (fv, bv, kv) = costs.primal, costs.jvp, costs.vjp
     n, m = math.prod(case.wrt_shape), math.prod(case.out_shape)
     if whole is not None:  # the method's own program, lowered (a Hessian's)
-        return Prediction(case, dispatch_s + _rate(*whole, ceilings), peak, directions(case), 1)
-    if case.method.mode == "reverse" or (case.method.kind == "pattern" and case.method.mode != "forward"):
-        df, db = max(fv - fp, 0.0), max(bv - bp, itemsize * (n + m))
-    else:
-        df, db = max(fj - fp, 0.0), max(bj - bp, itemsize * (n + m))
+        f, b, k_ops = whole
+        t = dispatch_s + kernel * k_ops + _rate(f, b, ceilings)
+        return Prediction(case, t, peak, directions(case), 1)
+    pattern_rows = case.method.kind == "pattern" and case.method.mode != "forward"  # a row coloring
+    reverse = case.method.mode == "reverse" or pattern_rows
+    f1, b1, k1 = (fv, bv, kv) if reverse else (fj, bj, kj)
+    df, db, dk = max(f1 - fp, 0.0), max(b1 - bp, itemsize * (n + m)), max(k1 - kp, 1.0)
     k = directions(case, colors)
     width = case.chunk_size or (1 if case.method.steps is not None else k)
     steps = -(-k // max(1, width))
-    if case.method.kind == "loop":
-        t = steps * (dispatch_s + _rate(fp + df, bp + db, ceilings))
+    if case.method.kind == "loop":  # a program making J, then each step one of the forward pass and a VJP
+        t = dispatch_s + steps * (dispatch_s + kernel * (kp + dk) + _rate(fp + df, bp + db, ceilings))
     else:
-        t = dispatch_s + _rate(fp, bp, ceilings) + steps * (_rate(width * df, width * db, ceilings)
-                                                            + (loop_s if steps > 1 else 0.0))  # fmt: skip
+        each = _rate(width * df, width * db, ceilings) + kernel * dk + (loop_s if steps > 1 else 0.0)
+        t = dispatch_s + kernel * kp + _rate(fp, bp, ceilings) + steps * each
     if case.method.output == "bcoo" or case.method.kind == "pattern":  # the decompression's scatter
-        t += _rate(0.0, case.nnz * (itemsize + 4 * len(case.jac_shape)), ceilings)
+        nonzeros = case.nnz if nnz is None else nnz
+        t += _rate(0.0, nonzeros * (itemsize + 4 * len(case.jac_shape)), ceilings) + kernel
     return Prediction(case, t, peak, k, steps)

@@ -25,7 +25,7 @@ from jaxgrads.sweep.config import Sweep
 from jaxgrads.sweep.phases import Phases
 from jaxgrads.validation import resolve_device, resolve_dtype
 
-__all__ = ["References", "RunContext", "ended_with", "machine_probes", "reuse_probes"]
+__all__ = ["PROBES_KEPT_S", "References", "RunContext", "ended_with", "machine_probes", "reuse_probes"]
 
 
 class References:
@@ -89,6 +89,7 @@ class _Ended:
 
 _ENDED: list[_Ended] = []  # this process's latest, at most one
 _REUSE_S: list[float] = [0.0]  # how old an ended run's probes may be to start the next run; 0: never
+PROBES_KEPT_S = 24 * 3600.0  # how long jaxgrads.compare and advise keep a process's probes
 _AGAIN: list[bool] = [True]  # whether a run that started from reused probes probes again at its end
 
 
