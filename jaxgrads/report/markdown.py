@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from jaxgrads.report.roles import CLOSED_FORM, FORWARD, REVERSE, backend_of, frontier_methods
+from jaxgrads.report.roles import (
+    CLOSED_FORM,
+    FORWARD,
+    HOST_CLOSED_FORM,
+    REVERSE,
+    TEXTBOOK,
+    backend_of,
+    fastest_closed_form,
+    frontier_methods,
+)
 from jaxgrads.results.labels import format_seconds, method_label, size_label, table
 from jaxgrads.results.schema import KEY, one_per_case, timed_rows
 
@@ -24,14 +33,14 @@ __all__ = ["markdown_report", "peer_table", "status_counts", "summary_table"]
 DISPATCH_BOUND_FACTOR = 10
 
 
-def _cell(row, analytic: float | None, fastest: bool, floor: float) -> str:
+def _cell(row, analytic: float | None, fastest: bool, floor: float, divisor: str | None = None) -> str:
     if row["status"] == "skipped":
         return "skipped"
     if row["status"] == "error":
         return "error"
     t = float(row["time_median_s"])
     text = format_seconds(t)
-    if analytic and method_label(row) != CLOSED_FORM:
+    if analytic and method_label(row) != divisor:
         text += f" ({t / analytic:.2g}×)"
     if fastest:
         text = f"**{text}**"
@@ -89,12 +98,12 @@ def _target_table(group: pd.DataFrame, floor: float) -> str:
         by = {method_label(r): r for r in case.to_dict("records")}
         timed = _timed(case)
         fastest = method_label(timed.loc[timed["time_median_s"].idxmin()]) if not timed.empty else None
-        a = by.get(CLOSED_FORM)
-        analytic = float(a["time_median_s"]) if a is not None and a["status"] == "ok" else None
+        closed = fastest_closed_form(case)
+        divisor, analytic = closed if closed is not None else (None, None)
         first = next(iter(by.values()))
         rows.append(
             [size_label(first)]
-            + [_cell(by[m], analytic, m == fastest, floor) if m in by else "" for m in methods]
+            + [_cell(by[m], analytic, m == fastest, floor, divisor) if m in by else "" for m in methods]
         )
     return table(["size"] + methods, rows)
 
@@ -114,7 +123,8 @@ def _run_header(df: pd.DataFrame, title: str, floor: float) -> list[str]:
         f"persistent compilation cache: {first.get('compile_cache', '?')}",
         f"- dispatch floor (compiled no-op): {format_seconds(floor)}; rows: {len(df)} ({status_counts(df)})",
         "",
-        f"Cells: median time per Jacobian (time ÷ the `{CLOSED_FORM}` closed form's). **Bold**: fastest "
+        f"Cells: median time per Jacobian (time ÷ the fastest closed form's in the row: `{CLOSED_FORM}`, "
+        f"`{TEXTBOOK}` or `{HOST_CLOSED_FORM}`, the one without a ratio). **Bold**: fastest "
         f"in the row. †: within {DISPATCH_BOUND_FACTOR}× the dispatch floor (dispatch-bound). "
         "✗acc: outside the dtype's tolerance.",
     ]

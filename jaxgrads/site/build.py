@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from jaxgrads.errors import JaxgradsError
-from jaxgrads.report.roles import CLOSED_FORM
+from jaxgrads.report.roles import CLOSED_FORMS, DIVISORS
 from jaxgrads.results.labels import format_seconds, size_text
 from jaxgrads.results.schema import one_per_case
 from jaxgrads.site.history_pages import by_kernel, history_section, kernel_file, kernel_page
@@ -84,8 +84,9 @@ def _target_page(plt, target: str, g: pd.DataFrame) -> str:
                 charts.append(f'<p class="note" {data_attrs(attrs)}>{note}</p>')
             parts.extend(charts)
     parts.append("<h2>Every kernel</h2>")
-    closed = g[g["label"] == CLOSED_FORM].set_index(["device", "machine", "dtype", "size"])["time_median_s"]
-    closed = closed[~closed.index.duplicated()]
+    # each case's divisor: the fastest closed form measured beside it (report.roles.DIVISORS)
+    case = ["device", "machine", "dtype", "size"]
+    closed = g[g["label"].isin(DIVISORS)].groupby(case)["time_median_s"].min()
     rows = []
     for r in g.sort_values(["dtype", "elements", "label"]).to_dict("records"):
         t = float(r["time_median_s"])
@@ -173,15 +174,16 @@ def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str]
     parts.append("<h2>Targets</h2>")
     parts.append(
         '<p class="note">Per target, dtype, device and machine, at its largest size: the closed form\'s '
-        "time and the fastest autodiff method (its time over the closed form's).</p>"
+        "time (the fastest closed form measured there, named) and the fastest autodiff method (its time "
+        "over the closed form's).</p>"
     )
     parts.append(filters(t))
     rows = []
     for (target, dtype, device, machine), g in t.groupby(["target", "dtype", "device", "machine"], sort=True):
         top = g[g["elements"] == g["elements"].max()]
-        closed = top[top["label"] == CLOSED_FORM]["time_median_s"]
-        auto = top[top["label"] != CLOSED_FORM].sort_values("time_median_s")
-        base = float(closed.median()) if len(closed) else math.nan
+        closed = top[top["label"].isin(DIVISORS)].sort_values("time_median_s")
+        auto = top[~top["label"].isin(CLOSED_FORMS)].sort_values("time_median_s")
+        base = float(closed["time_median_s"].iloc[0]) if len(closed) else math.nan
         best = auto.iloc[0] if len(auto) else None
         ratio = float(best["time_median_s"]) / base if best is not None and math.isfinite(base) else math.nan
         link = f'<a href="{esc(_target_file(target))}">{esc(target)}</a>'
@@ -195,7 +197,8 @@ def _index(plt, t: pd.DataFrame, df: pd.DataFrame, histories, sources: list[str]
                     esc(machine),
                     (str(g["label"].nunique()), float(g["label"].nunique())),
                     (esc(top["size"].iloc[0]), float(top["elements"].iloc[0])),
-                    (format_seconds(base), base),
+                    (format_seconds(base) + (f" ({esc(closed['label'].iloc[0])})" if len(closed) else ""),
+                     base),
                     esc(best["label"] if best is not None else "–"),
                     (
                         format_seconds(float(best["time_median_s"])) if best is not None else "–",
