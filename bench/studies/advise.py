@@ -43,7 +43,7 @@ from jaxgrads.function.problem import function_problem  # noqa: E402
 from jaxgrads.methods import METHODS  # noqa: E402
 from jaxgrads.problems.plugins import load_problems  # noqa: E402
 from jaxgrads.problems.registry import Size, get_problem, list_problems, unregister  # noqa: E402
-from jaxgrads.results.labels import table  # noqa: E402
+from jaxgrads.results.labels import size_text, table  # noqa: E402
 from jaxgrads.results.schema import read_results  # noqa: E402
 from jaxgrads.sweep import Sweep, run_sweep  # noqa: E402
 from jaxgrads.sweep.context import PROBES_KEPT_S, reuse_probes  # noqa: E402
@@ -84,7 +84,7 @@ def measured_and_predicted(problem, size: Size, dtype: str = "float32", samples:
     df["chunk_size"] = df["chunk_size"].astype(int)
     predicted["chunk_size"] = predicted["chunk_size"].astype(int)
     rows = df.merge(predicted, on=KEY, how="inner")
-    rows["target"] = f"{problem.name}/" + rows["wrt"]
+    rows["target"] = f"{problem.name}/" + rows["wrt"] + f" ({size_text(size.m, size.n, size.batch)})"
     return rows
 
 
@@ -197,12 +197,19 @@ def summary(rows: pd.DataFrame, judged: pd.DataFrame, costs: list[dict], machine
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few targets of each kind, one size")
+    parser.add_argument("--summarize", action="store_true",
+                        help="summarize results/advice-study.csv (and its costs) again, measuring nothing")
     args = parser.parse_args()
-    rows, costs = corpus_rows(args.quick)
-    judged = judge(rows)
     out = ROOT / "results" / "advice-study.csv"
-    out.parent.mkdir(exist_ok=True)
-    rows.to_csv(out, index=False)
+    costs_csv = out.with_name("advice-study-costs.csv")
+    if args.summarize:
+        rows, costs = pd.read_csv(out), pd.read_csv(costs_csv).to_dict("records")
+    else:
+        rows, costs = corpus_rows(args.quick)
+        out.parent.mkdir(exist_ok=True)
+        rows.to_csv(out, index=False)  # kept before anything can fail
+        pd.DataFrame(costs).to_csv(costs_csv, index=False)
+    judged = judge(rows)
     first = rows.iloc[0]
     machine = (f"{first['cpu_model']} ({first['backend']}, {int(first['cpu_count'])} CPUs), "
                f"jax {first['jax_version']}")  # fmt: skip

@@ -30,8 +30,16 @@ method's cost is its own program's, lowered (:func:`program_cost`): the three wa
 transforms differ by more than unit costs tell (forward-over-forward pushes $n^2$ directions), and
 only scalar functions have one.
 
-**Peak memory** is the case's device estimate (:func:`jaxgrads.measure.case.device_bytes`): the
-inputs, the Jacobian twice, and the basis the method holds.
+**Writing the result** is compulsory: a dense Jacobian's bytes $J$ (a prepared pattern's dense
+form also fills its zeros, then scatters its nonzeros), a BCOO result's nonzeros and their indices
+only: $r(0, \text{written})$ more.
+
+**Peak memory** (:func:`peak_bytes`) is what XLA's buffer assignment holds at once: the inputs and
+the result, and what the method holds beside them: the whole batch's Jacobian of which a diagonal
+method keeps the blocks, a colored method's compressed products (colors x rows). The identity basis
+a vectorized method pushes is no buffer of its own (XLA makes it inside the fusions that use it).
+The sweep's own estimate (:func:`jaxgrads.measure.case.device_bytes`: the Jacobian twice and the
+basis) is a bound for skipping a case, not a prediction.
 """
 
 from __future__ import annotations
@@ -45,10 +53,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgrads.measure.case import Case, colors_at_least, device_bytes
+from jaxgrads.measure.case import Case, colors_at_least
 from jaxgrads.measure.roofline import Ceilings
 
-__all__ = ["Costs", "Prediction", "directions", "loop_iteration_s", "predict", "program_cost", "unit_costs"]
+__all__ = [
+    "Costs", "Prediction", "directions", "kernel_s", "loop_iteration_s", "peak_bytes", "predict", "program_cost",
+    "unit_costs",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -202,7 +213,7 @@ def predict(case: Case, costs: Costs, ceilings: Ceilings, dispatch_s: float, loo
     """The case's predicted time per call and peak memory (module docstring); ``whole``: the
     method's own lowered program's (flops, bytes, kernels), where the caller lowered it
     (:func:`program_cost`); ``colors``, ``nnz``: a prepared pattern's (else the case's bounds)."""
-    peak = device_bytes(case)
+    peak = peak_bytes(case, colors, nnz)
     if case.method.kind in ("mesh", "peer") or case.error:
         why = case.error or f"a {case.method.kind} method is not predicted"
         return Prediction(case, math.nan, peak, 0, 0, why)
@@ -225,7 +236,29 @@ def predict(case: Case, costs: Costs, ceilings: Ceilings, dispatch_s: float, loo
     else:
         each = _rate(width * df, width * db, ceilings) + kernel * dk + (loop_s if steps > 1 else 0.0)
         t = dispatch_s + kernel * kp + _rate(fp, bp, ceilings) + steps * each
-    if case.method.output == "bcoo" or case.method.kind == "pattern":  # the decompression's scatter
-        nonzeros = case.nnz if nnz is None else nnz
-        t += _rate(0.0, nonzeros * (itemsize + 4 * len(case.jac_shape)), ceilings) + kernel
+    nonzeros = case.nnz if nnz is None else nnz
+    sparse = nonzeros * (itemsize + 4 * len(case.jac_shape))
+    if case.method.output == "bcoo":
+        t += _rate(0.0, sparse, ceilings) + kernel
+    elif case.method.kind == "pattern":  # the dense result's zeros, then the decompression's scatter
+        t += _rate(0.0, case.jac_bytes + sparse, ceilings) + kernel
+    else:
+        t += _rate(0.0, case.jac_bytes, ceilings)
     return Prediction(case, t, peak, k, steps)
+
+
+def peak_bytes(case: Case, colors: int | None = None, nnz: int | None = None) -> int:
+    """The case's predicted peak device memory, as XLA's buffer assignment counts it (module
+    docstring)."""
+    itemsize = case.itemsize
+    inputs = itemsize * sum(math.prod(s) for _, s in case.args)
+    nonzeros = case.nnz if nnz is None else nnz
+    result = nonzeros * (itemsize + 4 * len(case.jac_shape)) if case.output == "bcoo" else case.jac_bytes
+    held = 0
+    if case.method.kind == "pattern":  # the compressed products: one row (or column) per color
+        n = math.prod(case.wrt_shape)
+        rows = math.prod(case.jac_shape) // max(1, n)
+        held = itemsize * (colors or colors_at_least(case)) * (rows if case.method.mode == "forward" else n)
+    elif case.derivative.per_example and case.method.basis is not None:  # the whole batch's Jacobian
+        held = case.jac_bytes * max(1, case.size.batch)
+    return inputs + result + held
