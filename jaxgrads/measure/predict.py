@@ -57,8 +57,8 @@ from jaxgrads.measure.case import Case, colors_at_least
 from jaxgrads.measure.roofline import Ceilings
 
 __all__ = [
-    "Costs", "Prediction", "directions", "kernel_s", "loop_iteration_s", "peak_bytes", "predict", "program_cost",
-    "unit_costs",
+    "Costs", "Prediction", "directions", "kernel_s", "loop_iteration_s", "peak_bytes", "predict",
+    "program_cost", "unit_costs",
 ]  # fmt: skip
 
 
