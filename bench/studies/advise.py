@@ -131,8 +131,10 @@ def judge(rows: pd.DataFrame) -> pd.DataFrame:
         best = t.idxmin()
         pick = g.loc[_first(g)]
         pick_key = f"{pick['method']}/{pick['chunk_size']}"
+        low = g.set_index(t.index)["time_min_s"].astype(float)
         line = {"kind": kind, "target": target, "best": best.split("/")[0], "pick": pick["method"],
-                "regret": t[pick_key] / t[best]}  # fmt: skip
+                "regret": t[pick_key] / t[best],
+                "tied": low[pick_key] <= t[best]}  # the tie rule of jaxgrads.function.advice  # fmt: skip
         first = g.iloc[0]
         n, m = int(first["wrt_elements"]), int(first["out_elements"])
         jac = {k.split("/")[0]: v for k, v in t.items() if k.endswith("/0")}
@@ -170,6 +172,11 @@ def summary(rows: pd.DataFrame, judged: pd.DataFrame, costs: list[dict], machine
              f"{base['jacrev_regret'].median():.3g}" if len(base) else "–",
              f"{base['jacrev_regret'].max():.3g}" if len(base) else "–", str(len(base))],
         ]),  # fmt: skip
+        "",
+        f"Of the {int((judged['regret'] > HIT).sum())} misses, "
+        f"{int(((judged['regret'] > HIT) & judged['tied'].astype(bool)).sum())} still tie with the measured "
+        "best (the pick's best sample no slower than the best's median: the rule `compare`'s advice uses): "
+        "the order between them is within the samples' spread.",
         "",
         f"Peak memory: the prediction within 20% of XLA's measured peak on {_share(mem, MEMORY)} of rows; "
         f"median error {mem.median():.0%}, worst {mem.max():.0%}.",

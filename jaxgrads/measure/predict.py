@@ -35,10 +35,11 @@ form also fills its zeros, then scatters its nonzeros), a BCOO result's nonzeros
 only: $r(0, \text{written})$ more.
 
 **Peak memory** (:func:`peak_bytes`) is what XLA's buffer assignment holds at once: the inputs and
-the result, and what the method holds beside them: the whole batch's Jacobian of which a diagonal
-method keeps the blocks, a colored method's compressed products (colors x rows). The identity basis
-a vectorized method pushes is no buffer of its own (XLA makes it inside the fusions that use it).
-The sweep's own estimate (:func:`jaxgrads.measure.case.device_bytes`: the Jacobian twice and the
+the result, and what the method holds beside them: a colored method's compressed products (colors x
+rows). The identity basis a vectorized method pushes is no buffer of its own (XLA makes it inside
+the fusions that use it), nor is the whole batch's Jacobian whose diagonal blocks
+``jacrev_diagonal`` keeps, and an input the derivative never reads is dropped from the program. The
+sweep's own estimate (:func:`jaxgrads.measure.case.device_bytes`: the Jacobian twice and the
 basis) is a bound for skipping a case, not a prediction.
 """
 
@@ -54,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgrads.measure.case import Case, colors_at_least
+from jaxgrads.measure.floor import reads
 from jaxgrads.measure.roofline import Ceilings
 
 __all__ = [
@@ -251,7 +253,11 @@ def peak_bytes(case: Case, colors: int | None = None, nnz: int | None = None) ->
     """The case's predicted peak device memory, as XLA's buffer assignment counts it (module
     docstring)."""
     itemsize = case.itemsize
-    inputs = itemsize * sum(math.prod(s) for _, s in case.args)
+    # XLA drops an argument the program never reads: the inputs a closed form reads (the floor's
+    # compulsory reads); every input of a function without one
+    closed = case.derivative.closed_form is not None
+    used = reads(case.problem, case.derivative) if closed else case.problem.args
+    inputs = itemsize * sum(math.prod(s) for a, s in case.args if a in used)
     nonzeros = case.nnz if nnz is None else nnz
     result = nonzeros * (itemsize + 4 * len(case.jac_shape)) if case.output == "bcoo" else case.jac_bytes
     held = 0
@@ -259,6 +265,4 @@ def peak_bytes(case: Case, colors: int | None = None, nnz: int | None = None) ->
         n = math.prod(case.wrt_shape)
         rows = math.prod(case.jac_shape) // max(1, n)
         held = itemsize * (colors or colors_at_least(case)) * (rows if case.method.mode == "forward" else n)
-    elif case.derivative.per_example and case.method.basis is not None:  # the whole batch's Jacobian
-        held = case.jac_bytes * max(1, case.size.batch)
     return inputs + result + held
