@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench" / "examples"))
 
 import pandas as pd  # noqa: E402
 import user_functions  # noqa: E402
+from figures import publish  # noqa: E402
 
 import jaxgrads as jg  # noqa: E402
 from jaxgrads.function.advice import simplicity  # noqa: E402
@@ -220,14 +221,7 @@ def main() -> None:
     first = rows.iloc[0]
     machine = (f"{first['cpu_model']} ({first['backend']}, {int(first['cpu_count'])} CPUs), "
                f"jax {first['jax_version']}")  # fmt: skip
-    block = summary(rows, judged, costs, machine)
-    page = ROOT / "docs" / "advice.md"
-    text = page.read_text()
-    start, end = "<!-- advice-study:start -->", "<!-- advice-study:end -->"
-    head, rest = text.split(start, 1)
-    text = f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
-    page.write_text(text)
-    print(block)
+    publish("advice-study", summary(rows, judged, costs, machine))
     if not math.isfinite(judged["regret"].max()):
         sys.exit(1)
 
