@@ -54,7 +54,7 @@ def machine_probes_once_per_session():
 
 # files whose tests are independent, quick units with no module fixture: spread over every xdist
 # worker one test at a time; every other file stays on one worker (its module fixtures measured once)
-SPREAD = {"test_methods.py", "test_problems.py"}
+SPREAD = {"test_methods.py", "test_problems.py", "test_pytrees.py", "test_advise.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
