@@ -48,23 +48,13 @@ from jaxgrads.results.labels import size_text, table  # noqa: E402
 from jaxgrads.results.schema import read_results  # noqa: E402
 from jaxgrads.sweep import Sweep, run_sweep  # noqa: E402
 from jaxgrads.sweep.context import PROBES_KEPT_S, reuse_probes  # noqa: E402
+from jaxgrads.sweep.progress import Progress  # noqa: E402
 
 HIT = 1.10  # the definition: within 10% of the measured best
 MEMORY = 0.20  # ... and peak memory within 20%
 NOTES = ("inner", "matvec", "bilinear", "quadratic", "quadratic_sym", "linear", "linear_loss")
 STRUCTURED = ("elementwise", "stencil")
 KEY = ["wrt", "method", "chunk_size"]
-
-
-class _Quiet:
-    def update(self, *_):
-        pass
-
-    def advance(self, *_):
-        pass
-
-    def close(self):
-        pass
 
 
 def autodiff(problem) -> list[str]:
@@ -79,7 +69,7 @@ def measured_and_predicted(problem, size: Size, dtype: str = "float32", samples:
         sweep = Sweep(problems=(problem.name,), methods=tuple(methods), sizes=((size.m, size.n),),
                       batches=(size.batch or 1,), regimes=(), dtypes=(dtype,), samples=samples,
                       device="cpu")  # fmt: skip
-        df = read_results(run_sweep(sweep, Path(tmp) / "r.csv", progress=_Quiet()))
+        df = read_results(run_sweep(sweep, Path(tmp) / "r.csv", progress=Progress(0, enabled=False)))
         predicted = pd.DataFrame(predict_problem(problem, size, methods, dtype, "cpu", None))
     df = df[(df["status"] == "ok") & df["ok"]].copy()
     df["chunk_size"] = df["chunk_size"].astype(int)

@@ -139,6 +139,7 @@ def compare(
     from jaxgrads.sweep import Sweep, run_sweep
     from jaxgrads.sweep.context import PROBES_KEPT_S, reuse_probes
     from jaxgrads.sweep.phases import Phases
+    from jaxgrads.sweep.progress import Progress
     from jaxgrads.validation import positive_int
 
     began = time.perf_counter()
@@ -162,7 +163,8 @@ def compare(
                               save_arrays=Path(tmp) / "arrays" if jacobians else None)  # fmt: skip
                 phases = Phases(since=began)
                 with reuse_probes(PROBES_KEPT_S, again=False):
-                    out = run_sweep(sweep, Path(tmp) / "compare.csv", progress=_Quiet(), phases=phases)
+                    out = run_sweep(sweep, Path(tmp) / "compare.csv", progress=Progress(0, enabled=False),
+                                    phases=phases)  # fmt: skip
                 df = read_results(out)
                 orders = {d.name: d.order for d in problem.derivatives}
                 kept = _jacobians(df, flat, Path(tmp) / "arrays", dtype, orders) if jacobians else {}
@@ -214,7 +216,7 @@ def _todense(df: pd.DataFrame, dtype: str, device: str) -> dict:
     from jaxgrads.validation import resolve_device
 
     out = {}
-    rows = df[(df["status"] == "ok") & (df["output_format"].astype(str) == "bcoo")]
+    rows = df[(df["status"] == "ok") & df["ok"] & (df["output_format"].astype(str) == "bcoo")]
     for r in rows.to_dict("records"):
         shape = tuple(int(s) for s in str(r["jac_shape"]).split("x"))
         if math.prod(shape) * 8 <= 2**30:  # a dense result that fits easily; else the line says nothing
@@ -224,18 +226,5 @@ def _todense(df: pd.DataFrame, dtype: str, device: str) -> dict:
 
 
 def _aux(f, args):
-    out = f(*args)
-    return out[1]
+    return f(*args)[1]
 
-
-class _Quiet:
-    """No progress bar in a notebook: the call returns the table."""
-
-    def update(self, *_):
-        pass
-
-    def advance(self, *_):
-        pass
-
-    def close(self):
-        pass

@@ -159,8 +159,6 @@ def function_problem(
     out_shapes = [_moved_shape(s.shape, batch_axis) if batch is not None else s.shape for _, s in out_flat]
     out_leaves = leaves_of([(path_name("", p), s) for (p, _), s in zip(out_flat, out_shapes, strict=True)],
                            batch is not None)  # fmt: skip
-    lone_wrt = len(argnums) == 1 and len(diff) == 1 and structure[argnums[0]][0].num_leaves == 1
-    lone_out = len(out_flat) == 1 and out_def.num_leaves == 1 and not out_flat[0][0]
     wrt_arg_trees = [structure[i] for i in argnums]
 
     def wrt_tree(blocks):
@@ -176,7 +174,7 @@ def function_problem(
     def out_tree(values):
         return jax.tree_util.tree_unflatten(out_def, values)
 
-    flat = Flat(wrt_leaves, out_leaves, wrt_tree, out_tree, batch, lone_wrt, lone_out)
+    flat = Flat(wrt_leaves, out_leaves, wrt_tree, out_tree, batch)
     problem, size = _problem(f, name, wrt_name, moved, inputs, rebuild, flat, batch_axis, has_aux)
     register(problem, replace=True)
     return problem, size, flat

@@ -48,18 +48,13 @@ class Leaf:
     """One flattened leaf: where it is in its pytree and in the vector."""
 
     name: str  # its path, e.g. params['W1']
-    shape: tuple[int, ...]  # its own shape (the batch axis moved to the front)
+    shape: tuple[int, ...]  # its shape in a Jacobian block (per example with a batch: no batch axis)
     start: int  # its first entry in the vector (per example with a batch)
     size: int  # its entries (per example with a batch)
 
     @property
     def part(self) -> slice:
         return slice(self.start, self.start + self.size)
-
-    @property
-    def block_shape(self) -> tuple[int, ...]:
-        """Its shape in a Jacobian block: without the batch axis where the vector is per example."""
-        return self.shape
 
 
 def leaves_of(named: list[tuple[str, tuple[int, ...]]], batched: bool) -> tuple[Leaf, ...]:
@@ -104,7 +99,6 @@ class Flat:
         differentiated argument(s), static leaves ``None`` (a tuple of trees for tuple ``argnums``).
       out_tree: a function of one value per output leaf -> the output's pytree.
       batch: the number of examples, or None.
-      lone_wrt, lone_out: whether the argument (the output) is one array kept in its own shape.
     """
 
     wrt: tuple[Leaf, ...]
@@ -112,8 +106,6 @@ class Flat:
     wrt_tree: object
     out_tree: object
     batch: int | None = None
-    lone_wrt: bool = True
-    lone_out: bool = True
 
     @property
     def n(self) -> int:
@@ -145,7 +137,7 @@ class Flat:
 
         def block(a: Leaf, b: Leaf):
             part = M[a.part, b.part] if self.batch is None else M[:, a.part, b.part]
-            return part.reshape((*lead, *a.block_shape, *b.block_shape))
+            return part.reshape((*lead, *a.shape, *b.shape))
 
         per_row = [self.wrt_tree([block(a, b) for b in self.wrt]) for a in rows]
         return self.out_tree([self.wrt_tree(per_row)]) if order == 2 else self.out_tree(per_row)
