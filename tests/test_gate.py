@@ -459,10 +459,14 @@ def test_baseline_pools_rounds_under_the_machines_name(tmp_path):
 
 
 def test_a_machine_in_another_state_makes_timings_inconclusive(real_run, tmp_path):
-    # the same fingerprint, but the dispatch floor took twice as long: a slower machine, not slower code
-    slow_machine = lambda df: df.assign(dispatch_floor_s=(df["dispatch_floor_s"].astype(float) * 2).map(repr))  # noqa: E731
-    base = copy_run(real_run, tmp_path / "base.csv", scale=1 / 100)
-    cur = copy_run(real_run, tmp_path / "cur.csv", rows=slow_machine)
+    # the same fingerprint, but the dispatch floor took twice as long: a slower machine, not slower code.
+    # Both floors are set from the run's slowest kernel, so that every kernel sits under 10 floors
+    # whatever this machine's speed (measured floors left a kernel above it on a slow VM)
+    floor = float(pd.read_csv(real_run)["time_median_s"].max()) / 5
+    base = copy_run(real_run, tmp_path / "base.csv", scale=1 / 100,
+                    rows=lambda df: df.assign(dispatch_floor_s=repr(floor)))  # fmt: skip
+    cur = copy_run(real_run, tmp_path / "cur.csv",
+                   rows=lambda df: df.assign(dispatch_floor_s=repr(2 * floor)))  # fmt: skip
     result = jaxgrads("gate", str(cur), "--baseline", str(base), "--no-confirm")
     assert result.returncode == 0, result.stdout
     assert (
