@@ -91,11 +91,12 @@ def set_devices(args) -> bool:
 
     if getattr(args, "devices", None) is None:
         return True
+    from jaxgrads.compat import set_host_devices
     from jaxgrads.validation import positive_int
 
     count = positive_int("--devices", args.devices)
     try:
-        jax.config.update("jax_num_cpu_devices", count)
+        set_host_devices(count)
     except RuntimeError:  # a backend is up (jaxgrads called in-process): fine if it has the count
         return len(jax.local_devices(backend="cpu")) == count or jax.default_backend() != "cpu"
     return True

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from jax.experimental import sparse
 
+from jaxgrads.compat import out_shape
 from jaxgrads.measure.case import Case, decide
 from jaxgrads.measure.compile import build
 from jaxgrads.measure.shapes import as_size, shapes_of_inputs
@@ -132,9 +133,8 @@ def compile_case(
         raise JaxgradsError(case.error)
     host = _host_inputs(case, seed, inputs)
     built = build(case, host, device)
-    if built.executables:
-        jac_shape = tuple(built.executables[-1][0].out_info.shape)
-    else:  # a peer's program: its result says
+    jac_shape = out_shape(built.executables[-1][0]) if built.executables else None
+    if jac_shape is None:  # a peer's program (or a release that cannot say): its result says
         jac_shape = tuple(built.run().shape)
     return Kernel(case, device, host, built.args, built.executables, built.compile_s, jac_shape, built.run,
                   built.mesh, built.prepared, built.prep_s)  # fmt: skip

@@ -99,15 +99,16 @@ def _lowered_cost(fn, *args) -> tuple[float, float, float]:
     """(flops, bytes, kernels) of ``fn``'s lowered program: XLA's cost analysis, and the kernels it
     runs, each kernel-of-its-own operation and the fused elementwise run before it: 2 per such
     operation, and 1."""
+    from jaxgrads.compat import cost_analysis
+
     try:
         lowered = jax.jit(fn).lower(*args)
-        cost = lowered.cost_analysis()
         kernels = 2.0 * len(_KERNEL_OPS.findall(lowered.as_text())) + 1.0
-    except Exception:  # a backend or jax without the lowered analysis: nothing known
+    except Exception:  # a function that cannot be lowered: nothing known
         return math.nan, math.nan, math.nan
-    if isinstance(cost, list | tuple):
-        cost = cost[0] if cost else {}
-    cost = cost or {}
+    cost, why = cost_analysis(lowered)
+    if why is not None:  # a backend or jax without the lowered analysis: nothing known
+        return math.nan, math.nan, math.nan
     return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0)), kernels
 
 

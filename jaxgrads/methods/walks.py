@@ -2,8 +2,8 @@
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
+from jaxgrads.compat import lax_map
 from jaxgrads.methods.common import columns_to_jacobian, partial_fn
 from jaxgrads.methods.registry import Method
 
@@ -22,7 +22,7 @@ def _map_vjp(problem, derivative, chunk_size=None):
             ct = jax.nn.one_hot(i, y.size, dtype=y.dtype).reshape(y.shape)
             return vjp(ct)[0]
 
-        rows = lax.map(row, jnp.arange(y.size), batch_size=chunk_size)
+        rows = lax_map(row, jnp.arange(y.size), batch_size=chunk_size)
         return rows.reshape((*y.shape, *w.shape))
 
     return jac
@@ -39,7 +39,7 @@ def _map_jvp(problem, derivative, chunk_size=None):
         def col(j):
             return f_jvp(jax.nn.one_hot(j, w.size, dtype=w.dtype).reshape(w.shape))
 
-        cols = lax.map(col, jnp.arange(w.size), batch_size=chunk_size)
+        cols = lax_map(col, jnp.arange(w.size), batch_size=chunk_size)
         return columns_to_jacobian(cols, y.shape, w.shape)
 
     return jac

@@ -38,11 +38,12 @@ def transposed(xp, M):  # M: shape=(r, c)
     if not _is_jax(xp):
         return M.T
     import jax
-    from jax import lax
+
+    from jaxgrads.compat import optimization_barrier
 
     if jax.default_backend() != "cpu":
         return M.T
-    padded = lax.optimization_barrier(xp.pad(M, ((0, 0), (0, PAD))))
+    padded = optimization_barrier(xp.pad(M, ((0, 0), (0, PAD))))
     return padded[:, : M.shape[1]].T
 
 

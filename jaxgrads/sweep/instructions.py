@@ -59,7 +59,7 @@ MAX_VALGRIND_CALL_S = 10.0  # nor a case whose one uninstrumented call under val
 def add_instructions(out: Path, sweep, cases: Sequence) -> int:
     """Counts the timed rows of ``out`` that have no count yet and writes the file again with them.
 
-    Returns the number of rows counted.
+    Returns the number of rows counted; a row tried and not counted gets why in its ``message``.
     """
     import pandas as pd
 
@@ -86,12 +86,18 @@ def add_instructions(out: Path, sweep, cases: Sequence) -> int:
     counts = count_instructions(sweep, todo, out.parent)
     if not counts:
         return 0
+    counted = 0
     for i, r in enumerate(rows.to_dict("records")):
         columns = counts.get(row_key(r))
-        if columns:
+        if columns and "instructions" in columns:
             rows.loc[i, list(COLUMNS)] = [str(columns[c]) for c in COLUMNS]
+            counted += 1
+        elif columns:  # tried and not counted: the row says why (its count stays empty)
+            note = f"instructions not counted: {columns['note']}"
+            if note not in r["message"]:  # a resumed count tries the row again
+                rows.loc[i, "message"] = f"{r['message']}; {note}" if r["message"] else note
     atomic_write_text(out, rows.to_csv(index=False))
-    return len(counts)
+    return counted
 
 
 def _spec(sweep, cases: Sequence, out: Path, cpu: int | None) -> dict:
@@ -111,13 +117,35 @@ def _spec(sweep, cases: Sequence, out: Path, cpu: int | None) -> dict:
     }
 
 
-def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> dict[tuple, dict]:
-    """Counts the instructions of ``cases`` in callgrind children; returns their columns by case key.
+def child_env(case, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment a case's callgrind child starts with: XLA single-threaded
+    (:data:`~jaxgrads.measure.callgrind.CHILD_XLA_FLAGS`) and, for a case on a mesh of host
+    devices, that many host devices (:func:`jaxgrads.compat.host_device_env`), whatever the release."""
+    from jaxgrads.compat import host_device_env
+    from jaxgrads.measure.callgrind import CHILD_XLA_FLAGS
 
-    Cases a child could not count (over the time limit, a failure) are left out, with the reason on
-    stderr; so is everything when valgrind is missing (one line, never an error).
+    env = dict(os.environ if env is None else env)
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {CHILD_XLA_FLAGS}".strip()
+    return host_device_env(case.devices, env) if case.platform == "cpu" and case.devices > 1 else env
+
+
+def _deal(cases: Sequence, cpus: int) -> list[list]:
+    """The cases in shards of one environment each (:func:`child_env`), at most ``cpus`` shards where
+    the environments allow, round-robin within an environment."""
+    groups: dict[int, list] = {}
+    for c in cases:
+        groups.setdefault(c.devices if c.platform == "cpu" else 1, []).append(c)
+    share = max(1, cpus // len(groups))
+    return [g[i::share] for g in groups.values() for i in range(min(share, len(g)))]
+
+
+def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> dict[tuple, dict]:
+    """Counts the instructions of ``cases`` in callgrind children; returns their columns by case key,
+    or ``{"note": why}`` for a case a child could not count (over the time limit, a failure).
+
+    Everything is left out when valgrind is missing (one line on stderr, never an error).
     """
-    from jaxgrads.measure.callgrind import CHILD_XLA_FLAGS, callgrind_command, unavailable
+    from jaxgrads.measure.callgrind import callgrind_command, unavailable
     from jaxgrads.measure.machine import cpus_used
 
     why = unavailable()
@@ -128,8 +156,7 @@ def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> d
         return {}
     # every CPU of the machine, whatever this process is pinned to: counts do not depend on load
     cpus = list(range(os.cpu_count() or 1)) if hasattr(os, "sched_setaffinity") else [None] * cpus_used()
-    shards = [list(cases[i :: len(cpus)]) for i in range(min(len(cpus), len(cases)))]
-    env = os.environ | {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {CHILD_XLA_FLAGS}".strip()}
+    shards = _deal(cases, len(cpus))
     start = time.perf_counter()
     print(
         f"instructions: counting {len(cases)} cases under callgrind in {len(shards)} processes ...",
@@ -138,49 +165,43 @@ def count_instructions(sweep, cases: Sequence, workdir: Path | None = None) -> d
     with tempfile.TemporaryDirectory(prefix="jaxgrads-callgrind-", dir=workdir) as tmp:
         folder = Path(tmp)
         children = []
-        for i, (shard, cpu) in enumerate(zip(shards, cpus, strict=False)):
+        for i, shard in enumerate(shards):
+            cpu = cpus[i % len(cpus)]
             spec_path = folder / f"spec{i}.json"
-            spec_path.write_text(
-                json.dumps(_spec(sweep, shard, folder / f"counts{i}.csv", cpu))
-            )
-            cmd = [
-                *callgrind_command(folder),
-                sys.executable,
-                "-m",
-                "jaxgrads.sweep.instructions",
-                str(spec_path),
-            ]
+            spec_path.write_text(json.dumps(_spec(sweep, shard, folder / f"counts{i}.csv", cpu)))
+            cmd = [*callgrind_command(folder), sys.executable, "-m", "jaxgrads.sweep.instructions",
+                   str(spec_path)]  # fmt: skip
             log = open(folder / f"child{i}.log", "w")  # noqa: SIM115 (closed below)
-            proc = subprocess.Popen(_pinned(cmd, cpu), env=env, stdout=log, stderr=subprocess.STDOUT)
-            children.append((proc, log, i))
+            proc = subprocess.Popen(_pinned(cmd, cpu), env=child_env(shard[0]), stdout=log,
+                                    stderr=subprocess.STDOUT)  # fmt: skip
+            children.append((proc, log, i, shard))
         try:
-            for proc, log, _ in children:
+            for proc, log, *_ in children:
                 proc.wait()
                 log.close()
         except BaseException:  # Ctrl-C: no child outlives the run
-            for proc, log, _ in children:
+            for proc, log, *_ in children:
                 proc.kill()
                 proc.wait()
                 log.close()
             raise
         counts: dict[tuple, dict] = {}
-        for proc, _, i in children:
+        for proc, _, i, shard in children:
             counts |= _read_counts(folder / f"counts{i}.csv")
             if proc.returncode != 0:
                 lines = (folder / f"child{i}.log").read_text(errors="replace").strip().splitlines()
                 last = lines[-1] if lines else f"exit status {proc.returncode}"
-                print(
-                    f"instructions: callgrind process {i + 1} failed ({last}); "
-                    "its remaining cases are not counted",
-                    file=sys.stderr,
-                )
-    missed = [c for c in cases if c.key not in counts]
+                print(f"instructions: callgrind process {i + 1} failed ({last}); "
+                      "its remaining cases are not counted", file=sys.stderr)  # fmt: skip
+                failed = f"its callgrind process failed: {one_line(last, 160)}"
+                counts |= {c.key: {"note": failed} for c in shard if c.key not in counts}
+    missed = [c for c in cases if "instructions" not in counts.get(c.key, {})]
     print(
         f"instructions: {len(cases) - len(missed)} of {len(cases)} cases counted in "
         f"{time.perf_counter() - start:.0f} s" + (f" (not counted: {missed[0].id} ...)" if missed else ""),
         file=sys.stderr,
     )
-    return {k: v for k, v in counts.items() if "instructions" in v}
+    return counts
 
 
 def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
@@ -201,6 +222,7 @@ def _read_counts(path: Path) -> dict[tuple, dict]:
             key = tuple(r[k] for k in KEY)
             if r.get("note"):
                 print(f"instructions: {'-'.join(key)} not counted: {r['note']}", file=sys.stderr)
+                out[key] = {"note": r["note"]}
                 continue
             out[key] = {c: r[c] for c in COLUMNS}
     return out
@@ -227,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     import jax
 
-    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    from jaxgrads.compat import set_config
+
+    set_config("jax_cpu_enable_async_dispatch", False)  # a release without it dispatches in order
     jax.config.update("jax_enable_x64", spec["x64"])
     jax.config.update("jax_default_matmul_precision", spec["matmul_precision"])
     from jaxgrads.measure.callgrind import Callgrind, guest_isa, valgrind_version

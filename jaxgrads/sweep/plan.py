@@ -48,7 +48,8 @@ def plan(sweep: Sweep) -> list[Case]:
         known = {d.name for p in problems for d in p.derivatives}
         for w in wrts:
             choose("wrt (for the chosen problems)", w, sorted(known))
-    mesh = sweep.devices or len(jax.devices())
+    platform = resolve_device(sweep.device).platform
+    mesh = sweep.devices or len(jax.devices(platform))  # the chosen platform's, not the default backend's
     methods = expand_methods(sweep.methods) if sweep.methods else default_methods(mesh)
     if any(METHODS[m].backend == "torch" for m in methods):
         require_torch()
@@ -58,7 +59,6 @@ def plan(sweep: Sweep) -> list[Case]:
     for dtype in sweep.dtypes:
         require_x64(resolve_dtype(dtype))
     caches = planning_caches() if sweep.regimes else {}
-    platform = resolve_device(sweep.device).platform
     cases, seen = [], set()
     closed_form = role_method("closed_form")
 
