@@ -56,20 +56,9 @@ def add_function(p, *, required: bool = False) -> None:
 
 def function_args(args) -> tuple:
     """``--function``'s function, its arguments and ``argnums`` (an int, or a tuple for several)."""
-    from jaxgrads.errors import JaxgradsError
-    from jaxgrads.problems.plugins import load_object
+    from jaxgrads.function.plugin import load_function
 
-    if args.args_from is None:
-        raise JaxgradsError("--function needs --args-from MODULE:MAKE, a function returning its arguments")
-    f = load_object(args.function, "--function")
-    make = load_object(args.args_from, "--args-from")
-    try:
-        made = make()
-    except Exception as exc:
-        raise JaxgradsError(f"--args-from {args.args_from}: raised {type(exc).__name__}: {exc}") from None
-    made = tuple(made) if isinstance(made, (tuple, list)) else (made,)  # the arguments, each any pytree
-    argnums = args.argnums[0] if len(args.argnums) == 1 else tuple(args.argnums)
-    return f, made, argnums
+    return load_function(args.function, args.args_from, args.argnums)
 
 
 def add_baselines_dir(p: argparse.ArgumentParser, flag: str, help: str | None = None) -> None:

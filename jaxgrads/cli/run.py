@@ -155,12 +155,15 @@ def _function_case(args) -> None:
 
     if args.args_from is None:
         raise JaxgradsError("--function needs --args-from MODULE:MAKE, a function returning its arguments")
-    if args.instructions or args.processes is not None:
-        raise JaxgradsError("--function runs in this process only; leave out --instructions and --processes")
+    if args.processes is not None:
+        raise JaxgradsError("--function runs in this process only; leave out --processes")
     if args.problems or args.sizes:
         raise JaxgradsError("--function sets the problem and size itself; leave out --problems and --sizes")
+    from jaxgrads.function.plugin import export
+
     f, made, argnums = function_args(args)
     problem, size, _ = function_problem(f, made, argnums, batch_axis=args.batch_axis, has_aux=args.has_aux)
+    export(args.function, args.args_from, args.argnums, args.batch_axis, args.has_aux)  # the children's
     args.problems, args.sizes = [problem.name], [f"{size.m}x{size.n}"]
     if size.batch:
         args.batch = [size.batch]
