@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from jaxgrads.cli import ab, advise, baseline, convert, gate, history, listing, report, site
+from jaxgrads.cli import ab, advise, baseline, convert, gate, history, listing, releases, report, site
 from jaxgrads.cli import run as run_command
 from jaxgrads.cli.interrupts import interrupt_handled, interrupts, last_signal
 from jaxgrads.cli.parsing import Parser
@@ -22,20 +22,22 @@ from jaxgrads.errors import JaxgradsError
 
 __all__ = ["entry", "main", "make_parser"]
 
-# each command: its module's run(args); ab, baseline and history also get the sweep options they forward
+# each command: its module's run(args); ab, baseline, history and releases also get the sweep options
+# they forward
 COMMANDS = {
     "list": listing.run, "run": run_command.run, "advise": advise.run, "report": report.report,
     "plot": report.plot,
     "gate": gate.run, "import-pytest-benchmark": convert.run, "site": site.run,
 }  # fmt: skip
 INTERRUPTED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # 130, 143
-FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run}
+FORWARDING = {"ab": ab.run, "baseline": baseline.run, "history": history.run, "releases": releases.run}
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="jaxgrads", description="Benchmark JAX Jacobians against closed forms.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (listing, run_command, advise, baseline, gate, ab, report, convert, history, site):
+    modules = (listing, run_command, advise, baseline, gate, ab, releases, report, convert, history, site)
+    for module in modules:
         module.add(sub)
     return parser
 

@@ -95,6 +95,7 @@ def compare(
     confirm: Confirm | None = None,
     same_machine: bool | None = None,
     strict: bool = False,
+    across_releases: bool = False,
 ) -> GateResult:
     """Compares two runs kernel by kernel; see the module docstring for the rule.
 
@@ -108,6 +109,8 @@ def compare(
       same_machine: whether timings are comparable; default: the fingerprints match. A/B mode
         passes True (both sides ran interleaved on one machine, whatever their jax versions).
       strict: inconclusive kernels fail too.
+      across_releases: instruction counts compared whatever the two runs' jax and jaxlib versions
+        (``jaxgrads releases``: a step between releases is the question); XLA's metrics still are not.
 
     Returns:
       A :class:`GateResult`.
@@ -130,9 +133,10 @@ def compare(
         )
     versions_match = all(fp_b[k] == fp_c[k] for k in VERSIONS)
     timings, notes = _comparable(baseline, current, rule, same_machine)
-    notes += _instruction_notes(baseline, current)
+    notes += _instruction_notes(baseline, current, across_releases)
     floor = max(float(baseline.value("dispatch_floor_s")), float(current.value("dispatch_floor_s")))
-    records = [shared_record(baseline, current, key, rule, timings, versions_match, floor) for key in shared]
+    records = [shared_record(baseline, current, key, rule, timings, versions_match, floor, across_releases)
+               for key in shared]  # fmt: skip
     records += [lost_record(baseline, current, key) for key in lost]
     records += [new_record(current, key) for key in new]
     if confirm is not None:
@@ -171,7 +175,7 @@ def _comparable(baseline: Run, current: Run, rule: Rule, same_machine: bool | No
     return timings, notes
 
 
-def _instruction_notes(baseline: Run, current: Run) -> list[str]:
+def _instruction_notes(baseline: Run, current: Run, across_releases: bool = False) -> list[str]:
     """Why the instruction counts are not compared, when both runs have some and they are not."""
     counted = [
         run
@@ -189,7 +193,7 @@ def _instruction_notes(baseline: Run, current: Run) -> list[str]:
         )
     differs = [
         f"{k} {first(baseline, k)!r} -> {first(current, k)!r}"
-        for k in (*VERSIONS, *INSTRUCTION_SETTINGS)
+        for k in (INSTRUCTION_SETTINGS if across_releases else (*VERSIONS, *INSTRUCTION_SETTINGS))
         if first(baseline, k) != first(current, k)
     ]
     return [f"instructions not comparable: {', '.join(differs)}"] if differs else []

@@ -55,13 +55,15 @@ def _number(row, column: str) -> float:
         return math.nan
 
 
-def instructions_verdict(base, cur, rule: Rule) -> tuple[str, float]:
+def instructions_verdict(base, cur, rule: Rule, *, across_releases: bool = False) -> tuple[str, float]:
     """(verdict, current / baseline count) of one kernel's instruction counts; ``–`` when either run
-    has no count, ``not comparable`` when the settings differ."""
+    has no count, ``not comparable`` when the settings differ (the jax and jaxlib versions too, unless
+    ``across_releases``: what ``jaxgrads releases`` compares)."""
     b, c = _number(base, "instructions"), _number(cur, "instructions")
     if not (math.isfinite(b) and math.isfinite(c) and b > 0):
         return "–", math.nan
-    if any(str(base.get(k, "")) != str(cur.get(k, "")) for k in (*VERSIONS, *INSTRUCTION_SETTINGS)):
+    settings = INSTRUCTION_SETTINGS if across_releases else (*VERSIONS, *INSTRUCTION_SETTINGS)
+    if any(str(base.get(k, "")) != str(cur.get(k, "")) for k in settings):
         return "not comparable", c / b
     noop = _number(base, "noop_instructions")
     allowed = rule.instr_tolerance * b + rule.dispatch_tolerance * (noop if math.isfinite(noop) else 0.0)
@@ -71,14 +73,15 @@ def instructions_verdict(base, cur, rule: Rule) -> tuple[str, float]:
 
 
 def shared_record(
-    baseline: Run, current: Run, key: tuple, rule: Rule, timings: bool, versions_match: bool, floor: float
+    baseline: Run, current: Run, key: tuple, rule: Rule, timings: bool, versions_match: bool, floor: float,
+    across_releases: bool = False,
 ) -> dict:
     """A kernel timed in both runs: its XLA metrics and (where comparable) its timing verdict."""
     b_row, c_row = baseline.rows.loc[key], current.rows.loc[key]
     metric, detail = (
         metric_verdict(b_row, c_row, rule.metric_tolerance) if versions_match else ("not comparable", "")
     )
-    instr, instr_ratio = instructions_verdict(b_row, c_row, rule)
+    instr, instr_ratio = instructions_verdict(b_row, c_row, rule, across_releases=across_releases)
     b, c = baseline.samples[key], current.samples[key]
     if timings:
         v = judge(b, c, rule, floor=floor)

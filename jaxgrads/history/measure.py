@@ -28,11 +28,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jaxgrads.errors import JaxgradsError
+from jaxgrads.history.environments import environment, project_dependencies
 from jaxgrads.history.store import History
 
 __all__ = ["ENVS", "DEFAULT_SWEEP", "commit_range", "measure_range"]
@@ -98,25 +98,11 @@ def _mark(history: History, commit: str, host: str, options: str, run_file: str)
 def _environment(history: History, worktree: Path, log: Callable[[str], None]) -> str:
     """The interpreter of the commit's virtualenv, created on first use of its dependency list."""
     try:
-        project = tomllib.loads((worktree / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise RuntimeError(f"no readable pyproject.toml [project] ({exc})") from None
-    deps = sorted(project.get("dependencies", []))
+        deps = sorted(project_dependencies(worktree / "pyproject.toml"))
+    except JaxgradsError as exc:
+        raise RuntimeError(str(exc)) from None
     digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()[:12]
-    env = history.work / f"env-{digest}"
-    python = env / "bin" / "python"
-    if not (env / ".ready").is_file():
-        log(f"  environment {env.name}: creating ({len(deps)} dependencies)")
-        for cmd in (
-            [sys.executable, "-m", "venv", "--clear", str(env)],
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *deps],
-        ):
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-                raise RuntimeError(f"environment {env.name}: {last}")
-        (env / ".ready").write_text("\n".join(deps) + "\n", encoding="utf-8")
-    return str(python)
+    return environment(history.work / f"env-{digest}", deps, log)
 
 
 def _measure_one(

@@ -89,6 +89,20 @@ GATE_SWEEP = Sweep(
     # time moves less from one process to the next (bench/studies/normalization.py)
     cpus=1,
 )
+# one sweep under several jax releases (jaxgrads releases): three of the notes' problems (a vector's,
+# a matrix's and a layer's derivatives: 22 kernels), forward, reverse and closed form, at 32, where
+# every kernel is cheap enough to count under callgrind (~10 s each, mostly XLA compiling under it)
+# and both a release's dispatch (most of a count at this size) and its kernels (matvec/A, linear/W) show
+RELEASES_SWEEP = Sweep(
+    problems=("matvec", "quadratic", "linear"),
+    methods=("jacfwd", "jacrev", "analytic"),
+    sizes=((32, 32),),
+    samples=9,
+    min_sample_s=0.005,
+    max_call_s=0.1,
+    max_time_s=math.inf,
+    cpus=1,
+)
 # forward against reverse: matvec w.r.t. x at m·n = 65536, aspect m/n from 1/64 to 64
 CROSSOVER_SWEEP = Sweep(
     problems=("matvec",),
@@ -120,6 +134,7 @@ PRESETS = {
     "default": DEFAULT_SWEEP,
     "quick": QUICK_SWEEP,
     "gate": GATE_SWEEP,
+    "releases": RELEASES_SWEEP,
     "scaling": SCALING_SWEEP,
     "crossover": CROSSOVER_SWEEP,
     "structure": STRUCTURE_SWEEP,

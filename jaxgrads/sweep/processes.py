@@ -60,24 +60,30 @@ DEFAULT_AB_MODE = "alternate"  # make calibrate-gate compares the two on the sam
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: an interpreter and the plug-ins it loads."""
+    """One side of a comparison: an interpreter, the plug-ins it loads and the environment variables
+    it runs with besides this process's (a release's ``PYTHONPATH``, a configuration's ``XLA_FLAGS``)."""
 
-    name: str  # "A", "B", "current"
+    name: str  # "A", "B", "current", a release
     python: str = sys.executable
     problems_from: tuple[str, ...] = field(default_factory=tuple)
+    env: tuple[tuple[str, str], ...] = ()
+
+    def environ(self) -> dict[str, str]:
+        return os.environ | dict(self.env)
 
 
 def check_side(side: Side) -> None:
     """Refuses a side whose interpreter cannot start or cannot import jaxgrads, before any round."""
     try:
         proc = subprocess.run(
-            [side.python, "-c", "import jaxgrads"], capture_output=True, text=True, check=False, timeout=120
+            [side.python, "-c", "import jaxgrads, jax; jax.devices()"], capture_output=True, text=True,
+            check=False, timeout=120, env=side.environ(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise JaxgradsError(f"side {side.name}: cannot run {side.python}: {exc}") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        raise JaxgradsError(f"side {side.name}: {side.python} cannot import jaxgrads ({last})")
+        raise JaxgradsError(f"side {side.name}: {side.python} cannot start jaxgrads and jax ({last})")
 
 
 def _child_cmd(side: Side, run_args: Sequence[str], out: Path, cpu: int | None = None) -> list[str]:
@@ -89,7 +95,9 @@ def _child_cmd(side: Side, run_args: Sequence[str], out: Path, cpu: int | None =
 
 def _start(side: Side, cmd: list[str]) -> subprocess.Popen:
     try:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=side.environ()
+        )
     except OSError as exc:
         raise JaxgradsError(f"side {side.name}: cannot run {cmd[0]}: {exc.strerror}") from None
 
