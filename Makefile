@@ -7,7 +7,7 @@ EXTRAS ?= test,plot
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor closed-forms devices sparse peers calibrate-gate history site advise-study compare-docs clean
+.PHONY: help lint test test-long test-all test-machines test-browser bench bench-quick bench-pytest gate baseline budgets floor closed-forms devices sparse peers calibrate-gate history site advise-study compare-docs releases clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -134,6 +134,9 @@ advise-study:  ## How often jaxgrads.advise's prediction picks the fastest metho
 compare-docs:  ## docs/compare.md: jaxgrads.compare on the example layers and models (installs [sparse,models])
 	$(MAKE) EXTRAS=test,sparse,models $(VENV)/.installed-test-sparse-models
 	$(PY) bench/studies/compare_example.py
+
+releases: $(STAMP)  ## The notes' Jacobians under jax 0.4.30 ... 0.10.2 (counted and timed, gated step by step) into docs/releases.md
+	$(PY) bench/studies/releases.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

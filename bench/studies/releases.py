@@ -1,0 +1,172 @@
+"""docs/releases.md: the notes' Jacobians across jax releases, in instructions and time per call.
+
+    .venv/bin/python bench/studies/releases.py [--summarize]       (make releases)
+
+1. ``jaxgrads releases``'s default configurations (jax 0.4.30 to 0.10.2, and 0.4.38 with the CPU
+   runtime before the thunk one) and an A/A configuration, ``0.10.2-again`` (the same release twice,
+   adjacent), on the ``releases`` preset: ``results/releases/``.
+2. An injected +3%: a pilot counts what one loop iteration of ``bench/studies/inject.py`` costs
+   (``linear/W jacfwd`` with and without ``PILOT_LOOPS`` of them), then ``0.10.2`` against
+   ``0.10.2-inj3``, where every kernel runs, before each call, loops sized to 3% of its step-1 count:
+   ``results/releases-inject/``.
+
+The page's block (``<!-- releases:start -->``) and figure (``docs/figures/releases.png``) are written
+from those folders; ``--summarize`` writes them again without measuring (what is there is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "studies"))
+
+import pandas as pd  # noqa: E402
+from figures import publish  # noqa: E402
+
+from jaxgrads.history.environments import release_environment, source_root  # noqa: E402
+from jaxgrads.history.release_steps import kernel_table, releases_markdown, steps  # noqa: E402
+from jaxgrads.history.releases import DEFAULT_CONFIGS, Config, measure_releases  # noqa: E402
+
+MAIN = ROOT / "results" / "releases"
+INJECT = ROOT / "results" / "releases-inject"
+FIGURE = ROOT / "docs" / "figures" / "releases.png"
+SWEEP = ["--preset", "releases", "--instructions"]
+NEWEST = "0.10.2"
+PILOT_KERNEL, PILOT_LOOPS = ("linear", "W", "jacfwd"), 20000
+INJECT_TARGET = 0.03
+PLUGIN = str(ROOT / "bench" / "studies" / "inject.py")
+COMMAND = "make releases (bench/studies/releases.py)"
+
+
+def configs_main() -> list[Config]:
+    return [*DEFAULT_CONFIGS, Config(f"{NEWEST}-again", NEWEST)]
+
+
+def pilot_per_loop(table: pd.DataFrame) -> float:
+    """Instructions per injected loop iteration: the pilot kernel counted with PILOT_LOOPS of them,
+    against its count in step 1 (counts are deterministic: two processes may be compared)."""
+    problem, wrt, method = PILOT_KERNEL
+    base = table[(table["config"] == NEWEST) & table["kernel"].str.startswith(f"{problem}-{wrt}-{method}-")]
+    kernel = base["kernel"].iloc[0]
+    out = ROOT / "results" / "releases-pilot.csv"
+    env = {"JAXGRADS_INJECT_KERNELS": json.dumps({kernel: PILOT_LOOPS}), "PYTHONPATH": str(source_root())}
+    cmd = [release_environment(NEWEST), "-m", "jaxgrads", "run", *SWEEP, "--problems", problem, "--wrt", wrt,
+           "--methods", method, "--problems-from", PLUGIN, "-o", str(out), "--overwrite"]  # fmt: skip
+    proc = subprocess.run(cmd, env=os.environ | env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"the pilot failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    counted = float(pd.read_csv(out)["instructions"].iloc[0])
+    per_loop = (counted - float(base["instructions"].iloc[0])) / PILOT_LOOPS
+    if per_loop < 1:
+        sys.exit(f"the pilot's {PILOT_LOOPS} loops added {per_loop:.2g} instructions each: inject.py does "
+                 "not reach the kernels the runner builds")  # fmt: skip
+    return per_loop
+
+
+def measure(rounds: int) -> None:
+    measured = measure_releases(configs_main(), SWEEP, MAIN, rounds=rounds)
+    table = kernel_table(measured)
+    found = steps(measured)
+    table.to_csv(MAIN / "table.csv", index=False)
+    found.to_csv(MAIN / "steps.csv", index=False)
+    per_loop = pilot_per_loop(table)
+    newest = table[table["config"] == NEWEST].dropna(subset=["instructions"])
+    counts = zip(newest["kernel"], newest["instructions"], strict=True)
+    loops = {k: max(1, round(INJECT_TARGET * i / per_loop)) for k, i in counts}
+    injected = Config(f"{NEWEST}-inj3", NEWEST, env=(("JAXGRADS_INJECT_KERNELS", json.dumps(loops)),),
+                      problems_from=(PLUGIN,))  # fmt: skip
+    inj = measure_releases([Config(NEWEST, NEWEST), injected], SWEEP, INJECT, rounds=2, overwrite=True)
+    kernel_table(inj).to_csv(INJECT / "table.csv", index=False)
+    steps(inj).to_csv(INJECT / "steps.csv", index=False)
+    (INJECT / "pilot.json").write_text(json.dumps({"per_loop": per_loop, "loops": loops}) + "\n")
+
+
+def figure(table: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    configs = list(dict.fromkeys(table["config"]))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharex=True)
+    for ax, column, label in ((axes[0], "instructions", "instructions per call"),
+                              (axes[1], "time_median_s", "time per call (s)")):  # fmt: skip
+        wide = table.pivot_table(index="kernel", columns="config", values=column)[configs]
+        for _, row in wide.iterrows():
+            ax.plot(range(len(configs)), row.to_numpy(), color="0.75", lw=0.8)
+        ax.plot(range(len(configs)), wide.median().to_numpy(), color="C3", lw=2.2, marker="o",
+                label="median over kernels")  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.set_xticks(range(len(configs)), configs, rotation=60, ha="right", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("instructions per call (callgrind; one line per kernel)", fontsize=10)
+    axes[1].set_title("median time per call (alternating rounds, pooled)", fontsize=10)
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE, dpi=110)
+
+
+def _pair_line(found: pd.DataFrame, before: str, after: str) -> str:
+    g = found[(found["before"] == before) & (found["after"] == after)]
+    flagged = g[g["instructions"].isin(("regression", "faster"))]
+    ratios = g["instr_ratio"].dropna()
+    stepped = int((g["step"] != "").sum())
+    return (f"{len(flagged)} of {len(g)} kernels flagged on instructions, {stepped} steps; instruction "
+            f"ratios {ratios.min():.4f}-{ratios.max():.4f} (median {ratios.median():.4f})")  # fmt: skip
+
+
+def summary() -> str:
+    table, found = pd.read_csv(MAIN / "table.csv"), pd.read_csv(MAIN / "steps.csv", keep_default_na=False)
+    for column in ("instr_ratio", "time_ratio"):
+        found[column] = pd.to_numeric(found[column], errors="coerce")
+    inj = pd.read_csv(INJECT / "steps.csv", keep_default_na=False)
+    inj["instr_ratio"] = pd.to_numeric(inj["instr_ratio"], errors="coerce")
+    pilot = json.loads((INJECT / "pilot.json").read_text())
+    run = pd.read_csv(MAIN / NEWEST / "pooled.csv", nrows=1).iloc[0]
+    figure(table)
+    configs = list(dict.fromkeys(table["config"]))
+    kernels = table["kernel"].nunique()
+    regress = found[found["step"] == "regression"]
+    improve = found[found["step"] == "improvement"]
+    lines = [
+        f"Measured by `{COMMAND}` on {run['cpu_model']} ({run['cpu_count']} CPUs; counts under Valgrind "
+        f"{run['valgrind_version']}, guest {run['isa_class']}), {dt.date.today().isoformat()}: {kernels} "
+        f"kernels under {len(configs)} configurations, {len(found)} adjacent comparisons.",
+        "",
+        "![instructions and time per call across releases](figures/releases.png)",
+        "",
+        f"- **A/A** (`{NEWEST}` and `{NEWEST}-again`, the same release as two adjacent configurations): "
+        + _pair_line(found, NEWEST, f"{NEWEST}-again") + ".",
+        f"- **Injected +3%** (`{NEWEST}-inj3`: every kernel's calls preceded by Python loops sized to 3% of "
+        f"its count, {pilot['per_loop']:.1f} instructions a loop by the pilot): "
+        + _pair_line(inj, NEWEST, f"{NEWEST}-inj3") + ". A kernel whose count is mostly dispatch is "
+        "allowed 3% of a no-op on top of 1%, so +3% shows only where the kernel's own work dominates.",
+        f"- **Steps found**: {len(regress)} regressions and {len(improve)} improvements over "
+        f"{len(found)} kernel comparisons; the largest per pair below the tables.",
+        "",
+        releases_markdown(table, found).rstrip(),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summarize", action="store_true", help="write the page again from the folders")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not args.summarize:
+        measure(args.rounds)
+    publish("releases", summary())
+
+
+if __name__ == "__main__":
+    main()
