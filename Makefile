@@ -70,9 +70,11 @@ bench: $(STAMP)  ## Default, scaling, fwd/rev crossover, structure and devices s
 
 # with a history (results/history/, from `make history` or `jaxgrads history add`), its kernel pages too
 HISTORY := $(if $(wildcard results/history/runs/*.csv),--history results/history)
+# with make releases' folder, its page too
+RELEASES := $(if $(wildcard results/releases/steps.csv),--releases results/releases)
 
 site: $(STAMP)  ## The static site of make bench's results (and the history, if any) -> results/site/index.html
-	$(PY) -m jaxgrads site $(RESULTS) $(DEVICE_RESULTS) $(HISTORY) --overwrite -o results/site
+	$(PY) -m jaxgrads site $(RESULTS) $(DEVICE_RESULTS) $(HISTORY) $(RELEASES) --overwrite -o results/site
 
 RANGE ?= HEAD~5..HEAD
 history: $(STAMP)  ## The gate sweep at each commit of RANGE (default HEAD~5..HEAD) into results/history/, then its regressions

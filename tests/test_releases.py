@@ -350,3 +350,21 @@ def test_your_own_function_is_counted_by_the_callgrind_children(tmp_path):
     assert df["instructions"].notna().all(), result.stderr
     assert (df["instructions"] > df["noop_instructions"]).all()
     assert math.isfinite(df["instructions"].iloc[0])
+
+
+# ---------------------------------------------------------------- the site's page
+
+
+def test_the_site_gets_a_releases_page(measured, tmp_path):
+    m, _ = measured
+    kernel_table(m).to_csv(m.folder / "table.csv", index=False)
+    steps(m, confirm=False).to_csv(m.folder / "steps.csv", index=False)
+    src = m.folder / jax.__version__ / "round1.csv"
+    result = jaxgrads("site", str(src), "--releases", str(m.folder), "-o", str(tmp_path / "site"))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site" / "releases.html").read_text()
+    assert "2 kernels under 2 configurations" in page
+    assert "<svg" in page
+    assert 'href="releases.html"' in (tmp_path / "site" / "index.html").read_text()
+    empty = jaxgrads("site", str(src), "--releases", str(tmp_path), "-o", str(tmp_path / "site2"))
+    assert_one_line_error(empty, f"--releases {tmp_path}: no table.csv and steps.csv")

@@ -14,6 +14,7 @@ EPILOG = """Each page holds its charts (SVG), style and script: open site/index.
 examples:
   jaxgrads site results/latest.csv results/scaling.csv -o site/
   jaxgrads site results/latest.csv --history results/history -o site/ --overwrite
+  jaxgrads site results/latest.csv --releases results/releases -o site/ --overwrite
 """
 
 
@@ -27,6 +28,9 @@ def add(sub) -> None:
     add_output(p, "DIR", "the site's folder (created)", required=True)
     p.add_argument(
         "--history", metavar="DIR", help="a history folder (jaxgrads history): kernel pages, steps"
+    )
+    p.add_argument(
+        "--releases", metavar="DIR", help="a jaxgrads releases folder: a page of its steps across releases"
     )
     p.add_argument(
         "--repo", default=".", metavar="DIR", help="the git repository ordering the history (%(default)s)"
@@ -47,7 +51,13 @@ def run(args) -> int:
         from jaxgrads.history.store import History
 
         histories = build(History(args.history).table(), Path(args.repo))
-    pages = write_site(df, args.output, histories=histories, sources=list(args.csv), overwrite=args.overwrite)
+    releases = None
+    if args.releases is not None:
+        from jaxgrads.site.release_pages import read_releases
+
+        releases = read_releases(args.releases)
+    pages = write_site(df, args.output, histories=histories, sources=list(args.csv), overwrite=args.overwrite,
+                       releases=releases)  # fmt: skip
     kernels = sum(p.name.startswith("kernel-") for p in pages)
     print(f"{len(pages)} pages ({kernels} kernel histories) -> {Path(args.output) / 'index.html'}")
     return 0

@@ -34,6 +34,8 @@ from jaxgrads.results.labels import format_seconds, size_text
 from jaxgrads.results.schema import one_per_case
 from jaxgrads.site.history_pages import by_kernel, history_section, kernel_file, kernel_page
 from jaxgrads.site.html import chart, data_attrs, esc, filters, float_of, num, page, slug, table
+from jaxgrads.site.release_pages import FILE as RELEASES_FILE
+from jaxgrads.site.release_pages import releases_page
 
 __all__ = ["MARKER", "write_site"]
 
@@ -235,9 +237,10 @@ def _target_file(target: str) -> str:
 
 
 def write_site(
-    df: pd.DataFrame, out: str | Path, *, histories=None, sources: list[str], overwrite: bool
+    df: pd.DataFrame, out: str | Path, *, histories=None, sources: list[str], overwrite: bool, releases=None
 ) -> list[Path]:
-    """Writes the site of results ``df`` (and ``histories``, :func:`jaxgrads.history.series.build`) into
+    """Writes the site of results ``df`` (and ``histories``, :func:`jaxgrads.history.series.build`, and
+    ``releases``, :func:`jaxgrads.site.release_pages.read_releases`: a page of its own) into
     folder ``out``; returns the pages. An existing ``out`` is replaced only with ``overwrite`` and only
     if it is a site (it holds :data:`MARKER`)."""
     from jaxgrads.report.plots import require_matplotlib
@@ -270,7 +273,13 @@ def write_site(
                     pages[kernel_pages[kernel]] = kernel_page(plt, kernel, series, histories.commits)
         for target, g in t.groupby("target", sort=True):
             pages[_target_file(target)] = _target_page(plt, target, g)
+        if releases is not None:
+            pages[RELEASES_FILE] = releases_page(plt, *releases)
         pages["index.html"] = _index(plt, t, df, histories, sources, kernel_pages)
+        if releases is not None:
+            pages["index.html"] = pages["index.html"].replace(
+                "</body>", f'<h2>Releases</h2><p><a href="{RELEASES_FILE}">Jacobian cost across jax '
+                "releases</a></p>\n</body>")  # fmt: skip
         for name, text in pages.items():
             (tmp / name).write_text(text, encoding="utf-8")
         (tmp / MARKER).write_text("written by jaxgrads site\n", encoding="utf-8")
