@@ -75,3 +75,42 @@ def test_the_chain_on_the_page_is_the_order_the_imports_run():
             if other in level and level[other] > level[room]:
                 upward.append(f"{path.relative_to(ROOT)} ({room}) imports {other}")
     assert upward == [], "the chain says these imports run up"
+
+
+def _resolves(name: str) -> bool:
+    """Whether ``jaxgrads.a.b.C.x`` names a module and attributes that exist, the first of them where
+    it lives: in that module, or (a package's re-export) in one of the package's own modules."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        module = ".".join(parts[:i])
+        try:
+            obj = importlib.import_module(module)
+        except ImportError:
+            continue
+        for k, attr in enumerate(parts[i:]):
+            fields = getattr(obj, "__dataclass_fields__", {})
+            found = getattr(obj, attr, None)
+            if found is None and attr not in fields:
+                return False
+            home = getattr(found, "__module__", None)
+            moved = isinstance(home, str) and home.startswith("jaxgrads") and not home.startswith(module)
+            if k == 0 and moved:
+                return False  # named where it no longer lives (a re-export of a moved name)
+            obj = found if found is not None else object()
+        return True
+    return False
+
+
+def test_every_cross_reference_in_the_docstrings_and_comments_resolves():
+    """``:mod:``, ``:func:``, ``:class:``, ``:data:``, ``:attr:``, ``:meth:`` references to a jaxgrads
+    name: each names a module and an attribute that exist, where they live (a moved module leaves
+    none stale)."""
+    stale = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in re.findall(r":(?:mod|func|attr|class|data|meth):`~?(jaxgrads[\w.]*)`", path.read_text())
+        if not _resolves(name)
+    ]
+    assert stale == []
