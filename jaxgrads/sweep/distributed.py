@@ -149,17 +149,25 @@ def launch(run_argv: Sequence[str], count: int, coordinator: str | None) -> int:
                 err.close()
 
 
-def stop_child(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+def stop_child(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
     """Interrupts a child ``jaxgrads`` process still running, as a Ctrl-C would: it keeps its finished
     rows and releases its output's lock (``.NAME.csv.lock``, removed on release); killed only if it
-    has not stopped within ``grace_s`` (one waiting in a collective may not). Every parent that stops
-    a child run stops it this way, never with SIGKILL first, which would leave the lock file."""
+    has not stopped within ``grace_s`` (one waiting in a collective, or in an XLA compile on a loaded
+    machine, may take long). Every parent that stops a child run stops it this way, never with
+    SIGKILL first, which would leave the lock file. The parent's own interrupt, repeated while it
+    waits (the CLI's handler raises it again until handled), does not cut the wait short."""
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            proc.wait(timeout=max(0.01, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+        except KeyboardInterrupt:
+            continue  # the stop this wait serves, raised again: the child is stopping already
+    if proc.poll() is None:
         proc.kill()
         proc.wait()
 
