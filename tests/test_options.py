@@ -71,8 +71,8 @@ def test_the_old_output_spellings_still_work_and_say_what_replaces_them(tmp_path
 def test_a_row_carries_its_cases_steps_basis_and_memory(tmp_path):
     out = tmp_path / "run.csv"
     methods = ("jacrev", "map_vjp", "jacrev_chunked")
-    result = jaxgrads("run", "--problems", "matvec", "--wrt", "x", "--methods", *methods, "--chunk-sizes", "5",
-                      "--sizes", "12x8", *FAST, "-o", str(out))  # fmt: skip
+    result = jaxgrads("run", "--problems", "matvec", "--wrt", "x", "--methods", *methods, "--chunk-sizes",
+                      "5", "--sizes", "12x8", *FAST, "-o", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = pd.read_csv(out).set_index("method")
     assert rows.loc["jacrev", "steps"] == 1
