@@ -15,6 +15,8 @@ releases --instructions). Each release's environment is made on first use in ~/.
 examples:
   jaxgrads releases                                     the default releases, 0.4.30 to 0.10.2
   jaxgrads releases --releases 0.4.31 0.4.34 --config legacy=0.4.34:--xla_cpu_use_thunk_runtime=false
+  jaxgrads releases --releases current --config fast=current:--xla_cpu_enable_fast_math=true
+                                                        this interpreter's jax, with and without a flag
   jaxgrads releases --releases 0.10.1 0.10.2 -o results/my-releases --instructions \\
       --function bench/examples/models.py:loss --args-from bench/examples/models.py:loss_args
 """
