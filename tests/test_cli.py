@@ -82,7 +82,8 @@ def test_malformed_sizes(tmp_path, size):
         (["--problems-from", "no_such_pkg.mod"], ["--problems-from no_such_pkg.mod", "No module named"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
         (["--cpus", "0"], ["--cpus must be a positive integer"]),
-        (["--preset", "huge"], ["invalid choice: 'huge'", "'quick', 'gate', 'scaling', 'crossover'"]),
+        (["--preset", "huge"],
+         ["invalid choice: 'huge'", "'quick', 'gate', 'releases', 'scaling', 'crossover'"]),
         # each of these was a traceback (exit 1) or was silently replaced by a default
         (["--memory-budget", "inf"], ["memory size of at least 1 byte", "got 'inf'"]),
         (["--memory-budget", "1e400"], ["memory size of at least 1 byte", "got '1e400'"]),

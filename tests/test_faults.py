@@ -349,7 +349,7 @@ def test_read_only_folders_get_one_line(tmp_path, two_rows):
             f"--save-arrays {ro / 'a'}: cannot create it",
         )
         assert_one_line_error(jaxgrads("report", str(src), "-o", str(ro / "r.md")), "is not writable")
-        assert_one_line_error(jaxgrads("plot", str(src), "--out", str(ro / "f")), "Read-only file system")
+        assert_one_line_error(jaxgrads("plot", str(src), "-o", str(ro / "f")), "Read-only file system")
 
 
 # ---------------------------------------------------------------- one writer at a time
@@ -391,7 +391,7 @@ def test_two_sweeps_started_together_write_each_case_once(tmp_path):
 
 READERS = {
     "report": lambda p, tmp: ["report", str(p)],
-    "plot": lambda p, tmp: ["plot", str(p), "--out", str(tmp / "figs")],
+    "plot": lambda p, tmp: ["plot", str(p), "-o", str(tmp / "figs")],
     "gate": lambda p, tmp: ["gate", str(p), "--baseline", str(p)],
     "resume": lambda p, tmp: ["run", *SMALL, "-o", str(p), "--resume"],
     "import": lambda p, tmp: ["import-pytest-benchmark", str(p), "-o", str(tmp / "o.csv")],
@@ -448,8 +448,8 @@ def test_save_arrays_or_out_dir_naming_a_file_is_refused(tmp_path):
     assert_one_line_error(result, f"--save-arrays {blocker} is a file; give a folder")
     assert not out.exists()
     py = sys.executable
-    result = jaxgrads("ab", "--a", py, "--b", py, "--out-dir", str(blocker), *SMALL)
-    assert_one_line_error(result, f"--out-dir {blocker} is a file; give a folder")
+    result = jaxgrads("ab", "--a", py, "--b", py, "-o", str(blocker), *SMALL)
+    assert_one_line_error(result, f"--output {blocker} is a file; give a folder")
 
 
 def test_plot_of_rows_that_all_took_infinite_time_makes_no_folder(tmp_path, two_rows):
@@ -457,7 +457,7 @@ def test_plot_of_rows_that_all_took_infinite_time_makes_no_folder(tmp_path, two_
     df = pd.read_csv(src, dtype=str, keep_default_na=False)
     df.assign(time_median_s="inf").to_csv(src, index=False)
     figs = tmp_path / "figs"
-    assert_one_line_error(jaxgrads("plot", str(src), "--out", str(figs)), "no timed rows")
+    assert_one_line_error(jaxgrads("plot", str(src), "-o", str(figs)), "no timed rows")
     assert not figs.exists()
 
 
@@ -763,3 +763,27 @@ def test_sigterm_stops_an_overwrite_as_ctrl_c_does(tmp_path):
     else:  # stopped before its first row: the old file as it was
         assert out.read_bytes() == b"old\n"
     assert leftovers(tmp_path, "r.csv", "r.samples.csv") == []
+
+
+def test_sigterm_to_ab_stops_its_child_run_which_leaves_no_lock(tmp_path):
+    """A parent stopped while a child ``jaxgrads run`` writes: the child is interrupted as by a Ctrl-C
+    (its finished rows kept, its ``.NAME.csv.lock`` removed), never killed outright or left running."""
+    out = tmp_path / "ab"
+    args = ["--problems", "quadratic", "matvec", "bilinear", "--sizes", "8", "16", "24", *FAST]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxgrads", "ab", "--a", sys.executable, "--b", sys.executable, "-o", str(out),
+         *args], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob(".*.lock")):
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the A/B ended before its first child locked its output")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)  # the parent alone, as `kill PID` or a CI runner's cancel does
+    proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    time.sleep(0.5)
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".lock")) == []
+    running = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout.split()
+    assert running == []

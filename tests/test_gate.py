@@ -398,7 +398,7 @@ def test_ab_of_an_interpreter_against_itself_passes(tmp_path):
 
     out = tmp_path / "ab"
     result = jaxgrads(
-        "ab", "--a", sys.executable, "--b", sys.executable, "--rounds", "2", "--out-dir", str(out),
+        "ab", "--a", sys.executable, "--b", sys.executable, "--rounds", "2", "-o", str(out),
         "--problems", "matvec", "--wrt", "x", "--methods", "analytic", "--sizes", "32", *FAST,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -408,7 +408,7 @@ def test_ab_of_an_interpreter_against_itself_passes(tmp_path):
     assert sorted(p.name for p in out.glob("*[0-9].csv")) == ["a1.csv", "a2.csv", "b1.csv", "b2.csv"]
     assert "matvec-x-analytic-32-float32" in result.stdout
     again = jaxgrads(
-        "ab", "--a", sys.executable, "--b", sys.executable, "--out-dir", str(out), "--sizes", "8"
+        "ab", "--a", sys.executable, "--b", sys.executable, "-o", str(out), "--sizes", "8"
     )
     assert_one_line_error(again, "holds an earlier A/B", "--overwrite")
 
@@ -418,7 +418,7 @@ def test_ab_of_an_interpreter_against_itself_passes(tmp_path):
     [
         (("--problems", "nope"), "unknown problem 'nope'"),
         (("--sizes", "0"), "size"),
-        (("--output", "x.csv"), "ab forwards sweep options only; --output is not one"),
+        (("--report", "x.md"), "ab forwards sweep options only; --report is not one"),
         (("--threshold=-5%",), "--threshold must be a positive fraction"),
         (("--problems-from", "x.py"), "--a-problems-from"),
         (("--rounds", "0"), "--rounds"),
@@ -429,7 +429,7 @@ def test_ab_bad_input_is_refused_before_any_child_runs(tmp_path, args, message):
     import sys
 
     out = tmp_path / "ab"
-    result = jaxgrads("ab", "--a", sys.executable, "--b", sys.executable, "--out-dir", str(out), *args)
+    result = jaxgrads("ab", "--a", sys.executable, "--b", sys.executable, "-o", str(out), *args)
     assert_one_line_error(result, message)
     assert not list(out.glob("*.csv")) if out.exists() else True
 
@@ -437,7 +437,7 @@ def test_ab_bad_input_is_refused_before_any_child_runs(tmp_path, args, message):
 def test_ab_side_that_fails_is_named(tmp_path):
     result = jaxgrads(
         "ab", "--a", str(tmp_path / "no-python"), "--b", shutil.which("python3") or "python3",
-        "--out-dir", str(tmp_path / "ab"), "--sizes", "8",
+        "-o", str(tmp_path / "ab"), "--sizes", "8",
     )  # fmt: skip
     assert_one_line_error(result, "side A", "no-python")
 

@@ -267,7 +267,7 @@ def test_a_duet_runs_both_sides_at_once_on_their_own_cpus(tmp_path):
     out = tmp_path / "ab"
     result = jaxgrads(
         "ab", "--a", sys.executable, "--b", sys.executable, "--mode", "duet", "--rounds", "2",
-        "--out-dir", str(out), "--problems", "matvec", "--wrt", "x", "--methods", "analytic", "--sizes", "32",
+        "-o", str(out), "--problems", "matvec", "--wrt", "x", "--methods", "analytic", "--sizes", "32",
         *FAST,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -32,6 +32,7 @@ needs_valgrind = pytest.mark.skipif(
 
 def test_configurations_parse():
     assert parse_config("0.5.0") == Config("0.5.0", "0.5.0")
+    assert parse_config("mine=current:--xla_cpu_enable_fast_math=true").release == "current"
     legacy = parse_config("legacy=0.4.38:--xla_cpu_use_thunk_runtime=false --xla_cpu_enable_fast_math=false")
     assert legacy.release == "0.4.38"
     assert legacy.xla_flags == "--xla_cpu_use_thunk_runtime=false --xla_cpu_enable_fast_math=false"
@@ -56,6 +57,8 @@ def test_configurations_run_oldest_first_and_a_releases_own_in_the_order_given()
     got = order([Config("0.10.2", "0.10.2"), Config("b", "0.4.38"), Config("0.9.2", "0.9.2"),
                  Config("a", "0.4.38"), Config("0.4.30", "0.4.30")])  # fmt: skip
     assert [c.name for c in got] == ["0.4.30", "b", "a", "0.9.2", "0.10.2"]  # 0.10 after 0.9
+    mine = order([Config("new", "99.0.0"), Config("here", "current"), Config("old", "0.0.1")])
+    assert [c.name for c in mine] == ["old", "here", "new"]  # "current": the installed jax's place
     with pytest.raises(JaxgradsError, match="configuration '0.5.0' given twice"):
         order([Config("0.5.0", "0.5.0"), Config("0.5.0", "0.5.0")])
 
@@ -368,3 +371,20 @@ def test_the_site_gets_a_releases_page(measured, tmp_path):
     assert 'href="releases.html"' in (tmp_path / "site" / "index.html").read_text()
     empty = jaxgrads("site", str(src), "--releases", str(tmp_path), "-o", str(tmp_path / "site2"))
     assert_one_line_error(empty, f"--releases {tmp_path}: no table.csv and steps.csv")
+
+
+def test_the_command_on_this_interpreters_jax_with_and_without_a_flag(tmp_path):
+    """``current``: the installed jax as a release, no environment made; an XLA flag as a second
+    configuration. A flag that changes nothing measurable shows no regression: exit 0."""
+    out = tmp_path / "rel"
+    flag = "eigen=current:--xla_cpu_multi_thread_eigen=false"
+    result = jaxgrads("releases", "--releases", "current", "--config", flag, "--rounds", "1", "--no-confirm",
+                      "-o", str(out), "--markdown", str(tmp_path / "r.md"), *TINY,
+                      env={"JAXGRADS_CACHE": str(tmp_path / "cache")})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "cache").exists()
+    found = pd.read_csv(out / "steps.csv", keep_default_na=False)
+    assert set(found["before"]) == {"current"}
+    assert set(found["after"]) == {"eigen"}
+    assert "| current | eigen | 2 |" in (tmp_path / "r.md").read_text()
+    assert "0 regression step(s) over 2 configurations" in result.stderr

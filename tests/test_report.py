@@ -180,7 +180,7 @@ def write_run(path, df):
 
 def test_plot_command_writes_pngs_and_svgs(tmp_path):
     run = write_run(tmp_path / "run.csv", synthetic())
-    result = jaxgrads("plot", str(run), "--out", str(tmp_path / "figs"))
+    result = jaxgrads("plot", str(run), "-o", str(tmp_path / "figs"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(f"figures -> {tmp_path / 'figs'}")
     assert (tmp_path / "figs" / "crossover.png").stat().st_size > 0
@@ -216,7 +216,7 @@ def test_plot_and_report_refuse_bad_files_writing_nothing(tmp_path, command, cas
         if text is not None:
             path.write_text(text)
     out = tmp_path / "out"
-    args = ["--out", str(out)] if command == "plot" else ["--plots", str(out), "-o", str(tmp_path / "r.md")]
+    args = ["-o", str(out)] if command == "plot" else ["--plots", str(out), "-o", str(tmp_path / "r.md")]
     result = jaxgrads(command, str(path), *args)
     assert_one_line_error(result, message)
     assert not out.exists()
@@ -225,7 +225,7 @@ def test_plot_and_report_refuse_bad_files_writing_nothing(tmp_path, command, cas
 
 def test_plot_into_a_file_is_refused(tmp_path):
     run = write_run(tmp_path / "run.csv", synthetic())
-    result = jaxgrads("plot", str(run), "--out", str(run))
+    result = jaxgrads("plot", str(run), "-o", str(run))
     assert_one_line_error(result, "is a file; give a folder")
 
 

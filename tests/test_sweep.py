@@ -41,13 +41,13 @@ def test_the_closed_forms_own_result_is_the_same_dtype_reference(tmp_path, monke
     against it; without it, the reference compiles the closed form itself."""
     from jaxgrads.measure import accuracy
 
-    real, built = accuracy.build_kernel, []
+    real, built = accuracy.compile_case, []
 
-    def counting(*args, **kwargs):
-        built.append(args[2])
-        return real(*args, **kwargs)
+    def counting(case, *args, **kwargs):
+        built.append(case.method.name)  # the reference, decided from the case
+        return real(case, *args, **kwargs)
 
-    monkeypatch.setattr(accuracy, "build_kernel", counting)
+    monkeypatch.setattr(accuracy, "compile_case", counting)
     sweep = small(problems=("matvec",), wrt=("x",), methods=("jacrev", "analytic"), sizes=((32, 32),))
     rows = read_results(runner.run_sweep(sweep, tmp_path / "with.csv")).set_index("method")
     assert built == []

@@ -33,6 +33,7 @@ from figures import publish  # noqa: E402
 from jaxgrads.history.environments import release_environment, source_root  # noqa: E402
 from jaxgrads.history.release_steps import kernel_table, releases_markdown, steps  # noqa: E402
 from jaxgrads.history.releases import DEFAULT_CONFIGS, Config, measure_releases  # noqa: E402
+from jaxgrads.site.release_pages import releases_figure  # noqa: E402
 
 MAIN = ROOT / "results" / "releases"
 INJECT = ROOT / "results" / "releases-inject"
@@ -89,27 +90,15 @@ def measure(rounds: int) -> None:
 
 
 def figure(table: pd.DataFrame) -> None:
+    """docs/figures/releases.png: the site's releases figure (:func:`releases_figure`), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    configs = list(dict.fromkeys(table["config"]))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharex=True)
-    for ax, column, label in ((axes[0], "instructions", "instructions per call"),
-                              (axes[1], "time_median_s", "time per call (s)")):  # fmt: skip
-        wide = table.pivot_table(index="kernel", columns="config", values=column)[configs]
-        for _, row in wide.iterrows():
-            ax.plot(range(len(configs)), row.to_numpy(), color="0.75", lw=0.8)
-        ax.plot(range(len(configs)), wide.median().to_numpy(), color="C3", lw=2.2, marker="o",
-                label="median over kernels")  # fmt: skip
-        ax.set_yscale("log")
-        ax.set_ylabel(label)
-        ax.set_xticks(range(len(configs)), configs, rotation=60, ha="right", fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0].set_title("instructions per call (callgrind; one line per kernel)", fontsize=10)
-    axes[1].set_title("median time per call (alternating rounds, pooled)", fontsize=10)
+    fig = releases_figure(plt, table)
+    fig.axes[0].set_title("instructions per call (callgrind; one line per kernel)", fontsize=10)
+    fig.axes[1].set_title("median time per call (alternating rounds, pooled)", fontsize=10)
     fig.tight_layout()
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=110)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxgrads.cli.common_args import add_overwrite, add_problems_from
+from jaxgrads.cli.common_args import add_output, add_overwrite, add_problems_from, add_rounds
 from jaxgrads.cli.gate import check_markdown, publish
 from jaxgrads.cli.parsing import add_rule_options, rule_from, with_examples
 from jaxgrads.errors import JaxgradsError
@@ -29,12 +29,12 @@ def add(sub) -> None:
     p.add_argument("--b", required=True, metavar="PYTHON_B", help="the interpreter under test")
     add_problems_from(p, "--a-problems-from")
     add_problems_from(p, "--b-problems-from")
-    p.add_argument("--rounds", type=int, default=3, help="A B pairs (%(default)s)")
+    add_rounds(p, "A B pairs")
     p.add_argument(
         "--mode", choices=AB_MODES, default=DEFAULT_AB_MODE,
         help="alternate: A and B one after the other; duet: at once, each on its own CPU (%(default)s)",
     )  # fmt: skip
-    p.add_argument("--out-dir", default="results/ab", metavar="DIR", help="round CSVs (%(default)s)")
+    add_output(p, "DIR", "round CSVs (%(default)s)", default="results/ab", replaces=("--out-dir",))
     add_rule_options(p, AB_RULE)
     add_overwrite(p, "the round CSVs of an earlier A/B")
 
@@ -50,7 +50,7 @@ def run(args, run_args: list[str]) -> int:
     rounds = positive_int("--rounds", args.rounds)
     check_markdown(args.markdown)
     forwarded_sweep("ab", run_args, plugins=False, load=[*args.a_problems_from, *args.b_problems_from])
-    out_dir = output_folder(args.out_dir, "--out-dir")
+    out_dir = output_folder(args.output, "--output")
     existing = sorted(out_dir.glob("[ab][0-9]*.csv"))
     if existing and not args.overwrite:
         raise JaxgradsError(f"{out_dir} holds an earlier A/B ({existing[0].name}); pass --overwrite")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jaxgrads.cli.common_args import add_baselines_dir, add_overwrite
+from jaxgrads.cli.common_args import add_baselines_dir, add_overwrite, add_rounds
 from jaxgrads.cli.parsing import with_examples
 
 __all__ = ["add", "run"]
@@ -21,9 +21,7 @@ def add(sub) -> None:
     )
     add_baselines_dir(p, "--dir", "where baselines live (%(default)s)")
     add_overwrite(p, "this machine's baseline")
-    p.add_argument(
-        "--rounds", type=int, default=3, help="fresh processes pooled into the baseline (%(default)s)"
-    )
+    add_rounds(p, "fresh processes pooled into the baseline")
 
 
 def _machine_slug(device_spec: str) -> str:

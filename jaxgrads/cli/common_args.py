@@ -5,12 +5,15 @@ slowdown that counts as a regression (``--threshold``)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = [
     "BASELINES_DIR",
     "add_baselines_dir",
     "add_function",
+    "add_rounds",
     "function_args",
+    "require_output",
     "add_output",
     "add_overwrite",
     "add_problems_from",
@@ -20,9 +23,41 @@ __all__ = [
 BASELINES_DIR = "results/baselines"  # the gate's baselines, one CSV per machine fingerprint
 
 
-def add_output(p: argparse.ArgumentParser, metavar: str, help: str, *, required: bool = False) -> None:
-    """``--output/-o``: the file or folder a command writes (``metavar`` says which)."""
-    p.add_argument("--output", "-o", required=required, metavar=metavar, help=help)
+class _Replaced(argparse.Action):
+    """An option's old spelling, still accepted for a release: it sets the new option and says, on
+    stderr, which one replaces it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"jaxgrads: warning: {option_string} is replaced by -o/--output (accepted until the next "
+              "release)", file=sys.stderr)  # fmt: skip
+        setattr(namespace, self.dest, values)
+
+
+def add_output(
+    p: argparse.ArgumentParser, metavar: str, help: str, *, required: bool = False,
+    default: str | None = None, replaces: tuple[str, ...] = (),
+) -> None:
+    """``--output/-o``: the file or folder a command writes (``metavar`` says which), the one spelling
+    of an output location in every command; ``replaces``: the command's earlier spellings, accepted
+    with a warning. A required output with old spellings is checked by :func:`require_output`."""
+    p.add_argument("--output", "-o", required=required and not replaces, default=default, metavar=metavar,
+                   help=help)  # fmt: skip
+    for old in replaces:
+        p.add_argument(old, dest="output", action=_Replaced, metavar=metavar, help=argparse.SUPPRESS)
+
+
+def require_output(args) -> str:
+    """``args.output``, or the one-line error argparse gives a missing required option."""
+    if args.output is None:
+        from jaxgrads.errors import JaxgradsError
+
+        raise JaxgradsError("the following arguments are required: --output/-o")
+    return args.output
+
+
+def add_rounds(p: argparse.ArgumentParser, what: str) -> None:
+    """``--rounds N``: fresh processes of a sweep (baseline's pooled, A/B's pairs, releases')."""
+    p.add_argument("--rounds", type=int, default=3, help=f"{what} (%(default)s)")
 
 
 def add_overwrite(p: argparse.ArgumentParser, what: str = "an existing output") -> None:

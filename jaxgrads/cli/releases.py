@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxgrads.cli.common_args import add_overwrite
+from jaxgrads.cli.common_args import add_output, add_overwrite, add_rounds
 from jaxgrads.cli.parsing import add_rule_options, rule_from, with_examples
 from jaxgrads.errors import JaxgradsError
 
@@ -15,6 +15,8 @@ releases --instructions). Each release's environment is made on first use in ~/.
 examples:
   jaxgrads releases                                     the default releases, 0.4.30 to 0.10.2
   jaxgrads releases --releases 0.4.31 0.4.34 --config legacy=0.4.34:--xla_cpu_use_thunk_runtime=false
+  jaxgrads releases --releases current --config fast=current:--xla_cpu_enable_fast_math=true
+                                                        this interpreter's jax, with and without a flag
   jaxgrads releases --releases 0.10.1 0.10.2 -o results/my-releases --instructions \\
       --function bench/examples/models.py:loss --args-from bench/examples/models.py:loss_args
 """
@@ -31,9 +33,8 @@ def add(sub) -> None:
                    help=f"jax releases, each as it is ({' '.join(c.name for c in DEFAULT_CONFIGS)})")
     p.add_argument("--config", action="append", default=[], metavar="NAME=RELEASE[:XLA_FLAGS]",
                    help="one more configuration: a release with XLA flags (repeatable)")  # fmt: skip
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (%(default)s)")
-    p.add_argument("-o", "--output", default=str(DEFAULT_FOLDER), metavar="DIR",
-                   help="the releases' runs, steps and table (%(default)s)")  # fmt: skip
+    add_rounds(p, "alternating rounds")
+    add_output(p, "DIR", "the releases' runs, steps and table (%(default)s)", default=str(DEFAULT_FOLDER))
     add_rule_options(p, AB_RULE)
     add_overwrite(p, "an earlier releases run in DIR with other options")
 

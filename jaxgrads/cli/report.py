@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxgrads.cli.common_args import add_output
+from jaxgrads.cli.common_args import add_output, require_output
 from jaxgrads.errors import JaxgradsError
 
 __all__ = ["add", "plot", "read_all", "report"]
@@ -23,7 +23,7 @@ def add(sub) -> None:
     p.add_argument("--plots", metavar="DIR", help="draw the figures into DIR and embed them")
     p = sub.add_parser("plot", help="figures of results CSVs: PNG and SVG (the [plot] extra)")
     p.add_argument("csv", nargs="+", help="results CSVs from jaxgrads run, plotted together")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created)")
+    add_output(p, "DIR", "folder for the figures (created)", required=True, replaces=("--out",))
 
 
 def read_all(paths: Sequence[str]):
@@ -77,8 +77,9 @@ def report(args) -> int:
 
 def plot(args) -> int:
     df = read_all(args.csv)
-    made = _draw(df, args.out, "--out")
+    out = require_output(args)
+    made = _draw(df, out, "--output")
     for name, paths in made.items():
         print(f"{name}: {', '.join(str(p) for p in paths)}")
-    print(f"{len(made)} figures -> {args.out}")
+    print(f"{len(made)} figures -> {out}")
     return 0

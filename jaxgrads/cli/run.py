@@ -36,6 +36,9 @@ def add(sub) -> None:
     _arguments(with_examples(sub, "run", "run a sweep and write a CSV", EPILOG))
 
 
+RUN_ONLY = "this run's output (not forwarded by ab, baseline, history or releases)"
+
+
 def run_parser() -> Parser:
     """``jaxgrads run``'s parser alone: what the forwarding commands check their arguments with."""
     p = Parser(prog="jaxgrads run")
@@ -47,11 +50,13 @@ def _arguments(p) -> None:
     from jaxgrads.sweep.options import add_sweep_options
 
     add_sweep_options(p.add_argument)
-    add_output(p, "CSV", "default results/<host>-<backend>-<date>.csv")
-    p.add_argument("--report", metavar="MD", help="also write the markdown report here")
-    p.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
-    add_overwrite(p)
-    p.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
+    # what this run writes: run's own options, which the commands that forward sweep options refuse
+    o = p.add_argument_group(RUN_ONLY)
+    add_output(o, "CSV", "default results/<host>-<backend>-<date>.csv")
+    o.add_argument("--report", metavar="MD", help="also write the markdown report here")
+    o.add_argument("--resume", action="store_true", help="keep the output's rows, run the rest")
+    add_overwrite(o)
+    o.add_argument("--save-arrays", metavar="DIR", help="one .npz per row (Jacobians ≤ 16 MiB)")
     add_function(p)
     d = p.add_argument_group("across processes (jax.distributed; process 0 writes the results)")
     d.add_argument("--processes", type=int, metavar="N", help="start N processes on this machine, joined")
@@ -214,7 +219,14 @@ def run(args) -> int:
             "use --overwrite"
         )
     if not set_devices(args):
-        return subprocess.call([sys.executable, "-m", "jaxgrads", *args.argv])
+        from jaxgrads.sweep.distributed import stop_child
+
+        child = subprocess.Popen([sys.executable, "-m", "jaxgrads", *args.argv])
+        try:
+            return child.wait()
+        except BaseException:
+            stop_child(child)
+            raise
     join(args)
     configure_jax(args)
     sweep, cases = sweep_of(args)
@@ -249,13 +261,14 @@ def forwarded_sweep(command: str, run_args: list[str], *, plugins: bool, load: S
     """
     from jaxgrads.problems.plugins import load_problems
 
-    sweep_args = run_parser().parse_args(run_args)
+    parser = run_parser()
+    sweep_args = parser.parse_args(run_args)
     pin(sweep_args)  # the children inherit it (and pin themselves the same way)
-    for flag in ("output", "report", "resume", "overwrite", "save_arrays"):
-        if getattr(sweep_args, flag):
-            raise JaxgradsError(
-                f"{command} forwards sweep options only; --{flag.replace('_', '-')} is not one"
-            )
+    (group,) = [g for g in parser._action_groups if g.title == RUN_ONLY]
+    for action in group._group_actions:
+        if getattr(sweep_args, action.dest):
+            flag = action.option_strings[0]
+            raise JaxgradsError(f"{command} forwards sweep options only; {flag} is not one")
     if sweep_args.problems_from and not plugins:
         raise JaxgradsError(f"{command}: give plug-ins per side with --a-problems-from / --b-problems-from")
     configure_jax(sweep_args)

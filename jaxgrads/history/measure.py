@@ -34,6 +34,7 @@ from pathlib import Path
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.history.environments import environment, project_dependencies
 from jaxgrads.history.store import History
+from jaxgrads.sweep.distributed import stop_child
 
 __all__ = ["ENVS", "DEFAULT_SWEEP", "commit_range", "measure_range"]
 
@@ -124,11 +125,16 @@ def _measure_one(
         cmd = [python, "-m", "jaxgrads", "run", *sweep, "-o", str(out), *resume]
         path = [str(worktree.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
         child_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             cmd, cwd=worktree, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
+        try:
+            _, err = proc.communicate()
+        except BaseException:  # interrupted: the run stops as after a Ctrl-C, its lock released
+            stop_child(proc)
+            raise
         if proc.returncode != 0:
-            raise RuntimeError((proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1])
+            raise RuntimeError((err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1])
         return out
     finally:
         _git(repo, "worktree", "remove", "--force", str(worktree))

@@ -5,7 +5,8 @@ A *configuration* is a jax release, optionally with XLA flags (``0.4.38`` and
 environment variables and plug-ins. Each runs in its release's environment, made on first use and
 cached outside the checkout (:mod:`jaxgrads.history.environments`), importing this source tree, so
 every release runs the same jaxgrads code (what differs between releases is in
-:mod:`jaxgrads.compat`).
+:mod:`jaxgrads.compat`). The release ``current`` is the jax this interpreter has, run by this
+interpreter: XLA flags compared on a machine that reaches no package index.
 
 The rounds alternate as ``jaxgrads ab``'s do: round 1 runs every configuration in order, round 2 in
 reverse, and so on, each in a fresh process, so a machine that drifts during the measurement
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_FOLDER = Path("results") / "releases"
+CURRENT = "current"  # the release this interpreter has
 # 0.4.30 to 0.10.2: the last release before the thunk CPU runtime (0.4.31), the first ones with it,
 # and the last of each minor series since
 DEFAULT_RELEASES = ("0.4.30", "0.4.31", "0.4.34", "0.4.38", "0.5.0", "0.5.3", "0.6.2", "0.7.2", "0.8.0",
@@ -80,7 +82,7 @@ class Config:
     def __post_init__(self):
         if not re.fullmatch(r"[A-Za-z0-9._+-]+", self.name):
             raise JaxgradsError(f"configuration name {self.name!r}: use letters, digits and . _ + -")
-        if not RELEASE.match(self.release):
+        if self.release != CURRENT and not RELEASE.match(self.release):
             raise JaxgradsError(
                 f"configuration {self.name}: jax release {self.release!r}; expected e.g. 0.4.30"
             )
@@ -104,7 +106,11 @@ def parse_config(text: str) -> Config:
 
 
 def _version(release: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in release.split("."))
+    if release == CURRENT:
+        from importlib.metadata import version
+
+        release = version("jax").split("+")[0].split(".dev")[0]
+    return tuple(int(p) for p in re.findall(r"\d+", release)[:4])
 
 
 def order(configs: Sequence[Config]) -> list[Config]:
@@ -196,7 +202,7 @@ def measure_releases(
     pythons = {}
     for release in dict.fromkeys(c.release for c in configs):
         log(f"jax {release}: environment")
-        pythons[release] = release_environment(release, log)
+        pythons[release] = sys.executable if release == CURRENT else release_environment(release, log)
     sides = [_side(c, pythons[c.release]) for c in configs]
     for side in sides:
         check_side(side)

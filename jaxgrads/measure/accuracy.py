@@ -40,8 +40,9 @@ import numpy as np
 from jaxgrads.errors import one_line
 from jaxgrads.measure.agreement import agreement, comparable_same, host_statistics
 from jaxgrads.measure.blocks import block_accuracy
+from jaxgrads.measure.case import decide
 from jaxgrads.measure.finite_diff import fd_jacobian
-from jaxgrads.measure.kernels import Kernel, build_kernel, host_array
+from jaxgrads.measure.kernels import Kernel, compile_case, host_array
 from jaxgrads.measure.projections import PROJECT_MIN_ELEMENTS, autodiff_projections, projected_verdict
 from jaxgrads.measure.tolerance import abs_scale, judge, normwise_tolerance, rtol
 from jaxgrads.methods import get_method, reference_method, role_method
@@ -127,7 +128,9 @@ def check_closed_form(
     if closed.size >= PROJECT_MIN_ELEMENTS and jax.config.jax_enable_x64:
         # a large Jacobian: two products decide it (measure.projections); one that disagrees is
         # checked whole below, for its message and the reference the other methods need
-        projections = autodiff_projections(kernel.problem, kernel.derivative, inputs64)
+        case = kernel.case
+        mapped = case.wrt_shape if case.derivative.order == 2 else case.out_shape  # g's output
+        projections = autodiff_projections(kernel.problem, kernel.derivative, inputs64, mapped)
         tol = AUTODIFF_RTOL if scale is None else rtol(np.float64, k)
         if projected_verdict(closed, scale, projections, tol)[0]:
             return "", None
@@ -198,8 +201,10 @@ def reference(kernel: Kernel, *, same_dtype: bool = True, closed_form_result=Non
     if same_dtype and same is None:
         method = role_method("closed_form") if trusted else _autodiff_reference(d)
         try:
-            ref = build_kernel(kernel.problem, d.name, method, kernel.size, kernel.dtype.name, kernel.device,
-                               inputs=kernel.inputs)  # fmt: skip
+            case = kernel.case  # the reference of this case: its shapes, dtype and inputs, another method
+            ref_case = decide(case.problem, d, get_method(method), case.size, case.dtype,
+                              platform=case.platform, shapes=case.shapes)  # fmt: skip
+            ref = compile_case(ref_case, kernel.device, inputs=kernel.inputs)
             same = jax.block_until_ready(ref())  # kept where the kernels' results are
         except Exception:  # noqa: BLE001 - a plug-in's closed form failing in JAX: err_closed_form is NaN
             same = None

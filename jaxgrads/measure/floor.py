@@ -111,7 +111,7 @@ def compulsory(problem: Problem, derivative: Derivative, size: Size, shapes, dty
     Args:
       problem, derivative: the target.
       size: the case's dimensions (for ``Derivative.min_flops``).
-      shapes: ``(output shape, wrt shape, {arg: shape})``, as :attr:`jaxgrads.sweep.plan.Case.shapes`.
+      shapes: ``(output shape, wrt shape, {arg: shape})``, as :attr:`jaxgrads.measure.case.Case.shapes`.
       dtype: the case's dtype.
     """
     out, wrt, inputs = shapes

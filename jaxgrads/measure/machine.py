@@ -200,7 +200,7 @@ def default_memory_budget(device: jax.Device) -> int:
 
 
 def run_metadata(device: jax.Device) -> dict[str, object]:
-    """The run columns of :data:`jaxgrads.schema.FIELDS` shared by every row of a run."""
+    """The run columns of :data:`jaxgrads.results.schema.FIELDS` shared by every row of a run."""
     cache_dir = jax.config.jax_compilation_cache_dir
     return {
         "run_id": uuid.uuid4().hex[:12],

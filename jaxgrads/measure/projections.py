@@ -56,9 +56,10 @@ def _direction(rng: np.random.Generator, shape) -> np.ndarray:
     return x
 
 
-def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray]) -> Projections:
+def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray], out_shape) -> Projections:
     """``(v, J v, u, uᵀ J)`` by one JVP and one VJP in float64 on the CPU (of the gradient, for a
-    Hessian); ``inputs64`` the case's inputs in float64.
+    Hessian); ``inputs64`` the case's inputs in float64, ``out_shape`` what the products map to (the
+    case's output shape; its wrt shape for a Hessian, the gradient's).
 
     Every input is an argument of the compiled products, none a constant of the program: a
     memory-regime case's 128 MiB matrix folded into the program would be hashed and compiled with
@@ -72,7 +73,6 @@ def autodiff_projections(problem, derivative, inputs64: dict[str, np.ndarray]) -
         return (jax.grad(f) if derivative.order == 2 else f), w
 
     g, w = g_of(args)
-    out_shape = jax.eval_shape(g, w).shape
     rng = np.random.default_rng(0)
     v, u = (_direction(rng, shape) for shape in (w.shape, out_shape))
 

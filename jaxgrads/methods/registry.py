@@ -65,7 +65,8 @@ class Method:
       steps: what the method walks one element at a time (``in`` or ``out``), or None: its number of
         sequential steps, which the runner caps.
       chunked: ``build`` takes ``chunk_size``: that many basis vectors per step (memory ~ chunk).
-      backend: ``jax``, or ``torch`` for the PyTorch peer (see :mod:`jaxgrads.peers.torch`).
+      backend: ``jax``, or a peer's (:mod:`jaxgrads.peers`): ``torch`` (PyTorch), ``asdex`` (automatic
+        sparse differentiation), ``numpy`` (the closed form in NumPy); :data:`BACKENDS`.
       family: ``vectorized``, ``walk``, ``chunked``, ``sharded``, ``colored``, ``hessian``, ``per_example`` or
         ``closed_form``: a label for listings and the user; nothing outside the family's own module
         tests it (the build step and the traits below say what a method needs). A ``mesh``
@@ -181,7 +182,8 @@ def default_methods(devices: int) -> list[str]:
 
 
 def expand_methods(names) -> list[str]:
-    """Method names with the groups ``jax`` and ``torch`` expanded to their backend's methods."""
+    """Method names with the groups (:data:`BACKENDS`: ``jax``, ``torch``, ``asdex``, ``numpy``)
+    expanded to their backend's methods."""
     out = []
     for name in names:
         if name in BACKENDS:

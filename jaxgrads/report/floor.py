@@ -70,10 +70,13 @@ def gap_reason(row) -> str:
     """Why a kernel is far from its floor, from what the row measured (never a guess by name)."""
     method = METHODS.get(str(row["method"]))
     reasons = []
-    if method is not None and method.steps is not None:
-        steps = row["wrt_elements"] if method.steps == "in" else row["out_elements"]
+    count = _num(row, "steps")  # the case's (schema 6); an older file's, from the method's walk
+    if math.isnan(count) and method is not None and method.steps is not None:
+        walked = row["wrt_elements"] if method.steps == "in" else row["out_elements"]
         chunk = int(row.get("chunk_size") or 0)
-        count = -(-int(steps) // chunk) if chunk else int(steps)
+        count = -(-int(walked) // chunk) if chunk else int(walked)
+    if count > 1:
+        count = int(count)
         reasons.append(
             f"{count} sequential steps ({format_seconds(row['time_median_s'] / max(count, 1))} each)"
         )

@@ -1,7 +1,8 @@
 """Markdown reports from a results CSV: machine header, a summary, and per-target method tables.
 
 Per problem and wrt, sizes are rows and methods columns; a cell holds the median time and, in
-brackets, that time over the ``analytic`` method's (``0.5×`` is twice as fast as the closed form).
+brackets, that time over the row's fastest closed form's (:func:`jaxgrads.report.roles.fastest_closed_form`,
+named in the table: ``0.5×`` is twice as fast as it).
 The fastest method of each row is bold; ``†`` marks kernels within 10× of the dispatch floor (their
 time is mostly call overhead); failed accuracy, skipped and error rows say so.
 """

@@ -8,7 +8,7 @@ from jaxgrads.methods import METHODS, role_method
 __all__ = ["CLOSED_FORM", "CLOSED_FORMS", "DIVISORS", "FORWARD", "HOST_CLOSED_FORM", "REVERSE", "TEXTBOOK",
            "backend_of", "fastest_closed_form", "frontier_methods"]  # fmt: skip
 
-CLOSED_FORM = role_method("closed_form")  # what every time is divided by
+CLOSED_FORM = role_method("closed_form")  # the registered closed form: the same-dtype reference
 TEXTBOOK = role_method("textbook")
 HOST_CLOSED_FORM = role_method("closed_form", backend="numpy")  # the same formula, no XLA: whose limit
 # every method that evaluates a formula instead of differentiating the function, in any backend: none

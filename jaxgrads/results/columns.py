@@ -236,6 +236,19 @@ COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "a pytree (`jaxgrads.compare`), whose `m`, `n` are then the leaves' total elements",
         'count',
     ),
+    (
+        ('steps', 'basis'),
+        "what the case decided (`measure/case.py`): the sequential steps of one Jacobian (1 for a "
+        "vectorized method, the basis over the chunk size for a chunked walk) and the basis vectors "
+        "the method walks or holds (output or input elements); the reports read them",
+        'count',
+    ),
+    (
+        ('memory_bytes',),
+        "the case's estimated peak (inputs, the Jacobian, the basis it holds): what `--memory-budget` "
+        "is checked against before compiling; XLA's measured peak is `peak_bytes`",
+        'bytes',
+    ),
 )
 
 

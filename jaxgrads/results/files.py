@@ -112,7 +112,7 @@ def check_output(path: str | os.PathLike, *, resume: bool, overwrite: bool) -> N
 
 
 def output_folder(path: str | os.PathLike, flag: str) -> Path:
-    """A folder an option writes into (``--save-arrays``, ``--out``, ``--out-dir``), created if need be."""
+    """A folder an option writes into (``--save-arrays``, ``--output``), created if need be."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise JaxgradsError(f"{flag} {folder} is a file; give a folder")

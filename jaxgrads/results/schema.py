@@ -134,10 +134,14 @@ FIELDS: tuple[str, ...] = (
     # version 5
     "wrt_leaves",  # array leaves of the differentiated argument(s): 1 for an array, more for a pytree
     "out_leaves",  # array leaves of the output
+    # version 6: what the case decided (measure.case.Case), so nothing downstream works it out again
+    "steps",  # sequential steps of one Jacobian (1 for a vectorized method; chunks for a chunked walk)
+    "basis",  # basis vectors the method walks or holds: output or input elements (1 at least)
+    "memory_bytes",  # the case's estimated peak: what the memory budget is checked against
 )
 # the column set a file was written with: columns are only ever appended to FIELDS, so a reader of
 # version N reads every version up to N; a file from a newer writer is refused (read_results)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # a row's identity across runs: a case measured on 1 and on 4 devices is two measurements
 MERGE_KEY_DEFAULTS = {"devices": 1, "processes": 1}
 KEY: tuple[str, ...] = ("problem", "wrt", "method", "m", "n", "batch", "dtype", "chunk_size")
@@ -147,7 +151,7 @@ STATUSES = ("ok", "skipped", "error")
 _INT_FIELDS = (
     "m", "n", "batch", "jac_bytes", "samples", "inner_loops", "cpu_count", "chunk_size", "wrt_elements",
     "out_elements", "cpus_used", "instr_calls", "devices", "processes", "colors", "schema_version",
-    "compile_jobs", "wrt_leaves", "out_leaves",
+    "compile_jobs", "wrt_leaves", "out_leaves", "steps", "basis", "memory_bytes",
 )  # fmt: skip
 _STR_FIELDS = (
     "run_id", "started_at", "git_commit", "host", "cpu_model", "backend", "device_kind", "jax_version",

@@ -144,20 +144,30 @@ def launch(run_argv: Sequence[str], count: int, coordinator: str | None) -> int:
             return _wait(procs, errs)
         finally:
             for proc in procs:
-                _stop(proc)
+                stop_child(proc)
             for err in errs:
                 err.close()
 
 
-def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """Interrupts a process still running (it keeps its finished rows, as after a Ctrl-C), and kills
-    it if it has not stopped within ``grace_s`` (one waiting in a collective may not)."""
+def stop_child(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """Interrupts a child ``jaxgrads`` process still running, as a Ctrl-C would: it keeps its finished
+    rows and releases its output's lock (``.NAME.csv.lock``, removed on release); killed only if it
+    has not stopped within ``grace_s`` (one waiting in a collective, or in an XLA compile on a loaded
+    machine, may take long). Every parent that stops a child run stops it this way, never with
+    SIGKILL first, which would leave the lock file. The parent's own interrupt, repeated while it
+    waits (the CLI's handler raises it again until handled), does not cut the wait short."""
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            proc.wait(timeout=max(0.01, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+        except KeyboardInterrupt:
+            continue  # the stop this wait serves, raised again: the child is stopping already
+    if proc.poll() is None:
         proc.kill()
         proc.wait()
 

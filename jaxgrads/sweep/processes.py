@@ -31,6 +31,7 @@ from jaxgrads.errors import JaxgradsError
 from jaxgrads.gate import Run, load_run
 from jaxgrads.measure.timing import Timing
 from jaxgrads.results.schema import samples_path
+from jaxgrads.sweep.distributed import stop_child
 from jaxgrads.sweep.options import rerun_args
 
 if TYPE_CHECKING:
@@ -103,8 +104,13 @@ def _start(side: Side, cmd: list[str]) -> subprocess.Popen:
 
 
 def _finish(side: Side, proc: subprocess.Popen, out: Path) -> Path:
-    """Waits for a child; one that failed is a one-line JaxgradsError with its own last error line."""
-    _, err = proc.communicate()
+    """Waits for a child; one that failed is a one-line JaxgradsError with its own last error line.
+    Interrupted while waiting, it stops the child first (:func:`stop_child`): no child outlives it."""
+    try:
+        _, err = proc.communicate()
+    except BaseException:
+        stop_child(proc)
+        raise
     if proc.returncode != 0:
         last = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise JaxgradsError(f"side {side.name} ({side.python}) failed: {last}")
@@ -245,9 +251,7 @@ def ab_rounds(
                 rounds_of[side.name].append(_finish(side, proc, outs[side.name]))
         finally:
             for proc in procs:  # a failed or interrupted side: no child outlives the round
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+                stop_child(proc)
     a, b = (
         pooled_run(rounds_of[s.name], out_dir / f"{s.name.lower()}-pooled.csv", f"side {s.name}")
         for s in sides

@@ -46,6 +46,9 @@ def planned_row(case: Case, ctx: RunContext) -> tuple[dict, str | None]:
         "output_format": case.output,
         "wrt_leaves": case.problem.extra.get("wrt_leaves", 1),
         "out_leaves": case.problem.extra.get("out_leaves", 1),
+        "steps": case.steps,
+        "basis": case.basis,
+        "memory_bytes": case.memory,
     }
     budget, sweep = ctx.meta["memory_budget_bytes"], ctx.sweep
     if case.memory > budget:

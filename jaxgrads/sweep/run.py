@@ -4,6 +4,21 @@ Each finished row is appended to the CSV and synced at once, its raw samples to 
 beside it, so an interrupted sweep keeps every finished row and ``resume`` skips them. A case over the
 memory budget is ``skipped`` before compiling; one that fails (out of memory, an XLA error) is an
 ``error`` row, and the sweep goes on.
+
+**A row is written once, whole, and revised at most twice, by passes that cannot come first.** Every
+column a row knows when its case finishes is in it then. Two passes revise finished rows, each by
+replacing the file atomically (an interruption leaves the rows as they were, and ``--resume`` redoes
+the pass):
+
+- the floor (:mod:`jaxgrads.sweep.refloor`): the machine probed again once every row is written,
+  each floor from the better of the two probes. It cannot come first: a probe before the rows is the
+  one the run already has, and what it corrects is that probe's slow moment;
+- the instruction counts (:mod:`jaxgrads.sweep.instructions`): counted under callgrind for the rows
+  timed under 1 ms a call. They cannot come first: which rows to count is known from their timings,
+  and the callgrind children, one per CPU, would load the machine the timings are taken on.
+
+Writing each row only after both (holding every row of a run in memory until the end) would lose
+every finished row to an interruption, which the rule above forbids.
 """
 
 from __future__ import annotations
@@ -87,6 +102,7 @@ def run_case(
     ctx: RunContext,
     timer: Callable[[Kernel], Timing] | None = None,
     ahead: Future | None = None,
+    planned: tuple[dict, str | None] | None = None,
 ):
     """Measures one case. Returns its CSV row and its raw samples (seconds per call).
 
@@ -99,10 +115,12 @@ def run_case(
     Jacobian is gathered by all, and only the lead checks it.
 
     ``ahead``: the kernel compiled ahead in a pool of ``ctx.jobs`` workers (None: compiled here).
+    ``planned``: the case's :func:`planned_row`, when the caller has it already.
     """
     if case.error:  # a plug-in whose shapes cannot be evaluated
         return blank_case_row(case, ctx) | {"status": "error", "message": case.error}, ()
-    row, skip = planned_row(case, ctx)
+    row, skip = planned or planned_row(case, ctx)
+    row = dict(row)  # the planned row stays as planned
     if skip:
         return row | {"status": "skipped", "message": skip}, ()
     sweep, phases = ctx.sweep, ctx.phases
@@ -151,9 +169,10 @@ def _write_rows(todo: Sequence[Case], ctx: RunContext, rows_file, samples_file, 
     A failed write (a full disk) cuts both files back to the last whole row and stops the sweep
     with one line; ``kept`` says what the user still has.
     """
+    planned = {case.key: planned_row(case, ctx) for case in todo if not case.error}  # once per case
     pool = CompilePool(
         ctx.jobs,
-        runs=lambda case: not case.error and planned_row(case, ctx)[1] is None,
+        runs=lambda case: not case.error and planned[case.key][1] is None,
         prepare=lambda case: _host_inputs(case, ctx),
         compile=lambda case, host: _compile(case, ctx, host),
         waiting=lambda: ctx.phases("compile"),
@@ -161,7 +180,7 @@ def _write_rows(todo: Sequence[Case], ctx: RunContext, rows_file, samples_file, 
     try:
         for case, ahead in pool.batches(todo):
             progress.update(case.id)
-            row, samples = run_case(case, ctx, ahead=ahead)
+            row, samples = run_case(case, ctx, ahead=ahead, planned=planned.get(case.key))
             del ahead  # the kernel and its executables go with its row
             mark = samples_file.size()
             try:
