@@ -4,7 +4,7 @@ your own function under the gate's counts."""
 
 import json
 import math
-import sys
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,10 +16,10 @@ from clitools import FAST, assert_one_line_error, jaxgrads
 from jaxgrads import gate
 from jaxgrads.errors import JaxgradsError
 from jaxgrads.history import environments, releases
-from jaxgrads.history.release_steps import kernel_table, releases_markdown, steps
 from jaxgrads.history.releases import Config, measure_releases, order, parse_config
 from jaxgrads.measure import callgrind
-from jaxgrads.sweep import instructions, plan
+from jaxgrads.results.schema import samples_path
+from jaxgrads.sweep import instructions, plan, processes
 from jaxgrads.sweep.config import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,67 +130,83 @@ TINY = ["--problems", "inner", "--wrt", "x", "--methods", "jacrev", "analytic", 
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    """Two configurations of this interpreter (the test's "releases"), two alternating rounds."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(releases, "release_environment", lambda version, log: sys.executable)
-    out = tmp_path_factory.mktemp("releases")
-    log = []
-    try:
-        m = measure_releases([Config("again", jax.__version__), Config(jax.__version__, jax.__version__)],
-                             TINY, out, rounds=2, log=log.append)  # fmt: skip
-    finally:
-        mp.undo()
-    return m, log
+    """``jaxgrads releases`` on this interpreter's jax (``current``) and the same again, one round:
+    two ``jaxgrads run`` children, the folder every test below reads."""
+    tmp = tmp_path_factory.mktemp("releases")
+    out = tmp / "rel"
+    result = jaxgrads("releases", "--releases", "current", "--config", "again=current", "--rounds", "1",
+                      "--no-confirm", "-o", str(out), "--markdown", str(tmp / "r.md"), *TINY,
+                      env={"JAXGRADS_CACHE": str(tmp / "cache")})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out, result, tmp
 
 
-def test_rounds_alternate_and_every_configuration_is_pooled(measured):
-    m, log = measured
-    v = jax.__version__
-    assert [c.name for c in m.configs] == ["again", v]  # a release's configurations as given
-    assert [line for line in log if line.startswith("round")] == [
-        "round 1/2: again", f"round 1/2: {v}", f"round 2/2: {v}", "round 2/2: again"]  # fmt: skip
-    for name in ("again", v):
-        assert (m.folder / name / "round1.csv").is_file()
-        assert (m.folder / name / "round2.csv").is_file()
-        assert not list((m.folder / name).glob(".round*"))  # renamed when whole
-        pooled = pd.read_csv(m.folder / name / "pooled.csv")
-        assert set(pooled["samples"]) == {4}  # 2 rounds of 2
-    manifest = json.loads((m.folder / "releases.json").read_text())
-    assert manifest["sweep"] == TINY
-    env = dict(m.sides[v].env)
-    assert env["PYTHONPATH"].split(":")[0] == str(ROOT)  # this source tree, whatever the release
-
-
-def test_the_same_release_twice_shows_no_step_and_the_tables_say_so(measured):
-    m, _ = measured
-    found = steps(m, confirm=False)
+def test_the_command_on_this_interpreters_jax_twice_shows_no_step(measured):
+    """``current``: the installed jax as a release, no environment made. The same release twice is
+    an A/A: no step, exit 0; the folder holds each configuration's round and pooled run, the steps
+    and the table."""
+    out, result, tmp = measured
+    assert not (tmp / "cache").exists()
+    assert [line for line in result.stderr.splitlines() if line.startswith("round")] == [
+        "round 1/1: current", "round 1/1: again"]  # fmt: skip
+    for name in ("current", "again"):
+        assert (out / name / "round1.csv").is_file()
+        assert (out / name / "pooled.csv").is_file()
+        assert not list((out / name).glob(".*"))  # renamed when whole, no lock left
+    found = pd.read_csv(out / "steps.csv", keep_default_na=False)
     assert len(found) == 2  # inner/x: jacrev and the closed form
-    assert set(found["before"]) == {"again"}
+    assert set(found["before"]) == {"current"}
     assert not (found["step"] == "regression").any()
-    table = kernel_table(m)
+    table = pd.read_csv(out / "table.csv")
     assert len(table) == 4
     assert table["time_median_s"].gt(0).all()
-    text = releases_markdown(table, found)
-    assert "| again | " + jax.__version__ + " | 2 | 0 |" in text
+    assert "| current | again | 2 | 0 |" in (tmp / "r.md").read_text()
+    assert "0 regression step(s) over 2 configurations" in result.stderr
+    manifest = json.loads((out / "releases.json").read_text())
+    assert manifest["sweep"] == TINY
 
 
-def test_a_second_call_keeps_whole_rounds_and_other_options_are_refused(measured, monkeypatch):
-    m, _ = measured
-    monkeypatch.setattr(releases, "release_environment", lambda version, log: sys.executable)
+def _fake_rounds(monkeypatch, template: Path):
+    """Rounds that copy a whole run instead of measuring one; returns the configurations in the
+    order they ran."""
+    ran = []
+
+    def fake(side, args, path):
+        ran.append(side.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, path)
+        shutil.copy(samples_path(template), samples_path(path))
+        return path
+
+    monkeypatch.setattr(releases, "_round", fake)
+    monkeypatch.setattr(processes, "check_side", lambda side: None)
+    return ran
+
+
+def test_rounds_alternate_resume_and_other_options_are_refused(measured, monkeypatch, tmp_path):
+    out, _, _ = measured
+    ran = _fake_rounds(monkeypatch, out / "current" / "round1.csv")
+    configs = [Config("a", "current"), Config("b", "current"), Config("c", "current")]
+    m = measure_releases(configs, TINY, tmp_path, rounds=3, log=lambda line: None)
+    assert ran == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]  # drift hits every configuration alike
+    assert set(pd.read_csv(tmp_path / "b" / "pooled.csv")["samples"]) == {6}  # 3 rounds of 2
+    assert dict(m.sides["a"].env)["PYTHONPATH"].split(":")[0] == str(ROOT)  # this tree, any release
+    ran.clear()
     log = []
-    again = measure_releases(m.configs, TINY, m.folder, rounds=2, log=log.append)
-    assert sum("kept from an earlier call" in line for line in log) == 4
-    assert set(again.runs) == set(m.runs)
+    measure_releases(configs, TINY, tmp_path, rounds=3, log=log.append)
+    assert ran == []
+    assert sum("kept from an earlier call" in line for line in log) == 9
     with pytest.raises(JaxgradsError, match="holds a releases run with other options or configurations; "
                                             "pass --overwrite"):  # fmt: skip
-        measure_releases(m.configs, [*TINY[:-1], "cpu", "--samples", "3"], m.folder, rounds=2)
+        measure_releases(configs, [*TINY, "--samples", "3"], tmp_path, rounds=3)
+    measure_releases(configs[:2], TINY, tmp_path, rounds=1, overwrite=True, log=log.append)
+    assert ran == ["a", "b"]
 
 
-def test_a_configuration_whose_flags_jax_refuses_is_refused_before_any_round(tmp_path, monkeypatch):
-    monkeypatch.setattr(releases, "release_environment", lambda version, log: sys.executable)
-    bad = Config("bad", jax.__version__, "--xla_no_such_flag_anywhere=true")
+def test_a_configuration_whose_flags_jax_refuses_is_refused_before_any_round(tmp_path):
+    bad = Config("bad", "current", "--xla_no_such_flag_anywhere=true")
     with pytest.raises(JaxgradsError, match="^side bad: .* cannot start jaxgrads and jax"):
-        measure_releases([Config("ok", jax.__version__), bad], TINY, tmp_path, rounds=1, log=lambda m: None)
+        measure_releases([Config("ok", "current"), bad], TINY, tmp_path, rounds=1, log=lambda m: None)
     assert not list(tmp_path.glob("*/round1.csv"))
 
 
@@ -206,8 +222,8 @@ def _run_with_counts(src: Path, dst: Path, jax_version: str, scale: float) -> ga
 
 
 def test_counts_are_compared_across_releases_only_when_asked(measured, tmp_path):
-    m, _ = measured
-    src = m.folder / jax.__version__ / "pooled.csv"
+    out, _, _ = measured
+    src = out / "current" / "pooled.csv"
     old = _run_with_counts(src, tmp_path / "old.csv", "0.4.30", 1.0)
     new = _run_with_counts(src, tmp_path / "new.csv", "0.4.31", 1.03)
     same = _run_with_counts(src, tmp_path / "same.csv", "0.4.31", 1.0)
@@ -359,11 +375,9 @@ def test_your_own_function_is_counted_by_the_callgrind_children(tmp_path):
 
 
 def test_the_site_gets_a_releases_page(measured, tmp_path):
-    m, _ = measured
-    kernel_table(m).to_csv(m.folder / "table.csv", index=False)
-    steps(m, confirm=False).to_csv(m.folder / "steps.csv", index=False)
-    src = m.folder / jax.__version__ / "round1.csv"
-    result = jaxgrads("site", str(src), "--releases", str(m.folder), "-o", str(tmp_path / "site"))
+    out, _, _ = measured
+    src = out / "current" / "round1.csv"
+    result = jaxgrads("site", str(src), "--releases", str(out), "-o", str(tmp_path / "site"))
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "site" / "releases.html").read_text()
     assert "2 kernels under 2 configurations" in page
@@ -371,20 +385,3 @@ def test_the_site_gets_a_releases_page(measured, tmp_path):
     assert 'href="releases.html"' in (tmp_path / "site" / "index.html").read_text()
     empty = jaxgrads("site", str(src), "--releases", str(tmp_path), "-o", str(tmp_path / "site2"))
     assert_one_line_error(empty, f"--releases {tmp_path}: no table.csv and steps.csv")
-
-
-def test_the_command_on_this_interpreters_jax_with_and_without_a_flag(tmp_path):
-    """``current``: the installed jax as a release, no environment made; an XLA flag as a second
-    configuration. A flag that changes nothing measurable shows no regression: exit 0."""
-    out = tmp_path / "rel"
-    flag = "eigen=current:--xla_cpu_multi_thread_eigen=false"
-    result = jaxgrads("releases", "--releases", "current", "--config", flag, "--rounds", "1", "--no-confirm",
-                      "-o", str(out), "--markdown", str(tmp_path / "r.md"), *TINY,
-                      env={"JAXGRADS_CACHE": str(tmp_path / "cache")})  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "cache").exists()
-    found = pd.read_csv(out / "steps.csv", keep_default_na=False)
-    assert set(found["before"]) == {"current"}
-    assert set(found["after"]) == {"eigen"}
-    assert "| current | eigen | 2 |" in (tmp_path / "r.md").read_text()
-    assert "0 regression step(s) over 2 configurations" in result.stderr
