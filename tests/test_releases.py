@@ -351,9 +351,18 @@ def test_your_own_functions_counts_gate_a_change_of_yours(tmp_path):
 def test_your_own_function_on_two_host_devices_is_counted_by_the_callgrind_children(tmp_path):
     """The callgrind children register the user's function again, and a sharded row's child starts
     with its case's two host devices: both rows counted (before, the sharded one was left empty)."""
+    from jaxgrads.sweep.instructions import MAX_NATIVE_S
+
     out = tmp_path / "own.csv"
-    result = jaxgrads("run", *MODEL, "--methods", "jacrev", "jacrev_sharded", "--devices", "2", *FAST,
-                      "--instructions", "-o", str(out), cwd=ROOT)  # fmt: skip
+    sweep = (*MODEL, "--methods", "jacrev", "jacrev_sharded", "--devices", "2", *FAST)
+    for _ in range(3):  # kernels of ~0.1 ms: a loaded machine can time one over the tier's 1 ms once
+        timed = jaxgrads("run", *sweep, "--overwrite", "-o", str(out), cwd=ROOT)
+        assert timed.returncode == 0, timed.stderr
+        if pd.read_csv(out)["time_median_s"].le(MAX_NATIVE_S).all():
+            break
+    else:
+        pytest.skip(f"the machine is too busy to time these kernels under {MAX_NATIVE_S} s")
+    result = jaxgrads("run", *sweep, "--instructions", "--resume", "-o", str(out), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     df = pd.read_csv(out).set_index("method")
     assert df.loc["jacrev_sharded", "devices"] == 2
