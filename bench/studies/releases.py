@@ -31,7 +31,7 @@ import pandas as pd  # noqa: E402
 from figures import publish  # noqa: E402
 
 from jaxgrads.history.environments import release_environment, source_root  # noqa: E402
-from jaxgrads.history.release_steps import kernel_table, releases_markdown, steps  # noqa: E402
+from jaxgrads.history.release_steps import record, releases_markdown  # noqa: E402
 from jaxgrads.history.releases import DEFAULT_CONFIGS, Config, measure_releases  # noqa: E402
 from jaxgrads.site.release_pages import releases_figure  # noqa: E402
 
@@ -73,10 +73,7 @@ def pilot_per_loop(table: pd.DataFrame) -> float:
 
 def measure(rounds: int) -> None:
     measured = measure_releases(configs_main(), SWEEP, MAIN, rounds=rounds)
-    table = kernel_table(measured)
-    found = steps(measured)
-    table.to_csv(MAIN / "table.csv", index=False)
-    found.to_csv(MAIN / "steps.csv", index=False)
+    table, _ = record(measured)
     per_loop = pilot_per_loop(table)
     newest = table[table["config"] == NEWEST].dropna(subset=["instructions"])
     counts = zip(newest["kernel"], newest["instructions"], strict=True)
@@ -84,8 +81,7 @@ def measure(rounds: int) -> None:
     injected = Config(f"{NEWEST}-inj3", NEWEST, env=(("JAXGRADS_INJECT_KERNELS", json.dumps(loops)),),
                       problems_from=(PLUGIN,))  # fmt: skip
     inj = measure_releases([Config(NEWEST, NEWEST), injected], SWEEP, INJECT, rounds=2, overwrite=True)
-    kernel_table(inj).to_csv(INJECT / "table.csv", index=False)
-    steps(inj).to_csv(INJECT / "steps.csv", index=False)
+    record(inj)
     (INJECT / "pilot.json").write_text(json.dumps({"per_loop": per_loop, "loops": loops}) + "\n")
 
 

@@ -44,7 +44,7 @@ def run(args, run_args: list[str]) -> int:
 
     from jaxgrads.cli.gate import check_markdown
     from jaxgrads.cli.run import forwarded_sweep
-    from jaxgrads.history.release_steps import kernel_table, releases_markdown, steps
+    from jaxgrads.history.release_steps import record, releases_markdown
     from jaxgrads.history.releases import DEFAULT_CONFIGS, Config, measure_releases, parse_config
     from jaxgrads.results.files import atomic_write_text, output_folder
     from jaxgrads.validation import positive_int
@@ -58,10 +58,7 @@ def run(args, run_args: list[str]) -> int:
     forwarded_sweep("releases", run_args, plugins=True)
     out = output_folder(args.output, "--output")
     measured = measure_releases(configs, run_args, out, rounds=rounds, overwrite=args.overwrite)
-    table = kernel_table(measured)
-    found = steps(measured, rule, confirm=not args.no_confirm)
-    atomic_write_text(out / "table.csv", table.to_csv(index=False))
-    atomic_write_text(out / "steps.csv", found.to_csv(index=False))
+    table, found = record(measured, rule, confirm=not args.no_confirm)
     text = releases_markdown(table, found)
     if args.markdown:
         atomic_write_text(args.markdown, text)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from jaxgrads.history.releases import Measured
 
-__all__ = ["STEP_COLUMNS", "kernel_table", "releases_markdown", "steps"]
+__all__ = ["STEP_COLUMNS", "kernel_table", "record", "releases_markdown", "steps"]
 
 STEP_COLUMNS = (
     "before", "after", "kernel", "problem", "wrt", "instr_before", "instr_after", "instr_ratio",
@@ -68,6 +68,17 @@ def steps(measured: Measured, rule=None, *, confirm: bool = True) -> pd.DataFram
                 "p": r["p"], "timing": r["timing"], "step": _step(r["instructions"], r["timing"]),
             })  # fmt: skip
     return pd.DataFrame(rows, columns=list(STEP_COLUMNS))
+
+
+def record(measured: Measured, rule=None, *, confirm: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`kernel_table`, :func:`steps`) of ``measured``, each written into its folder
+    (``table.csv``, ``steps.csv``, atomically): what the site and ``--summarize`` read back."""
+    from jaxgrads.results.files import atomic_write_text
+
+    table, found = kernel_table(measured), steps(measured, rule, confirm=confirm)
+    atomic_write_text(measured.folder / "table.csv", table.to_csv(index=False))
+    atomic_write_text(measured.folder / "steps.csv", found.to_csv(index=False))
+    return table, found
 
 
 def _count(run, key) -> float:
